@@ -1,0 +1,339 @@
+//! `float4` / `float8` text output and input, exactly as PostgreSQL 16.
+//!
+//! With `extra_float_digits > 0` (the default) PostgreSQL prints the shortest
+//! string that reads back to the same value, in fixed notation when the
+//! decimal exponent is in `-4 ..= 14` (`float8`) or `-4 ..= 5` (`float4`) and
+//! as `1.5e+20` otherwise. With `extra_float_digits <= 0` it prints `%.Ng`
+//! with `N = 15 + extra_float_digits` (`6 + ...` for `float4`).
+//! Writes go through a stack buffer: no allocation per value.
+
+use std::fmt::{self, Write};
+
+use crate::error::PgTypeError;
+
+/// A small stack buffer that implements `fmt::Write`.
+pub(crate) struct StackBuf {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl StackBuf {
+    pub(crate) fn new() -> Self {
+        StackBuf {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes a `float8` value.
+pub fn write_f64<W: Write>(w: &mut W, v: f64, extra_float_digits: i32) -> fmt::Result {
+    if let Some(special) = special_name(v.is_nan(), v.is_infinite(), v < 0.0) {
+        return w.write_str(special);
+    }
+    let mut buf = StackBuf::new();
+    if extra_float_digits > 0 {
+        crate::shortest::shortest_f64(v.abs(), &mut buf);
+        write_decimal(w, v.is_sign_negative(), buf.as_str(), 15)
+    } else {
+        write_g(w, v, (15 + extra_float_digits).max(1) as usize)
+    }
+}
+
+/// Writes a `float4` value.
+pub fn write_f32<W: Write>(w: &mut W, v: f32, extra_float_digits: i32) -> fmt::Result {
+    if let Some(special) = special_name(v.is_nan(), v.is_infinite(), v < 0.0) {
+        return w.write_str(special);
+    }
+    let mut buf = StackBuf::new();
+    if extra_float_digits > 0 {
+        crate::shortest::shortest_f32(v.abs(), &mut buf);
+        write_decimal(w, v.is_sign_negative(), buf.as_str(), 6)
+    } else {
+        write_g(w, f64::from(v), (6 + extra_float_digits).max(1) as usize)
+    }
+}
+
+fn special_name(nan: bool, inf: bool, negative: bool) -> Option<&'static str> {
+    match (nan, inf, negative) {
+        (true, _, _) => Some("NaN"),
+        (false, true, true) => Some("-Infinity"),
+        (false, true, false) => Some("Infinity"),
+        _ => None,
+    }
+}
+
+/// Splits Rust's `{:e}` output (`1.2345e-5`) into digits and exponent.
+fn split_exp(sci: &str) -> (&str, &str, i32) {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let exp = exp.parse::<i32>().unwrap_or(0);
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    (int, frac, exp)
+}
+
+/// Writes digits `d.ddd` x 10^exp in fixed notation when
+/// `-4 <= exp < fixed_below`, else in C's `%e` style.
+fn write_decimal<W: Write>(w: &mut W, negative: bool, sci: &str, fixed_below: i32) -> fmt::Result {
+    let (int, frac, exp) = split_exp(sci);
+    if negative {
+        w.write_char('-')?;
+    }
+    if exp < -4 || exp >= fixed_below {
+        w.write_str(int)?;
+        if !frac.is_empty() {
+            w.write_char('.')?;
+            w.write_str(frac)?;
+        }
+        return write_exponent(w, exp);
+    }
+    // All significant digits, without the point.
+    let digits = int.bytes().chain(frac.bytes());
+    let ndigits = int.len() + frac.len();
+    if exp < 0 {
+        w.write_str("0.")?;
+        for _ in 0..(-exp - 1) {
+            w.write_char('0')?;
+        }
+        for d in digits {
+            w.write_char(char::from(d))?;
+        }
+        return Ok(());
+    }
+    let point_after = exp as usize + 1;
+    for (i, d) in digits.enumerate() {
+        if i == point_after {
+            w.write_char('.')?;
+        }
+        w.write_char(char::from(d))?;
+    }
+    for _ in ndigits..point_after {
+        w.write_char('0')?;
+    }
+    Ok(())
+}
+
+fn write_exponent<W: Write>(w: &mut W, exp: i32) -> fmt::Result {
+    let sign = if exp < 0 { '-' } else { '+' };
+    write!(w, "e{sign}{:02}", exp.unsigned_abs())
+}
+
+/// C's `%.{precision}g`.
+fn write_g<W: Write>(w: &mut W, v: f64, precision: usize) -> fmt::Result {
+    let mut buf = StackBuf::new();
+    write!(buf, "{:.*e}", precision - 1, v.abs())?;
+    let (int, frac, exp) = split_exp(buf.as_str());
+    if v.is_sign_negative() {
+        w.write_char('-')?;
+    }
+    if exp < -4 || exp >= precision as i32 {
+        w.write_str(int)?;
+        let frac = frac.trim_end_matches('0');
+        if !frac.is_empty() {
+            w.write_char('.')?;
+            w.write_str(frac)?;
+        }
+        return write_exponent(w, exp);
+    }
+    let mut fixed = StackBuf::new();
+    let decimals = (precision as i32 - 1 - exp).max(0) as usize;
+    write!(fixed, "{:.*}", decimals, v.abs())?;
+    let s = fixed.as_str();
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    };
+    w.write_str(s)
+}
+
+/// Reads `float8` text input (`1.5`, ` 1e5 `, `NaN`, `-Infinity`, `inf`).
+pub fn parse_f64(s: &str) -> Result<f64, PgTypeError> {
+    parse_float(s, "double precision", |t| t.parse::<f64>().ok()).and_then(|v| {
+        check_range(s, v.is_infinite(), v == 0.0, "double precision")?;
+        Ok(v)
+    })
+}
+
+/// Reads `float4` text input.
+pub fn parse_f32(s: &str) -> Result<f32, PgTypeError> {
+    parse_float(s, "real", |t| t.parse::<f32>().ok()).and_then(|v| {
+        check_range(s, v.is_infinite(), v == 0.0, "real")?;
+        Ok(v)
+    })
+}
+
+fn parse_float<T>(
+    s: &str,
+    type_name: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, PgTypeError> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let lower = t.to_ascii_lowercase();
+    let word = lower.trim_start_matches(['+', '-']);
+    let is_word = matches!(word, "nan" | "inf" | "infinity");
+    let is_number = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+    if !(is_word && (word != "nan" || lower == "nan")) && !is_number {
+        return Err(PgTypeError::invalid_text(type_name, s));
+    }
+    parse(t).ok_or_else(|| PgTypeError::invalid_text(type_name, s))
+}
+
+/// PostgreSQL rejects finite input that overflows, and nonzero input that
+/// underflows to zero.
+fn check_range(
+    s: &str,
+    infinite: bool,
+    zero: bool,
+    type_name: &'static str,
+) -> Result<(), PgTypeError> {
+    let t = s.trim().to_ascii_lowercase();
+    let word = t.trim_start_matches(['+', '-']);
+    let overflow = infinite && word != "inf" && word != "infinity";
+    let mantissa = t.split('e').next().unwrap_or("");
+    let underflow = zero && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if overflow || underflow {
+        return Err(PgTypeError::NumericOverflow {
+            message: format!("\"{s}\" is out of range for type {type_name}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f8(v: f64) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, v, 1).unwrap();
+        s
+    }
+
+    fn f8_efd(v: f64, efd: i32) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, v, efd).unwrap();
+        s
+    }
+
+    fn f4(v: f32) -> String {
+        let mut s = String::new();
+        write_f32(&mut s, v, 1).unwrap();
+        s
+    }
+
+    #[test]
+    fn float8_shortest_matches_postgres() {
+        let cases: &[(f64, &str)] = &[
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (1e100, "1e+100"),
+            (1.2345e-5, "1.2345e-05"),
+            (1e15, "1e+15"),
+            (123456789012345.0, "123456789012345"),
+            (1234567890123456.0, "1.234567890123456e+15"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (-1.5, "-1.5"),
+            (100.0, "100"),
+            (1e14, "100000000000000"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1e23, "9.999999999999999e+22"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (5e-324, "5e-324"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (3.0, "3"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (0.000123, "0.000123"),
+            (-1e-7, "-1e-07"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(f8(*v), *want, "value {v:e}");
+        }
+    }
+
+    #[test]
+    fn float8_with_zero_extra_digits_uses_15_significant_digits() {
+        assert_eq!(f8_efd(0.1 + 0.2, 0), "0.3");
+        assert_eq!(f8_efd(1.0 / 3.0, 0), "0.333333333333333");
+        assert_eq!(f8_efd(1e15, 0), "1e+15");
+        assert_eq!(f8_efd(123456789012345.0, 0), "123456789012345");
+        assert_eq!(f8_efd(0.00001, 0), "1e-05");
+        assert_eq!(f8_efd(100.0, 0), "100");
+        assert_eq!(f8_efd(2.5, -14), "2");
+        assert_eq!(f8_efd(1.0 / 3.0, -3), "0.333333333333");
+    }
+
+    #[test]
+    fn float4_shortest_matches_postgres() {
+        let cases: &[(f32, &str)] = &[
+            (1.5, "1.5"),
+            (0.1, "0.1"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (8388608.0, "8.388608e+06"),
+            (1e-45, "1e-45"),
+            (f32::MAX, "3.4028235e+38"),
+            (-0.0, "-0"),
+            (0.0001, "0.0001"),
+            (f32::NAN, "NaN"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(f4(*v), *want, "value {v:e}");
+        }
+        let mut s = String::new();
+        write_f32(&mut s, 0.1, 0).unwrap();
+        assert_eq!(s, "0.1");
+    }
+
+    #[test]
+    fn float_input_follows_postgres() {
+        assert_eq!(parse_f64(" 1.5 ").unwrap(), 1.5);
+        assert_eq!(parse_f64("1e5").unwrap(), 1e5);
+        assert_eq!(parse_f64("-inf").unwrap(), f64::NEG_INFINITY);
+        assert_eq!(parse_f64("Infinity").unwrap(), f64::INFINITY);
+        assert!(parse_f64("NaN").unwrap().is_nan());
+        assert!(parse_f64("nan").unwrap().is_nan());
+        assert_eq!(parse_f64(".5").unwrap(), 0.5);
+        assert_eq!(parse_f64("5e-324").unwrap(), 5e-324);
+        let e = parse_f64("abc").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid input syntax for type double precision: \"abc\""
+        );
+        assert_eq!(e.sqlstate(), "22P02");
+        let e = parse_f64("1e400").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"1e400\" is out of range for type double precision"
+        );
+        assert_eq!(e.sqlstate(), "22003");
+        assert!(parse_f64("1e-400").is_err());
+        assert_eq!(parse_f64("0e-400").unwrap(), 0.0);
+        assert!(parse_f32("1e50").is_err());
+        assert_eq!(parse_f32("3.4028235e+38").unwrap(), f32::MAX);
+        assert!(parse_f64("").is_err());
+        assert!(parse_f64("1 2").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! DataFusion over the LynxStore engine.
+//!
+//! Owns the bridge from storage snapshots to DataFusion: a `TableProvider`
+//! per table ([`LynxTable`]) and a `SchemaProvider` ([`LynxSchema`]) that
+//! lists the engine's tables live, so catalog queries always see current DDL.
+//! Knows nothing about statements or protocols.
+//!
+//! Invariant: one scan reads one snapshot; a query never sees half a write.
+
+mod provider;
+mod schema_provider;
+mod sink;
+
+pub use provider::LynxTable;
+pub use schema_provider::LynxSchema;

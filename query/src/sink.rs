@@ -1,0 +1,64 @@
+//! INSERT into a LynxStore table: DataFusion computes the rows, the sink
+//! writes them to the engine as one atomic request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::sink::DataSink;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
+use futures::TryStreamExt;
+use lynx_storage::Database;
+
+pub struct LynxSink {
+    db: Arc<Database>,
+    table: String,
+    schema: SchemaRef,
+}
+
+impl LynxSink {
+    pub fn new(db: Arc<Database>, table: String, schema: SchemaRef) -> LynxSink {
+        LynxSink { db, table, schema }
+    }
+}
+
+impl fmt::Debug for LynxSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LynxSink({})", self.table)
+    }
+}
+
+impl DisplayAs for LynxSink {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LynxSink: table={}", self.table)
+    }
+}
+
+#[async_trait]
+impl DataSink for LynxSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(
+        &self,
+        data: SendableRecordBatchStream,
+        _context: &Arc<TaskContext>,
+    ) -> Result<u64> {
+        // All rows of one statement form one request: all or nothing.
+        let schema = data.schema();
+        let batches: Vec<_> = data.try_collect().await?;
+        let batch = concat_batches(&schema, &batches)?;
+        let db = self.db.clone();
+        let table = self.table.clone();
+        let written = tokio::task::spawn_blocking(move || db.write(&table, &batch))
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(written as u64)
+    }
+}

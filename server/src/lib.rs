@@ -1,0 +1,13 @@
+//! The `lynxstore` server: CLI, configuration, the PostgreSQL wire protocol
+//! front end (`pg`), the HTTP front end (`http`) and the server's metrics.
+//!
+//! This is the only crate that knows about sockets, HTTP or the command
+//! line. Status codes become SQLSTATEs and HTTP statuses in `sqlstate`, and
+//! nowhere else.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod pg;
+pub mod serve;
+pub mod sqlstate;

@@ -1,0 +1,108 @@
+//! The `lynxstore` binary: command line, configuration and startup.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use lynxstore::config::{Config, UserConfig};
+use lynxstore::serve;
+
+#[derive(Parser)]
+#[command(name = "lynxstore", version, about = "LynxStore: a time-series columnar database speaking the PostgreSQL protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (PostgreSQL protocol and HTTP).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags override its values.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Directory holding the catalog, WAL and segments [default: lynx-data]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL wire protocol listen address [default: 127.0.0.1:5433]
+    #[arg(long)]
+    pg_addr: Option<std::net::SocketAddr>,
+    /// HTTP listen address (health, SQL, metrics, remote write) [default: 127.0.0.1:9201]
+    #[arg(long)]
+    http_addr: Option<std::net::SocketAddr>,
+    /// WAL durability: fsync (default) or relaxed
+    #[arg(long, value_parser = ["fsync", "relaxed"])]
+    durability: Option<String>,
+    /// Require this user (with --password) instead of trusting loopback clients
+    #[arg(long, requires = "password")]
+    user: Option<String>,
+    /// Password for --user (SCRAM-SHA-256); also LYNX_PASSWORD
+    #[arg(long, env = "LYNX_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// PEM certificate enabling TLS on the PostgreSQL listener
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Maximum concurrent PostgreSQL connections (0 = unlimited)
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Maximum HTTP request body in bytes [default: 67108864]
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Log filter, e.g. info, debug, lynxstore=debug [default: info]
+    #[arg(long)]
+    log: Option<String>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Result<Config, String> {
+        let mut c = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => Config::default(),
+        };
+        if let Some(v) = self.data_dir { c.data_dir = v; }
+        if let Some(v) = self.pg_addr { c.pg_addr = v; }
+        if let Some(v) = self.http_addr { c.http_addr = v; }
+        if let Some(v) = self.durability {
+            c.durability = if v == "relaxed" { lynx_storage::Durability::Relaxed } else { lynx_storage::Durability::Fsync };
+        }
+        if let (Some(name), Some(password)) = (self.user, self.password) {
+            c.users = vec![UserConfig { name, password }];
+        }
+        if let Some(v) = self.tls_cert { c.tls_cert = Some(v); }
+        if let Some(v) = self.tls_key { c.tls_key = Some(v); }
+        if let Some(v) = self.max_connections { c.max_connections = v; }
+        if let Some(v) = self.max_body_bytes { c.max_body_bytes = v; }
+        if let Some(v) = self.log { c.log = v; }
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match args.into_config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("lynxstore: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match serve::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("lynxstore: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

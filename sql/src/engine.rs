@@ -1,0 +1,61 @@
+//! The shared SQL engine: one DataFusion context over the storage engine,
+//! with the pg_catalog emulation and our functions installed.
+//!
+//! Sessions ([`crate::Session`]) are cheap: each statement runs on a clone of
+//! the shared state with the session's settings applied.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::setup_pg_catalog;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use lynx_query::LynxSchema;
+use lynx_storage::Database;
+
+use crate::error::{Result, SqlError, StatusCode};
+use crate::names::{DATABASE, SCHEMA};
+use crate::session::Session;
+
+pub struct Engine {
+    db: Arc<Database>,
+    pub(crate) ctx: SessionContext,
+    pub(crate) parser: PostgresCompatibilityParser,
+    next_pid: AtomicI32,
+}
+
+impl Engine {
+    pub fn new(db: Arc<Database>) -> Result<Arc<Engine>> {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(DATABASE, SCHEMA)
+            .with_information_schema(true)
+            .with_create_default_catalog_and_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = ctx.catalog(DATABASE).ok_or_else(|| {
+            SqlError::new(StatusCode::Internal, "default catalog missing")
+        })?;
+        catalog.register_schema(SCHEMA, Arc::new(LynxSchema::new(db.clone())))?;
+        setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
+            .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;
+        crate::functions::register_static(&ctx);
+        Ok(Arc::new(Engine {
+            db,
+            ctx,
+            parser: PostgresCompatibilityParser::new(),
+            next_pid: AtomicI32::new(std::process::id() as i32 % 100_000 * 10),
+        }))
+    }
+
+    pub fn db(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// A new session for `user`; `pid` is the backend process id reported
+    /// to the client (None: allocate one).
+    pub fn session(self: &Arc<Self>, user: &str, pid: Option<i32>) -> Session {
+        let pid = pid.unwrap_or_else(|| self.next_pid.fetch_add(1, Ordering::Relaxed));
+        Session::new(self.clone(), user.to_string(), pid)
+    }
+}

@@ -1,0 +1,111 @@
+//! PostgreSQL functions that depend on the server or the session:
+//! version(), current_setting(), set_config(), pg_backend_pid(),
+//! session_user / current_user.
+//!
+//! Session-bound functions are registered on the per-statement state clone,
+//! capturing that session's values, so sessions never see each other's.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, ScalarValue};
+use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+
+use crate::settings::{Settings, SERVER_VERSION};
+
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {SERVER_VERSION} (LynxStore {}) on {}-unknown-linux-gnu, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+fn constant_udf(name: &str, value: ScalarValue) -> ScalarUDF {
+    let dt = value.data_type();
+    create_udf(
+        name,
+        vec![],
+        dt,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+    )
+}
+
+/// The role that owns every object (the bootstrap user).
+pub const OWNER: &str = "lynx";
+
+/// Functions that are the same for every session. Registered after the
+/// pg_catalog setup, so these replace its versions.
+pub fn register_static(ctx: &SessionContext) {
+    ctx.register_udf(constant_udf("version", ScalarValue::Utf8(Some(version_string()))));
+    let owner = |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        Ok(match args.first() {
+            Some(ColumnarValue::Array(a)) => {
+                ColumnarValue::Array(Arc::new(StringArray::from(vec![OWNER; a.len()])) as ArrayRef)
+            }
+            _ => ColumnarValue::Scalar(ScalarValue::Utf8(Some(OWNER.into()))),
+        })
+    };
+    ctx.register_udf(create_udf("pg_get_userbyid", vec![DataType::Int32], DataType::Utf8, Volatility::Stable, Arc::new(owner)));
+}
+
+/// Functions bound to one session's values.
+pub fn register_session(state: &mut SessionState, settings: &Settings, user: &str, pid: i32) {
+    let user_value = ScalarValue::Utf8(Some(user.to_string()));
+    for name in ["session_user", "current_user", "current_role"] {
+        let _ = state.register_udf(Arc::new(constant_udf(name, user_value.clone())));
+    }
+    let _ = state.register_udf(Arc::new(constant_udf(
+        "pg_backend_pid",
+        ScalarValue::Int32(Some(pid)),
+    )));
+    let settings = Arc::new(settings.clone());
+    let current = {
+        let settings = settings.clone();
+        move |args: &[ColumnarValue]| lookup_settings(&settings, args)
+    };
+    for (name, inputs) in [
+        ("current_setting", vec![DataType::Utf8]),
+        ("current_setting", vec![DataType::Utf8, DataType::Boolean]),
+    ] {
+        let udf = create_udf(name, inputs, DataType::Utf8, Volatility::Stable, Arc::new(current.clone()));
+        let _ = state.register_udf(Arc::new(udf));
+    }
+}
+
+fn lookup_settings(settings: &Settings, args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
+    let missing_ok = match args.get(1) {
+        Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(b)))) => *b,
+        _ => false,
+    };
+    let lookup = |name: &str| -> datafusion::error::Result<Option<String>> {
+        match settings.get(name) {
+            Ok((_, v)) => Ok(Some(v)),
+            Err(_) if missing_ok => Ok(None),
+            Err(e) => Err(DataFusionError::External(Box::new(e))),
+        }
+    };
+    match args.first() {
+        Some(ColumnarValue::Scalar(s)) => {
+            let name = match s {
+                ScalarValue::Utf8(Some(n)) | ScalarValue::LargeUtf8(Some(n)) | ScalarValue::Utf8View(Some(n)) => n.clone(),
+                _ => return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+            };
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(lookup(&name)?)))
+        }
+        Some(ColumnarValue::Array(a)) => {
+            let names = a.as_string::<i32>();
+            let values = names
+                .iter()
+                .map(|n| n.map(lookup).transpose().map(Option::flatten))
+                .collect::<datafusion::error::Result<Vec<_>>>()?;
+            Ok(ColumnarValue::Array(Arc::new(StringArray::from(values)) as ArrayRef))
+        }
+        None => Err(DataFusionError::Plan("current_setting needs an argument".into())),
+    }
+}

@@ -1,0 +1,25 @@
+//! The SQL statement layer of LynxStore.
+//!
+//! Owns everything between a query string and a stream of record batches:
+//! parsing (PostgreSQL dialect), DDL translation into engine table
+//! definitions, session settings (SET/SHOW/current_setting), the pg_catalog
+//! emulation for clients, and planning/execution through DataFusion.
+//! It does not know about sockets or wire formats: protocols call
+//! [`Session::prepare`] / [`Session::execute`] and encode the [`Output`].
+
+mod ddl;
+mod engine;
+pub mod error;
+mod functions;
+mod names;
+mod rewrite;
+mod session;
+pub mod settings;
+mod utility;
+
+pub use ddl::column_type;
+pub use engine::Engine;
+pub use error::{SqlError, StatusCode};
+pub use functions::version_string;
+pub use names::{DATABASE, SCHEMA};
+pub use session::{Notice, Output, Prepared, Session};

@@ -1,0 +1,111 @@
+//! Runs every `testdata/slt/*.slt` file against a fresh engine, with values
+//! printed exactly as PostgreSQL prints them over the wire (text format).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use futures::TryStreamExt;
+use lynx_pgtypes::PgFormatSettings;
+use lynx_sql::{Engine, Output, Session, SqlError};
+use lynx_storage::Database;
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+struct Lynx {
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct SltError(SqlError);
+
+impl std::fmt::Display for SltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.0.status, self.0.message)
+    }
+}
+
+impl std::error::Error for SltError {}
+
+fn column_type(dt: &DataType) -> DefaultColumnType {
+    if dt.is_integer() {
+        DefaultColumnType::Integer
+    } else if dt.is_floating() || matches!(dt, DataType::Decimal128(..)) {
+        DefaultColumnType::FloatingPoint
+    } else {
+        DefaultColumnType::Text
+    }
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for Lynx {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        let outputs = self.session.run(sql).await.map_err(SltError)?;
+        let mut last = DBOutput::StatementComplete(0);
+        for out in outputs {
+            last = match out {
+                Output::Rows { schema, stream } => {
+                    let batches: Vec<_> = stream.try_collect().await.map_err(|e| SltError(e.into()))?;
+                    let settings = PgFormatSettings::default();
+                    let mut rows = Vec::new();
+                    for b in &batches {
+                        for r in 0..b.num_rows() {
+                            let mut row = Vec::with_capacity(b.num_columns());
+                            for c in b.columns() {
+                                let mut s = String::new();
+                                let is_null = lynx_pgtypes::format_text(c.as_ref(), r, &settings, &mut s)
+                                    .map_err(|e| SltError(SqlError::new(lynx_sql::StatusCode::Internal, e.to_string())))?;
+                                row.push(if is_null { "NULL".to_string() } else if s.is_empty() { "(empty)".into() } else { s });
+                            }
+                            rows.push(row);
+                        }
+                    }
+                    let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+                    DBOutput::Rows { types, rows }
+                }
+                Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
+                Output::Empty => DBOutput::StatementComplete(0),
+            };
+        }
+        Ok(last)
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "lynxstore"
+    }
+}
+
+fn slt_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/slt");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .slt files in {}", dir.display());
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqllogictest_files() {
+    let mut failures = Vec::new();
+    for file in slt_files() {
+        let mut runner = sqllogictest::Runner::new(|| async {
+            let dir = tempfile::tempdir().unwrap();
+            let db = Arc::new(Database::open(dir.path()).unwrap());
+            let engine = Engine::new(db).unwrap();
+            Ok(Lynx { session: engine.session("lynx", None), _dir: dir })
+        });
+        if let Err(e) = runner.run_file_async(&file).await {
+            failures.push(format!("{}:\n{}", file.display(), e.display(true)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

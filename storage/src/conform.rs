@@ -1,0 +1,72 @@
+//! Bringing incoming record batches to a table's schema.
+//!
+//! Columns are matched by name; missing nullable columns become NULL, values
+//! are cast to the column type, NOT NULL columns are checked. The result has
+//! exactly the table's Arrow schema, so the memtable never holds a batch of
+//! another shape.
+
+use arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::SchemaRef;
+
+use crate::error::{Result, StorageError};
+use crate::schema::TableDef;
+
+/// Validates and converts a batch written by a client.
+pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
+    for field in batch.schema().fields() {
+        if def.column(field.name()).is_none() {
+            return Err(StorageError::ColumnNotFound {
+                table: def.name.clone(),
+                column: field.name().clone(),
+            });
+        }
+    }
+    for col in def.columns.iter().filter(|c| !c.nullable) {
+        let has_null = batch
+            .column_by_name(&col.name)
+            .is_none_or(|a| a.null_count() > 0 || a.data_type().is_null());
+        if has_null && batch.num_rows() > 0 {
+            return Err(StorageError::NotNull {
+                table: def.name.clone(),
+                column: col.name.clone(),
+            });
+        }
+    }
+    let schema = def.arrow_schema();
+    conform_to(&schema, batch, true).map_err(|e| match e {
+        StorageError::Arrow(err) => StorageError::InvalidData {
+            table: def.name.clone(),
+            message: err.to_string(),
+        },
+        other => other,
+    })
+}
+
+/// Reshapes `batch` to `schema` by column name, filling absent columns with
+/// NULL. `strict_cast` makes lossy casts errors (client writes); replayed
+/// data was already checked and is cast leniently.
+pub fn conform_to(schema: &SchemaRef, batch: &RecordBatch, strict_cast: bool) -> Result<RecordBatch> {
+    if batch.schema() == *schema {
+        return Ok(batch.clone());
+    }
+    let options = CastOptions {
+        safe: !strict_cast,
+        ..Default::default()
+    };
+    let rows = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(array) if array.data_type() == field.data_type() => Ok(array.clone()),
+            Some(array) => Ok(cast_with_options(array, field.data_type(), &options)?),
+            None => Ok(new_null_array(field.data_type(), rows)),
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?)
+}

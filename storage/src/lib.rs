@@ -1,0 +1,31 @@
+//! LynxStore storage engine.
+//!
+//! Owns durability and the physical layout of data: the catalog of tables,
+//! the write-ahead log, memtables and (later) immutable segments. It knows
+//! nothing about SQL or protocols; callers hand it Arrow record batches and
+//! read consistent snapshots back.
+//!
+//! ```no_run
+//! use lynx_storage::Database;
+//! let db = Database::open("/tmp/lynx-data").unwrap();
+//! for name in db.table_names() { println!("{name}"); }
+//! ```
+//!
+//! Invariant: nothing is visible to readers or acknowledged to writers before
+//! its WAL record is durable.
+
+mod atomic_file;
+pub mod catalog;
+mod conform;
+mod db;
+mod dedup;
+pub mod error;
+mod memtable;
+pub mod schema;
+mod time_filter;
+pub mod wal;
+
+pub use db::{Database, DatabaseOptions, StorageMetrics, TableSnapshot};
+pub use error::{Result, StatusCode, StorageError};
+pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};
+pub use wal::Durability;
