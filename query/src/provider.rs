@@ -4,7 +4,6 @@
 //! filters imply (inexact: DataFusion re-applies the filters), and push
 //! projection and limit down into the memory source.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray};
@@ -14,11 +13,11 @@ use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::{TableProvider, TableType};
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::datasource::sink::DataSinkExec;
-use datafusion::logical_expr::dml::InsertOp;
 use lynx_storage::Database;
 
 use crate::sink::LynxSink;
@@ -39,10 +38,6 @@ impl LynxTable {
 
 #[async_trait]
 impl TableProvider for LynxTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -99,19 +94,25 @@ impl TableProvider for LynxTable {
         // raced the query): project to the planned schema by position.
         let batches = batches
             .into_iter()
-            .map(|b| if b.num_columns() == self.schema.fields().len() { Ok(b) } else {
-                b.project(&(0..self.schema.fields().len()).collect::<Vec<_>>())
+            .map(|b| {
+                if b.num_columns() == self.schema.fields().len() {
+                    Ok(b)
+                } else {
+                    b.project(&(0..self.schema.fields().len()).collect::<Vec<_>>())
+                }
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         // Spread batches over partitions so DataFusion can use every core.
         let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts.min(batches.len()).max(1)];
+        let mut partitions: Vec<Vec<RecordBatch>> =
+            vec![Vec::new(); parts.min(batches.len()).max(1)];
         let n = partitions.len();
         for (i, b) in batches.into_iter().enumerate() {
             partitions[i % n].push(b);
         }
-        let source = MemorySourceConfig::try_new(&partitions, self.schema.clone(), projection.cloned())?
-            .with_limit(limit);
+        let source =
+            MemorySourceConfig::try_new(&partitions, self.schema.clone(), projection.cloned())?
+                .with_limit(limit);
         Ok(datafusion::datasource::source::DataSourceExec::from_data_source(source))
     }
 }

@@ -1,6 +1,5 @@
 //! The `public` schema: the engine's tables, listed live.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -24,18 +23,17 @@ impl LynxSchema {
 
 #[async_trait]
 impl SchemaProvider for LynxSchema {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn table_names(&self) -> Vec<String> {
         self.db.table_names()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         Ok(self.db.table_def(name).map(|def| {
-            Arc::new(LynxTable::new(self.db.clone(), name.to_string(), def.arrow_schema()))
-                as Arc<dyn TableProvider>
+            Arc::new(LynxTable::new(
+                self.db.clone(),
+                name.to_string(),
+                def.arrow_schema(),
+            )) as Arc<dyn TableProvider>
         }))
     }
 

@@ -21,7 +21,19 @@ pub struct LynxSink {
 }
 
 impl LynxSink {
+    /// The sink's schema is the table's with every column nullable: NOT NULL
+    /// is checked by the engine, which names the column in its error as
+    /// PostgreSQL does (DataFusion's own check only gives an index).
     pub fn new(db: Arc<Database>, table: String, schema: SchemaRef) -> LynxSink {
+        let fields: Vec<_> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+            fields,
+            schema.metadata().clone(),
+        ));
         LynxSink { db, table, schema }
     }
 }

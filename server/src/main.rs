@@ -9,7 +9,11 @@ use lynxstore::config::{Config, UserConfig};
 use lynxstore::serve;
 
 #[derive(Parser)]
-#[command(name = "lynxstore", version, about = "LynxStore: a time-series columnar database speaking the PostgreSQL protocol")]
+#[command(
+    name = "lynxstore",
+    version,
+    about = "LynxStore: a time-series columnar database speaking the PostgreSQL protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -67,20 +71,40 @@ impl ServeArgs {
             Some(p) => Config::load(p)?,
             None => Config::default(),
         };
-        if let Some(v) = self.data_dir { c.data_dir = v; }
-        if let Some(v) = self.pg_addr { c.pg_addr = v; }
-        if let Some(v) = self.http_addr { c.http_addr = v; }
+        if let Some(v) = self.data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = self.pg_addr {
+            c.pg_addr = v;
+        }
+        if let Some(v) = self.http_addr {
+            c.http_addr = v;
+        }
         if let Some(v) = self.durability {
-            c.durability = if v == "relaxed" { lynx_storage::Durability::Relaxed } else { lynx_storage::Durability::Fsync };
+            c.durability = if v == "relaxed" {
+                lynx_storage::Durability::Relaxed
+            } else {
+                lynx_storage::Durability::Fsync
+            };
         }
         if let (Some(name), Some(password)) = (self.user, self.password) {
             c.users = vec![UserConfig { name, password }];
         }
-        if let Some(v) = self.tls_cert { c.tls_cert = Some(v); }
-        if let Some(v) = self.tls_key { c.tls_key = Some(v); }
-        if let Some(v) = self.max_connections { c.max_connections = v; }
-        if let Some(v) = self.max_body_bytes { c.max_body_bytes = v; }
-        if let Some(v) = self.log { c.log = v; }
+        if let Some(v) = self.tls_cert {
+            c.tls_cert = Some(v);
+        }
+        if let Some(v) = self.tls_key {
+            c.tls_key = Some(v);
+        }
+        if let Some(v) = self.max_connections {
+            c.max_connections = v;
+        }
+        if let Some(v) = self.max_body_bytes {
+            c.max_body_bytes = v;
+        }
+        if let Some(v) = self.log {
+            c.log = v;
+        }
         Ok(c)
     }
 }

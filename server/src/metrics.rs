@@ -31,17 +31,26 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", self.counts[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.counts[i].load(Ordering::Relaxed)
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -59,32 +68,82 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn error(&self, sqlstate: &str) {
-        *self.errors_by_sqlstate.lock().entry(sqlstate.to_string()).or_default() += 1;
+        *self
+            .errors_by_sqlstate
+            .lock()
+            .entry(sqlstate.to_string())
+            .or_default() += 1;
     }
 
     pub fn render(&self, db: &Database) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         };
         let gauge = |out: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(&mut out, "lynx_pg_connections_total", "PostgreSQL connections accepted.", load(&self.connections_total));
-        gauge(&mut out, "lynx_pg_connections_active", "PostgreSQL connections open now.", load(&self.connections_active));
-        counter(&mut out, "lynx_queries_total", "Statements executed (all protocols).", load(&self.queries_total));
-        counter(&mut out, "lynx_http_requests_total", "HTTP requests served.", load(&self.http_requests_total));
+        counter(
+            &mut out,
+            "lynx_pg_connections_total",
+            "PostgreSQL connections accepted.",
+            load(&self.connections_total),
+        );
+        gauge(
+            &mut out,
+            "lynx_pg_connections_active",
+            "PostgreSQL connections open now.",
+            load(&self.connections_active),
+        );
+        counter(
+            &mut out,
+            "lynx_queries_total",
+            "Statements executed (all protocols).",
+            load(&self.queries_total),
+        );
+        counter(
+            &mut out,
+            "lynx_http_requests_total",
+            "HTTP requests served.",
+            load(&self.http_requests_total),
+        );
         let _ = writeln!(out, "# HELP lynx_query_errors_total Statements that failed, by SQLSTATE.\n# TYPE lynx_query_errors_total counter");
         for (code, n) in self.errors_by_sqlstate.lock().iter() {
             let _ = writeln!(out, "lynx_query_errors_total{{sqlstate=\"{code}\"}} {n}");
         }
         let m = db.metrics();
-        counter(&mut out, "lynx_rows_written_total", "Rows written to the engine.", load(&m.rows_written));
-        counter(&mut out, "lynx_write_requests_total", "Write requests acknowledged by the engine.", load(&m.write_requests));
-        gauge(&mut out, "lynx_memtable_bytes", "Bytes held by memtables.", db.memtable_bytes() as u64);
-        self.query_latency.render(&mut out, "lynx_query_duration_seconds", "Statement latency.");
-        self.wal_fsync_latency.render(&mut out, "lynx_wal_fsync_duration_seconds", "WAL group commit write+fsync latency.");
+        counter(
+            &mut out,
+            "lynx_rows_written_total",
+            "Rows written to the engine.",
+            load(&m.rows_written),
+        );
+        counter(
+            &mut out,
+            "lynx_write_requests_total",
+            "Write requests acknowledged by the engine.",
+            load(&m.write_requests),
+        );
+        gauge(
+            &mut out,
+            "lynx_memtable_bytes",
+            "Bytes held by memtables.",
+            db.memtable_bytes() as u64,
+        );
+        self.query_latency.render(
+            &mut out,
+            "lynx_query_duration_seconds",
+            "Statement latency.",
+        );
+        self.wal_fsync_latency.render(
+            &mut out,
+            "lynx_wal_fsync_duration_seconds",
+            "WAL group commit write+fsync latency.",
+        );
         out
     }
 }

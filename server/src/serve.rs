@@ -21,8 +21,12 @@ use crate::metrics::Metrics;
 use crate::pg::{self, auth::UserPasswords, conn::CancelRegistry, handlers::PgHandler, PgFrontend};
 
 pub fn run(config: Config) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log).map_err(|e| format!("log filter: {e}"))?;
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .map_err(|e| format!("log filter: {e}"))?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -39,7 +43,8 @@ fn load_tls(config: &Config) -> Result<Option<pgwire::tokio::TlsAcceptor>, Strin
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("TLS key {}: {e}", key.display()))?;
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     let server = tokio_rustls::rustls::ServerConfig::builder()
         .with_no_client_auth()
@@ -74,7 +79,11 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.http_addr))?;
     let passwords = (!config.users.is_empty()).then(|| UserPasswords::new(&config.users));
     let frontend = Arc::new(PgFrontend::new(
-        PgHandler { engine: engine.clone(), metrics: metrics.clone(), registry: Arc::new(CancelRegistry::default()) },
+        PgHandler {
+            engine: engine.clone(),
+            metrics: metrics.clone(),
+            registry: Arc::new(CancelRegistry::default()),
+        },
         passwords,
     ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -86,7 +95,13 @@ async fn serve(config: Config) -> Result<(), String> {
         metrics.clone(),
         stop_rx.clone(),
     ));
-    let router = http::router(HttpState { engine: engine.clone(), metrics: metrics.clone() }, config.max_body_bytes);
+    let router = http::router(
+        HttpState {
+            engine: engine.clone(),
+            metrics: metrics.clone(),
+        },
+        config.max_body_bytes,
+    );
     let http_task = tokio::spawn(http::serve(http_listener, router, stop_rx));
     info!(
         pg = %config.pg_addr,
@@ -102,14 +117,20 @@ async fn serve(config: Config) -> Result<(), String> {
         let _ = http_task.await;
     })
     .await;
-    tokio::task::spawn_blocking(move || db.close()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || db.close())
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     info!("stopped");
     Ok(())
 }
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };

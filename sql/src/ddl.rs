@@ -20,7 +20,12 @@ pub fn column_type(sql_type: &str) -> Result<ColumnType> {
     let base = t.split('(').next().unwrap_or(&t).trim();
     let args: Vec<i64> = t
         .split_once('(')
-        .map(|(_, a)| a.trim_end_matches(')').split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .map(|(_, a)| {
+            a.trim_end_matches(')')
+                .split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     Ok(match base {
         "timestamptz" | "timestamp with time zone" => ColumnType::TimestampTz,
@@ -42,18 +47,25 @@ pub fn column_type(sql_type: &str) -> Result<ColumnType> {
         "integer" | "int" | "int4" | "serial" | "serial4" => ColumnType::Int32,
         "smallint" | "int2" | "smallserial" | "serial2" => ColumnType::Int16,
         "boolean" | "bool" => ColumnType::Bool,
-        "text" | "varchar" | "character varying" | "char" | "character" | "bpchar" | "string" | "name" | "uuid" | "json" | "jsonb" => ColumnType::Text,
+        "text" | "varchar" | "character varying" | "char" | "character" | "bpchar" | "string"
+        | "name" | "uuid" | "json" | "jsonb" => ColumnType::Text,
         "bytea" => ColumnType::Bytea,
         "numeric" | "decimal" => {
             let precision = args.first().copied().unwrap_or(38);
-            let scale = args.get(1).copied().unwrap_or(if args.is_empty() { 9 } else { 0 });
+            let scale = args
+                .get(1)
+                .copied()
+                .unwrap_or(if args.is_empty() { 9 } else { 0 });
             if !(1..=38).contains(&precision) || scale < 0 || scale > precision {
                 return Err(SqlError::new(
                     StatusCode::InvalidParameterValue,
                     format!("NUMERIC precision {precision} must be between 1 and 38, scale between 0 and the precision"),
                 ));
             }
-            ColumnType::Numeric { precision: precision as u8, scale: scale as i8 }
+            ColumnType::Numeric {
+                precision: precision as u8,
+                scale: scale as i8,
+            }
         }
         _ => {
             return Err(SqlError::new(
@@ -81,7 +93,12 @@ fn column_def(col: &SqlColumnDef, pk: &[String]) -> Result<ColumnDef> {
             _ => {}
         }
     }
-    Ok(ColumnDef { name, column_type, nullable, role: ColumnRole::Field })
+    Ok(ColumnDef {
+        name,
+        column_type,
+        nullable,
+        role: ColumnRole::Field,
+    })
 }
 
 fn option_string(value: &Expr) -> Option<String> {
@@ -101,37 +118,66 @@ fn option_string(value: &Expr) -> Option<String> {
 pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
     let name = object_name(&ct.name)?;
     if ct.query.is_some() {
-        return Err(SqlError::unsupported("CREATE TABLE ... AS SELECT is not supported yet"));
+        return Err(SqlError::unsupported(
+            "CREATE TABLE ... AS SELECT is not supported yet",
+        ));
     }
     let mut pk: Vec<String> = Vec::new();
     for c in &ct.constraints {
         if let TableConstraint::PrimaryKey(p) = c {
-            pk = p.columns.iter().map(|c| c.column.expr.to_string().trim_matches('"').to_string()).collect();
+            pk = p
+                .columns
+                .iter()
+                .map(|c| c.column.expr.to_string().trim_matches('"').to_string())
+                .collect();
         }
     }
     for col in &ct.columns {
-        if col.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_))) {
+        if col
+            .options
+            .iter()
+            .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
+        {
             pk.push(col.name.value.clone());
         }
     }
-    let mut columns = ct.columns.iter().map(|c| column_def(c, &pk)).collect::<Result<Vec<_>>>()?;
+    let mut columns = ct
+        .columns
+        .iter()
+        .map(|c| column_def(c, &pk))
+        .collect::<Result<Vec<_>>>()?;
     let mut options = TableOptions::default();
     let mut time_column: Option<String> = None;
     let mut tags: Option<Vec<String>> = None;
     let with = match &ct.table_options {
         CreateTableOptions::With(opts) => opts.as_slice(),
         CreateTableOptions::None => &[],
-        _ => return Err(SqlError::unsupported("only WITH (...) table options are supported")),
+        _ => {
+            return Err(SqlError::unsupported(
+                "only WITH (...) table options are supported",
+            ))
+        }
     };
     for opt in with {
         let SqlOption::KeyValue { key, value } = opt else {
             return Err(SqlError::syntax(format!("unsupported table option {opt}")));
         };
-        let v = option_string(value)
-            .ok_or_else(|| SqlError::new(StatusCode::InvalidParameterValue, format!("invalid value for option {key}")))?;
+        let v = option_string(value).ok_or_else(|| {
+            SqlError::new(
+                StatusCode::InvalidParameterValue,
+                format!("invalid value for option {key}"),
+            )
+        })?;
         match key.value.to_ascii_lowercase().as_str() {
             "time_column" => time_column = Some(v),
-            "tags" => tags = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+            "tags" => {
+                tags = Some(
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
+            }
             "partition" => options.partition_micros = interval_micros(&v)?,
             "ttl" => options.ttl_micros = Some(interval_micros(&v)?),
             other => {
@@ -163,7 +209,10 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
     if !columns[time_idx].column_type.is_timestamp() {
         return Err(SqlError::new(
             StatusCode::DatatypeMismatch,
-            format!("time column \"{}\" must be of type timestamp or timestamptz", columns[time_idx].name),
+            format!(
+                "time column \"{}\" must be of type timestamp or timestamptz",
+                columns[time_idx].name
+            ),
         ));
     }
     columns[time_idx].nullable = false;
@@ -171,15 +220,24 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
     if let Some(tags) = &tags {
         for t in tags {
             let c = columns.iter_mut().find(|c| &c.name == t).ok_or_else(|| {
-                SqlError::new(StatusCode::ColumnNotFound, format!("tag column \"{t}\" does not exist"))
+                SqlError::new(
+                    StatusCode::ColumnNotFound,
+                    format!("tag column \"{t}\" does not exist"),
+                )
             })?;
             if c.role == ColumnRole::Time {
-                return Err(SqlError::new(StatusCode::InvalidInput, format!("column \"{t}\" cannot be both time and tag")));
+                return Err(SqlError::new(
+                    StatusCode::InvalidInput,
+                    format!("column \"{t}\" cannot be both time and tag"),
+                ));
             }
             c.role = ColumnRole::Tag;
         }
     } else {
-        for c in columns.iter_mut().filter(|c| c.role == ColumnRole::Field && c.column_type == ColumnType::Text) {
+        for c in columns
+            .iter_mut()
+            .filter(|c| c.role == ColumnRole::Field && c.column_type == ColumnType::Text)
+        {
             c.role = ColumnRole::Tag;
         }
     }
@@ -193,7 +251,10 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
         }
         for k in &pk {
             let c = columns.iter_mut().find(|c| &c.name == k).ok_or_else(|| {
-                SqlError::new(StatusCode::ColumnNotFound, format!("column \"{k}\" named in key does not exist"))
+                SqlError::new(
+                    StatusCode::ColumnNotFound,
+                    format!("column \"{k}\" named in key does not exist"),
+                )
             })?;
             if c.role == ColumnRole::Field {
                 c.role = ColumnRole::Tag;
@@ -201,7 +262,11 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
         }
         options.primary_key = true;
     }
-    Ok(TableDef { name, columns, options })
+    Ok(TableDef {
+        name,
+        columns,
+        options,
+    })
 }
 
 /// ALTER TABLE ... ADD COLUMN definition (always a nullable field or tag).
@@ -215,7 +280,12 @@ pub fn added_column(col: &SqlColumnDef) -> Result<ColumnDef> {
 
 /// '1 day', '6 hours', '30 days', '15 minutes', '1h' -> microseconds.
 pub fn interval_micros(v: &str) -> Result<i64> {
-    let bad = || SqlError::new(StatusCode::InvalidParameterValue, format!("invalid interval \"{v}\""));
+    let bad = || {
+        SqlError::new(
+            StatusCode::InvalidParameterValue,
+            format!("invalid interval \"{v}\""),
+        )
+    };
     let s = v.trim().to_ascii_lowercase();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -228,5 +298,7 @@ pub fn interval_micros(v: &str) -> Result<i64> {
         "week" | "w" => 7 * 86_400_000_000,
         _ => return Err(bad()),
     };
-    n.checked_mul(unit_micros).filter(|m| *m > 0).ok_or_else(bad)
+    n.checked_mul(unit_micros)
+        .filter(|m| *m > 0)
+        .ok_or_else(bad)
 }

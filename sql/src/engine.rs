@@ -33,9 +33,9 @@ impl Engine {
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(true);
         let ctx = SessionContext::new_with_config(config);
-        let catalog = ctx.catalog(DATABASE).ok_or_else(|| {
-            SqlError::new(StatusCode::Internal, "default catalog missing")
-        })?;
+        let catalog = ctx
+            .catalog(DATABASE)
+            .ok_or_else(|| SqlError::new(StatusCode::Internal, "default catalog missing"))?;
         catalog.register_schema(SCHEMA, Arc::new(LynxSchema::new(db.clone())))?;
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;

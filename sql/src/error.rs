@@ -82,7 +82,9 @@ fn syntax_message(msg: &str) -> String {
 impl From<ArrowError> for SqlError {
     fn from(e: ArrowError) -> SqlError {
         match e {
-            ArrowError::DivideByZero => SqlError::new(StatusCode::DivisionByZero, "division by zero"),
+            ArrowError::DivideByZero => {
+                SqlError::new(StatusCode::DivisionByZero, "division by zero")
+            }
             ArrowError::CastError(m) | ArrowError::ParseError(m) => {
                 SqlError::new(StatusCode::InvalidInput, invalid_input_message(&m))
             }
@@ -137,10 +139,14 @@ impl From<DataFusionError> for SqlError {
             DataFusionError::External(inner) => external(inner),
             DataFusionError::Context(_, inner) => SqlError::from(*inner),
             DataFusionError::Diagnostic(_, inner) => SqlError::from(*inner),
-            DataFusionError::Shared(inner) => SqlError::from(DataFusionError::Execution(inner.to_string())),
-            DataFusionError::SchemaError(s, _) => schema_error(&s.to_string()),
+            DataFusionError::Shared(inner) => {
+                SqlError::from(DataFusionError::Execution(inner.to_string()))
+            }
+            DataFusionError::SchemaError(s, _) => schema_error(*s),
             DataFusionError::NotImplemented(m) => SqlError::unsupported(m),
-            DataFusionError::ResourcesExhausted(m) => SqlError::new(StatusCode::ResourceExhausted, m),
+            DataFusionError::ResourcesExhausted(m) => {
+                SqlError::new(StatusCode::ResourceExhausted, m)
+            }
             DataFusionError::Plan(m) => plan_error(&m),
             DataFusionError::Execution(m) => execution_error(&m),
             other => {
@@ -151,14 +157,20 @@ impl From<DataFusionError> for SqlError {
     }
 }
 
-fn schema_error(m: &str) -> SqlError {
-    // "No field named foo. Valid fields are ..."
-    if let Some(rest) = m.strip_prefix("Schema error: No field named ").or_else(|| m.strip_prefix("No field named ")) {
-        let name = rest.split(". ").next().unwrap_or(rest).trim_end_matches('.');
-        let name = name.rsplit('.').next().unwrap_or(name).trim_matches('"');
-        return SqlError::new(StatusCode::ColumnNotFound, format!("column \"{name}\" does not exist"));
+fn schema_error(e: datafusion::common::SchemaError) -> SqlError {
+    use datafusion::common::SchemaError;
+    match e {
+        SchemaError::FieldNotFound { field, .. } => SqlError::new(
+            StatusCode::ColumnNotFound,
+            format!("column \"{}\" does not exist", field.name()),
+        ),
+        SchemaError::AmbiguousReference { field } => SqlError::new(
+            StatusCode::InvalidInput,
+            format!("column reference \"{}\" is ambiguous", field.name()),
+        )
+        .with_sqlstate("42702"),
+        other => SqlError::new(StatusCode::InvalidInput, other.to_string()),
     }
-    SqlError::new(StatusCode::InvalidInput, m.to_string())
 }
 
 fn plan_error(m: &str) -> SqlError {
@@ -166,7 +178,10 @@ fn plan_error(m: &str) -> SqlError {
         if m.contains("not found") {
             let full = rest.split('\'').next().unwrap_or(rest);
             let name = full.rsplit('.').next().unwrap_or(full);
-            return SqlError::new(StatusCode::TableNotFound, format!("relation \"{name}\" does not exist"));
+            return SqlError::new(
+                StatusCode::TableNotFound,
+                format!("relation \"{name}\" does not exist"),
+            );
         }
     }
     if m.contains("Invalid function") || m.contains("No function matches") {
@@ -175,14 +190,20 @@ fn plan_error(m: &str) -> SqlError {
     if m.contains("Division by zero") || m.contains("Divide by zero") {
         return SqlError::new(StatusCode::DivisionByZero, "division by zero");
     }
-    if m.contains("Cannot infer common") || m.contains("Cannot coerce") || m.contains("There isn't a common type") {
+    if m.contains("Cannot infer common")
+        || m.contains("Cannot coerce")
+        || m.contains("There isn't a common type")
+    {
         return SqlError::new(StatusCode::DatatypeMismatch, m.to_string());
     }
     SqlError::new(StatusCode::InvalidInput, m.to_string())
 }
 
 fn execution_error(m: &str) -> SqlError {
-    if m.contains("Divide by zero") || m.contains("Division by zero") || m.contains("divide by zero") {
+    if m.contains("Divide by zero")
+        || m.contains("Division by zero")
+        || m.contains("divide by zero")
+    {
         return SqlError::new(StatusCode::DivisionByZero, "division by zero");
     }
     if m.contains("Cannot cast string") {

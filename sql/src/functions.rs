@@ -13,7 +13,9 @@ use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
+use datafusion::logical_expr::{
+    create_udf, ColumnarValue, ScalarUDF, Signature, SimpleScalarUDF, TypeSignature, Volatility,
+};
 
 use crate::settings::{Settings, SERVER_VERSION};
 
@@ -42,7 +44,10 @@ pub const OWNER: &str = "lynx";
 /// Functions that are the same for every session. Registered after the
 /// pg_catalog setup, so these replace its versions.
 pub fn register_static(ctx: &SessionContext) {
-    ctx.register_udf(constant_udf("version", ScalarValue::Utf8(Some(version_string()))));
+    ctx.register_udf(constant_udf(
+        "version",
+        ScalarValue::Utf8(Some(version_string())),
+    ));
     let owner = |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
         Ok(match args.first() {
             Some(ColumnarValue::Array(a)) => {
@@ -51,7 +56,45 @@ pub fn register_static(ctx: &SessionContext) {
             _ => ColumnarValue::Scalar(ScalarValue::Utf8(Some(OWNER.into()))),
         })
     };
-    ctx.register_udf(create_udf("pg_get_userbyid", vec![DataType::Int32], DataType::Utf8, Volatility::Stable, Arc::new(owner)));
+    ctx.register_udf(create_udf(
+        "pg_get_userbyid",
+        vec![DataType::Int32],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(owner),
+    ));
+    // Comments: LynxStore stores none, so every description is NULL.
+    for (name, args) in [
+        ("col_description", 2),
+        ("obj_description", 2),
+        ("obj_description", 1),
+        ("shobj_description", 2),
+    ] {
+        let null = |_: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
+        };
+        let sig = Signature::any(args, Volatility::Stable);
+        let udf = SimpleScalarUDF::new_with_signature(name, sig, DataType::Utf8, Arc::new(null));
+        if args == 2 || name != "obj_description" {
+            ctx.register_udf(ScalarUDF::new_from_impl(udf));
+        }
+    }
+    // Every database is UTF8 (PostgreSQL's name for encoding 6).
+    let encoding = |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
+        Ok(match args.first() {
+            Some(ColumnarValue::Array(a)) => {
+                ColumnarValue::Array(Arc::new(StringArray::from(vec!["UTF8"; a.len()])) as ArrayRef)
+            }
+            _ => ColumnarValue::Scalar(ScalarValue::Utf8(Some("UTF8".into()))),
+        })
+    };
+    ctx.register_udf(create_udf(
+        "pg_encoding_to_char",
+        vec![DataType::Int32],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(encoding),
+    ));
 }
 
 /// Functions bound to one session's values.
@@ -69,16 +112,26 @@ pub fn register_session(state: &mut SessionState, settings: &Settings, user: &st
         let settings = settings.clone();
         move |args: &[ColumnarValue]| lookup_settings(&settings, args)
     };
-    for (name, inputs) in [
-        ("current_setting", vec![DataType::Utf8]),
-        ("current_setting", vec![DataType::Utf8, DataType::Boolean]),
-    ] {
-        let udf = create_udf(name, inputs, DataType::Utf8, Volatility::Stable, Arc::new(current.clone()));
-        let _ = state.register_udf(Arc::new(udf));
-    }
+    let signature = Signature::one_of(
+        vec![
+            TypeSignature::Exact(vec![DataType::Utf8]),
+            TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+        ],
+        Volatility::Stable,
+    );
+    let udf = SimpleScalarUDF::new_with_signature(
+        "current_setting",
+        signature,
+        DataType::Utf8,
+        Arc::new(current),
+    );
+    let _ = state.register_udf(Arc::new(ScalarUDF::new_from_impl(udf)));
 }
 
-fn lookup_settings(settings: &Settings, args: &[ColumnarValue]) -> datafusion::error::Result<ColumnarValue> {
+fn lookup_settings(
+    settings: &Settings,
+    args: &[ColumnarValue],
+) -> datafusion::error::Result<ColumnarValue> {
     let missing_ok = match args.get(1) {
         Some(ColumnarValue::Scalar(ScalarValue::Boolean(Some(b)))) => *b,
         _ => false,
@@ -93,7 +146,9 @@ fn lookup_settings(settings: &Settings, args: &[ColumnarValue]) -> datafusion::e
     match args.first() {
         Some(ColumnarValue::Scalar(s)) => {
             let name = match s {
-                ScalarValue::Utf8(Some(n)) | ScalarValue::LargeUtf8(Some(n)) | ScalarValue::Utf8View(Some(n)) => n.clone(),
+                ScalarValue::Utf8(Some(n))
+                | ScalarValue::LargeUtf8(Some(n))
+                | ScalarValue::Utf8View(Some(n)) => n.clone(),
                 _ => return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
             };
             Ok(ColumnarValue::Scalar(ScalarValue::Utf8(lookup(&name)?)))
@@ -104,8 +159,12 @@ fn lookup_settings(settings: &Settings, args: &[ColumnarValue]) -> datafusion::e
                 .iter()
                 .map(|n| n.map(lookup).transpose().map(Option::flatten))
                 .collect::<datafusion::error::Result<Vec<_>>>()?;
-            Ok(ColumnarValue::Array(Arc::new(StringArray::from(values)) as ArrayRef))
+            Ok(ColumnarValue::Array(
+                Arc::new(StringArray::from(values)) as ArrayRef
+            ))
         }
-        None => Err(DataFusionError::Plan("current_setting needs an argument".into())),
+        None => Err(DataFusionError::Plan(
+            "current_setting needs an argument".into(),
+        )),
     }
 }

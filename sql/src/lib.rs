@@ -7,6 +7,8 @@
 //! It does not know about sockets or wire formats: protocols call
 //! [`Session::prepare`] / [`Session::execute`] and encode the [`Output`].
 
+mod client_queries;
+mod column_names;
 mod ddl;
 mod engine;
 pub mod error;

@@ -4,12 +4,15 @@
 //! - `time_bucket(width, ts [, origin])` (TimescaleDB argument order) becomes
 //!   `date_bin(width, ts, origin)` with TimescaleDB's default origin
 //!   2000-01-03 (a Monday), so weekly buckets start on Mondays.
+//! - Interval literals (`INTERVAL '1 day 02:00:00'`, `'90 min'::interval`)
+//!   are parsed with PostgreSQL's rules and handed to DataFusion in a
+//!   spelling it accepts (`1 days 7200000000 microseconds`).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, Statement, VisitMut, VisitorMut,
+    DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
+    ObjectNamePart, Statement, Value, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -28,7 +31,12 @@ impl VisitorMut for TimeBucket {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        if let Expr::Function(Function { name, args: FunctionArguments::List(list), .. }) = expr {
+        if let Expr::Function(Function {
+            name,
+            args: FunctionArguments::List(list),
+            ..
+        }) = expr
+        {
             let is_time_bucket = name
                 .0
                 .last()
@@ -36,7 +44,8 @@ impl VisitorMut for TimeBucket {
                 .is_some_and(|i| i.value.eq_ignore_ascii_case("time_bucket"));
             if is_time_bucket && list.args.len() == 2 {
                 if let Some(origin) = origin_expr() {
-                    list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(origin)));
+                    list.args
+                        .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(origin)));
                 }
             }
             if is_time_bucket {
@@ -47,6 +56,47 @@ impl VisitorMut for TimeBucket {
     }
 }
 
+struct IntervalLiterals;
+
+/// PostgreSQL interval text -> a spelling DataFusion's parser accepts.
+fn canonical_interval(text: &str) -> Option<String> {
+    let iv = lynx_pgtypes::parse_interval(text).ok()?;
+    Some(format!(
+        "{} months {} days {} microseconds",
+        iv.months, iv.days, iv.micros
+    ))
+}
+
+fn rewrite_string(expr: &mut Expr) {
+    if let Expr::Value(v) = expr {
+        if let Value::SingleQuotedString(s) = &mut v.value {
+            if let Some(c) = canonical_interval(s) {
+                *s = c;
+            }
+        }
+    }
+}
+
+impl VisitorMut for IntervalLiterals {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        match expr {
+            Expr::Interval(iv) if iv.leading_field.is_none() && iv.last_field.is_none() => {
+                rewrite_string(&mut iv.value)
+            }
+            Expr::Cast {
+                data_type: DataType::Interval { .. },
+                expr: inner,
+                ..
+            } => rewrite_string(inner),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut TimeBucket);
+    let _ = stmt.visit(&mut IntervalLiterals);
 }

@@ -37,17 +37,26 @@ pub struct Prepared {
 
 #[derive(Clone)]
 pub(crate) enum PreparedKind {
-    Plan { plan: Box<LogicalPlan>, is_insert: bool },
+    Plan {
+        plan: Box<LogicalPlan>,
+        is_insert: bool,
+    },
     Utility(Box<Utility>),
     Empty,
 }
 
 /// The outcome of one statement.
 pub enum Output {
-    Rows { schema: SchemaRef, stream: SendableRecordBatchStream },
+    Rows {
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+    },
     /// A command tag such as `CREATE TABLE`, with the row count for
     /// INSERT/DELETE (`INSERT 0 5` on the wire).
-    Command { tag: &'static str, rows: Option<u64> },
+    Command {
+        tag: &'static str,
+        rows: Option<u64>,
+    },
     Empty,
 }
 
@@ -116,8 +125,10 @@ impl Session {
 
     /// Splits and parses a query string (empty for an empty query).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        let mut stmts = self.engine.parser.parse(sql)?;
+        let sql = crate::client_queries::replace_known_fragments(sql);
+        let mut stmts = self.engine.parser.parse(&sql)?;
         for s in &mut stmts {
+            crate::column_names::name_columns(s);
             crate::rewrite::rewrite(s);
         }
         Ok(stmts)
@@ -128,7 +139,9 @@ impl Session {
         let mut state = self.engine.ctx.state();
         // DataFusion wants an IANA name or an ISO offset (east positive).
         let tz = match lynx_pgtypes::SessionTimeZone::parse(&self.settings.value("TimeZone")) {
-            Some(lynx_pgtypes::SessionTimeZone::Named(tz)) if tz.name() != "UTC" => tz.name().to_string(),
+            Some(lynx_pgtypes::SessionTimeZone::Named(tz)) if tz.name() != "UTC" => {
+                tz.name().to_string()
+            }
             Some(lynx_pgtypes::SessionTimeZone::Fixed(offset)) => offset.to_string(),
             _ => "+00:00".to_string(),
         };
@@ -138,25 +151,46 @@ impl Session {
     }
 
     /// Plans a statement. `hints` are parameter types the client declared.
-    pub async fn prepare(&mut self, stmt: Statement, hints: &[Option<DataType>]) -> Result<Prepared> {
+    pub async fn prepare(
+        &mut self,
+        stmt: Statement,
+        hints: &[Option<DataType>],
+    ) -> Result<Prepared> {
         if let Some(u) = utility::classify(&stmt, self)? {
             let schema = u.schema(self)?;
-            return Ok(Prepared { kind: PreparedKind::Utility(Box::new(u)), param_types: vec![], schema });
+            return Ok(Prepared {
+                kind: PreparedKind::Utility(Box::new(u)),
+                param_types: vec![],
+                schema,
+            });
         }
         let is_insert = matches!(stmt, Statement::Insert(_));
         let state = self.state();
-        let plan = state.statement_to_plan(DfStatement::Statement(Box::new(stmt))).await?;
+        let plan = state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+            .await?;
         let param_types = param_types(&plan, hints)?;
         let schema = if is_insert || matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Dml(_)) {
             Arc::new(Schema::empty())
         } else {
             Arc::new(plan.schema().as_arrow().clone())
         };
-        Ok(Prepared { kind: PreparedKind::Plan { plan: Box::new(plan), is_insert }, param_types, schema })
+        Ok(Prepared {
+            kind: PreparedKind::Plan {
+                plan: Box::new(plan),
+                is_insert,
+            },
+            param_types,
+            schema,
+        })
     }
 
     /// Runs a prepared statement with parameter values.
-    pub async fn execute(&mut self, prepared: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+    pub async fn execute(
+        &mut self,
+        prepared: &Prepared,
+        params: Vec<ScalarValue>,
+    ) -> Result<Output> {
         match &prepared.kind {
             PreparedKind::Empty => Ok(Output::Empty),
             PreparedKind::Utility(u) => utility::execute(u, self).await,
@@ -174,7 +208,9 @@ impl Session {
                 let plan = if params.is_empty() {
                     (**plan).clone()
                 } else {
-                    (**plan).clone().replace_params_with_values(&ParamValues::from(params))?
+                    (**plan)
+                        .clone()
+                        .replace_params_with_values(&ParamValues::from(params))?
                 };
                 let state = self.state();
                 let physical = state.create_physical_plan(&plan).await?;
@@ -184,9 +220,15 @@ impl Session {
                     if self.in_transaction {
                         self.wrote_in_transaction = true;
                     }
-                    return Ok(Output::Command { tag: "INSERT", rows: Some(rows) });
+                    return Ok(Output::Command {
+                        tag: "INSERT",
+                        rows: Some(rows),
+                    });
                 }
-                Ok(Output::Rows { schema: prepared.schema.clone(), stream })
+                Ok(Output::Rows {
+                    schema: prepared.schema.clone(),
+                    stream,
+                })
             }
         }
     }
@@ -204,7 +246,11 @@ impl Session {
 
     /// A prepared statement for an empty query string.
     pub fn empty() -> Prepared {
-        Prepared { kind: PreparedKind::Empty, param_types: vec![], schema: Arc::new(Schema::empty()) }
+        Prepared {
+            kind: PreparedKind::Empty,
+            param_types: vec![],
+            schema: Arc::new(Schema::empty()),
+        }
     }
 }
 
@@ -214,7 +260,11 @@ async fn count_rows(stream: SendableRecordBatchStream) -> Result<u64> {
     let batches: Vec<_> = stream.try_collect().await?;
     let mut total = 0;
     for b in batches {
-        if let Some(c) = b.columns().first().and_then(|c| c.as_any().downcast_ref::<UInt64Array>()) {
+        if let Some(c) = b
+            .columns()
+            .first()
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+        {
             total += (0..c.len()).map(|i| c.value(i)).sum::<u64>();
         }
     }
@@ -225,7 +275,12 @@ fn param_types(plan: &LogicalPlan, hints: &[Option<DataType>]) -> Result<Vec<Opt
     let types = plan.get_parameter_types()?;
     let mut ordered: Vec<(usize, Option<DataType>)> = types
         .into_iter()
-        .filter_map(|(id, t)| id.trim_start_matches('$').parse::<usize>().ok().map(|n| (n, t)))
+        .filter_map(|(id, t)| {
+            id.trim_start_matches('$')
+                .parse::<usize>()
+                .ok()
+                .map(|n| (n, t))
+        })
         .collect();
     ordered.sort_by_key(|(n, _)| *n);
     let count = ordered.last().map_or(0, |(n, _)| *n).max(hints.len());

@@ -19,8 +19,18 @@ struct Guc {
     description: &'static str,
 }
 
-const fn guc(name: &'static str, default: &'static str, report: bool, description: &'static str) -> Guc {
-    Guc { name, default, report, description }
+const fn guc(
+    name: &'static str,
+    default: &'static str,
+    report: bool,
+    description: &'static str,
+) -> Guc {
+    Guc {
+        name,
+        default,
+        report,
+        description,
+    }
 }
 
 const GUCS: &[Guc] = &[
@@ -79,7 +89,10 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            values: GUCS.iter().map(|g| (g.name.to_string(), g.default.to_string())).collect(),
+            values: GUCS
+                .iter()
+                .map(|g| (g.name.to_string(), g.default.to_string()))
+                .collect(),
             custom: BTreeMap::new(),
         }
     }
@@ -123,7 +136,18 @@ impl Settings {
             }
             return Err(unknown(name));
         };
-        if matches!(g.name, "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes" | "max_identifier_length" | "in_hot_standby" | "lc_collate" | "lc_ctype" | "is_superuser") {
+        if matches!(
+            g.name,
+            "server_version"
+                | "server_version_num"
+                | "server_encoding"
+                | "integer_datetimes"
+                | "max_identifier_length"
+                | "in_hot_standby"
+                | "lc_collate"
+                | "lc_ctype"
+                | "is_superuser"
+        ) {
             return Err(SqlError::new(
                 StatusCode::InvalidParameterValue,
                 format!("parameter \"{}\" cannot be changed", g.name),
@@ -135,14 +159,24 @@ impl Settings {
             Some(v) => normalize(g.name, v)?,
         };
         self.values.insert(g.name.to_string(), value.clone());
-        Ok(Some(Changed { name: g.name, value, report: g.report }))
+        Ok(Some(Changed {
+            name: g.name,
+            value,
+            report: g.report,
+        }))
     }
 
     /// Rows for `SHOW ALL`: (name, setting, description).
     pub fn all(&self) -> Vec<(String, String, String)> {
         let mut rows: Vec<_> = GUCS
             .iter()
-            .map(|g| (g.name.to_string(), self.value(g.name), g.description.to_string()))
+            .map(|g| {
+                (
+                    g.name.to_string(),
+                    self.value(g.name),
+                    g.description.to_string(),
+                )
+            })
             .collect();
         rows.sort_by_key(|r| r.0.to_ascii_lowercase());
         rows
@@ -246,7 +280,9 @@ fn normalize(name: &'static str, value: &str) -> Result<String> {
 /// '5000', '5s', '5000ms', '1min', '2h' -> milliseconds.
 pub fn parse_duration_ms(v: &str) -> Option<u64> {
     let v = v.trim().to_ascii_lowercase();
-    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let n: f64 = num.parse().ok()?;
     let mult = match unit.trim() {
@@ -262,11 +298,11 @@ pub fn parse_duration_ms(v: &str) -> Option<u64> {
 }
 
 fn format_ms(ms: u64) -> String {
-    if ms % 3_600_000 == 0 {
+    if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}min", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -280,10 +316,16 @@ mod tests {
     #[test]
     fn names_are_case_insensitive_and_show_canonical_spelling() {
         let mut s = Settings::default();
-        assert_eq!(s.get("timezone").unwrap(), ("TimeZone".into(), "UTC".into()));
+        assert_eq!(
+            s.get("timezone").unwrap(),
+            ("TimeZone".into(), "UTC".into())
+        );
         s.set("TIMEZONE", Some("Europe/Paris")).unwrap();
         assert_eq!(s.value("TimeZone"), "Europe/Paris");
-        assert_eq!(s.get("nope").unwrap_err().status, StatusCode::UndefinedObject);
+        assert_eq!(
+            s.get("nope").unwrap_err().status,
+            StatusCode::UndefinedObject
+        );
     }
 
     #[test]

@@ -17,11 +17,25 @@ use crate::session::{text_schema, Notice, Output, Session};
 
 #[derive(Debug, Clone)]
 pub enum Utility {
-    CreateTable { def: TableDef, if_not_exists: bool },
-    DropTables { names: Vec<String>, if_exists: bool },
-    AddColumns { table: String, columns: Vec<(ColumnDef, bool)> },
-    Set { name: String, value: Option<String> },
-    Show { name: String },
+    CreateTable {
+        def: TableDef,
+        if_not_exists: bool,
+    },
+    DropTables {
+        names: Vec<String>,
+        if_exists: bool,
+    },
+    AddColumns {
+        table: String,
+        columns: Vec<(ColumnDef, bool)>,
+    },
+    Set {
+        name: String,
+        value: Option<String>,
+    },
+    Show {
+        name: String,
+    },
     ShowAll,
     Begin(&'static str),
     Commit,
@@ -37,14 +51,28 @@ fn set_value(values: &[Expr]) -> Result<Option<String>> {
             Expr::Value(v) => match &v.value {
                 Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
                 Value::Number(n, _) => n.clone(),
-                Value::Boolean(b) => if *b { "on".into() } else { "off".into() },
+                Value::Boolean(b) => {
+                    if *b {
+                        "on".into()
+                    } else {
+                        "off".into()
+                    }
+                }
                 other => other.to_string(),
             },
-            Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") => {
+            Expr::Identifier(i)
+                if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
+            {
                 return Ok(None)
             }
             Expr::Identifier(i) => i.value.clone(),
-            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => format!("-{}", set_value(std::slice::from_ref(expr))?.unwrap_or_default()),
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => format!(
+                "-{}",
+                set_value(std::slice::from_ref(expr))?.unwrap_or_default()
+            ),
             other => other.to_string(),
         };
         parts.push(s);
@@ -53,7 +81,10 @@ fn set_value(values: &[Expr]) -> Result<Option<String>> {
 }
 
 fn show_name(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> String {
-    let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect();
+    let words: Vec<String> = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect();
     match words.join(" ").as_str() {
         "transaction isolation level" => "transaction_isolation".into(),
         "time zone" => "TimeZone".into(),
@@ -68,9 +99,17 @@ pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>>
             if ct.external {
                 return Ok(None);
             }
-            Utility::CreateTable { def: ddl::table_def(ct)?, if_not_exists: ct.if_not_exists }
+            Utility::CreateTable {
+                def: ddl::table_def(ct)?,
+                if_not_exists: ct.if_not_exists,
+            }
         }
-        Statement::Drop { object_type: ObjectType::Table, if_exists, names, .. } => Utility::DropTables {
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            if_exists,
+            names,
+            ..
+        } => Utility::DropTables {
             names: names.iter().map(object_name).collect::<Result<_>>()?,
             if_exists: *if_exists,
         },
@@ -79,27 +118,38 @@ pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>>
             let mut columns = Vec::new();
             for op in &at.operations {
                 match op {
-                    AlterTableOperation::AddColumn { if_not_exists, column_def, .. } => {
-                        columns.push((ddl::added_column(column_def)?, *if_not_exists))
-                    }
+                    AlterTableOperation::AddColumn {
+                        if_not_exists,
+                        column_def,
+                        ..
+                    } => columns.push((ddl::added_column(column_def)?, *if_not_exists)),
                     other => {
-                        return Err(SqlError::unsupported(format!("ALTER TABLE {other} is not supported")))
+                        return Err(SqlError::unsupported(format!(
+                            "ALTER TABLE {other} is not supported"
+                        )))
                     }
                 }
             }
             Utility::AddColumns { table, columns }
         }
         Statement::Set(set) => match set {
-            Set::SingleAssignment { variable, values, .. } => {
-                Utility::Set { name: variable.to_string(), value: set_value(values)? }
+            Set::SingleAssignment {
+                variable, values, ..
+            } => Utility::Set {
+                name: variable.to_string(),
+                value: set_value(values)?,
+            },
+            Set::SetTimeZone { value, .. } => Utility::Set {
+                name: "TimeZone".into(),
+                value: set_value(std::slice::from_ref(value))?,
+            },
+            Set::SetNames { charset_name, .. } => Utility::Set {
+                name: "client_encoding".into(),
+                value: Some(charset_name.value.clone()),
+            },
+            Set::SetTransaction { .. } | Set::SetSessionParam(_) | Set::SetRole { .. } => {
+                Utility::NoOp("SET")
             }
-            Set::SetTimeZone { value, .. } => {
-                Utility::Set { name: "TimeZone".into(), value: set_value(std::slice::from_ref(value))? }
-            }
-            Set::SetNames { charset_name, .. } => {
-                Utility::Set { name: "client_encoding".into(), value: Some(charset_name.value.clone()) }
-            }
-            Set::SetTransaction { .. } | Set::SetSessionParam(_) | Set::SetRole { .. } => Utility::NoOp("SET"),
             other => return Err(SqlError::unsupported(format!("{other} is not supported"))),
         },
         Statement::ShowVariable { variable } => {
@@ -110,7 +160,9 @@ pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>>
                 Utility::Show { name }
             }
         }
-        Statement::StartTransaction { begin, .. } => Utility::Begin(if *begin { "BEGIN" } else { "START TRANSACTION" }),
+        Statement::StartTransaction { begin, .. } => {
+            Utility::Begin(if *begin { "BEGIN" } else { "START TRANSACTION" })
+        }
         Statement::Commit { .. } => Utility::Commit,
         Statement::Rollback { .. } => Utility::Rollback,
         Statement::Discard { .. } => Utility::NoOp("DISCARD ALL"),
@@ -122,7 +174,9 @@ pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>>
 impl Utility {
     pub fn schema(&self, session: &Session) -> Result<SchemaRef> {
         Ok(match self {
-            Utility::Show { name } => text_schema(&session.settings.get(name)?.0.to_ascii_lowercase()),
+            Utility::Show { name } => {
+                text_schema(&session.settings.get(name)?.0.to_ascii_lowercase())
+            }
             Utility::ShowAll => Arc::new(Schema::new(vec![
                 Field::new("name", DataType::Utf8, false),
                 Field::new("setting", DataType::Utf8, false),
@@ -140,10 +194,15 @@ fn rows(schema: SchemaRef, columns: Vec<Vec<String>>) -> Result<Output> {
         .collect();
     let batch = RecordBatch::try_new(schema.clone(), arrays)?;
     let stream = MemoryStream::try_new(vec![batch], schema.clone(), None)?;
-    Ok(Output::Rows { schema, stream: Box::pin(stream) })
+    Ok(Output::Rows {
+        schema,
+        stream: Box::pin(stream),
+    })
 }
 
-fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl std::future::Future<Output = Result<T>> {
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T>> {
     async move {
         tokio::task::spawn_blocking(f)
             .await
@@ -158,7 +217,9 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
             let name = def.name.clone();
             let created = blocking(move || db.create_table(def, if_not_exists)).await??;
             if !created {
-                session.notify(Notice::Warning(format!("relation \"{name}\" already exists, skipping")));
+                session.notify(Notice::Warning(format!(
+                    "relation \"{name}\" already exists, skipping"
+                )));
             }
             Ok(Output::command("CREATE TABLE"))
         }
@@ -168,7 +229,9 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
                 let n = name.clone();
                 let dropped = blocking(move || db.drop_table(&n, if_exists)).await??;
                 if !dropped {
-                    session.notify(Notice::Warning(format!("table \"{name}\" does not exist, skipping")));
+                    session.notify(Notice::Warning(format!(
+                        "table \"{name}\" does not exist, skipping"
+                    )));
                 }
             }
             Ok(Output::command("DROP TABLE"))
@@ -190,14 +253,20 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
         Utility::Set { name, value } => {
             if let Some(changed) = session.settings.set(&name, value.as_deref())? {
                 if changed.report {
-                    session.notify(Notice::ParameterStatus(changed.name.to_string(), changed.value));
+                    session.notify(Notice::ParameterStatus(
+                        changed.name.to_string(),
+                        changed.value,
+                    ));
                 }
             }
             Ok(Output::command("SET"))
         }
         Utility::Show { name } => {
             let (canonical, value) = session.settings.get(&name)?;
-            rows(text_schema(&canonical.to_ascii_lowercase()), vec![vec![value]])
+            rows(
+                text_schema(&canonical.to_ascii_lowercase()),
+                vec![vec![value]],
+            )
         }
         Utility::ShowAll => {
             let all = session.settings.all();
@@ -212,7 +281,9 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
         }
         Utility::Begin(tag) => {
             if session.in_transaction {
-                session.notify(Notice::Warning("there is already a transaction in progress".into()));
+                session.notify(Notice::Warning(
+                    "there is already a transaction in progress".into(),
+                ));
             }
             session.in_transaction = true;
             session.wrote_in_transaction = false;
@@ -220,14 +291,18 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
         }
         Utility::Commit => {
             if !session.in_transaction {
-                session.notify(Notice::Warning("there is no transaction in progress".into()));
+                session.notify(Notice::Warning(
+                    "there is no transaction in progress".into(),
+                ));
             }
             session.in_transaction = false;
             Ok(Output::command("COMMIT"))
         }
         Utility::Rollback => {
             if !session.in_transaction {
-                session.notify(Notice::Warning("there is no transaction in progress".into()));
+                session.notify(Notice::Warning(
+                    "there is no transaction in progress".into(),
+                ));
             } else if session.wrote_in_transaction {
                 session.notify(Notice::Warning(
                     "LynxStore commits every statement on its own: writes made since BEGIN were not rolled back".into(),

@@ -49,7 +49,8 @@ impl sqllogictest::AsyncDB for Lynx {
         for out in outputs {
             last = match out {
                 Output::Rows { schema, stream } => {
-                    let batches: Vec<_> = stream.try_collect().await.map_err(|e| SltError(e.into()))?;
+                    let batches: Vec<_> =
+                        stream.try_collect().await.map_err(|e| SltError(e.into()))?;
                     let settings = PgFormatSettings::default();
                     let mut rows = Vec::new();
                     for b in &batches {
@@ -57,14 +58,30 @@ impl sqllogictest::AsyncDB for Lynx {
                             let mut row = Vec::with_capacity(b.num_columns());
                             for c in b.columns() {
                                 let mut s = String::new();
-                                let is_null = lynx_pgtypes::format_text(c.as_ref(), r, &settings, &mut s)
-                                    .map_err(|e| SltError(SqlError::new(lynx_sql::StatusCode::Internal, e.to_string())))?;
-                                row.push(if is_null { "NULL".to_string() } else if s.is_empty() { "(empty)".into() } else { s });
+                                let is_null =
+                                    lynx_pgtypes::format_text(c.as_ref(), r, &settings, &mut s)
+                                        .map_err(|e| {
+                                            SltError(SqlError::new(
+                                                lynx_sql::StatusCode::Internal,
+                                                e.to_string(),
+                                            ))
+                                        })?;
+                                row.push(if is_null {
+                                    "NULL".to_string()
+                                } else if s.is_empty() {
+                                    "(empty)".into()
+                                } else {
+                                    s
+                                });
                             }
                             rows.push(row);
                         }
                     }
-                    let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
+                    let types = schema
+                        .fields()
+                        .iter()
+                        .map(|f| column_type(f.data_type()))
+                        .collect();
                     DBOutput::Rows { types, rows }
                 }
                 Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
@@ -101,7 +118,10 @@ async fn sqllogictest_files() {
             let dir = tempfile::tempdir().unwrap();
             let db = Arc::new(Database::open(dir.path()).unwrap());
             let engine = Engine::new(db).unwrap();
-            Ok(Lynx { session: engine.session("lynx", None), _dir: dir })
+            Ok(Lynx {
+                session: engine.session("lynx", None),
+                _dir: dir,
+            })
         });
         if let Err(e) = runner.run_file_async(&file).await {
             failures.push(format!("{}:\n{}", file.display(), e.display(true)));

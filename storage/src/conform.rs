@@ -46,7 +46,11 @@ pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch>
 /// Reshapes `batch` to `schema` by column name, filling absent columns with
 /// NULL. `strict_cast` makes lossy casts errors (client writes); replayed
 /// data was already checked and is cast leniently.
-pub fn conform_to(schema: &SchemaRef, batch: &RecordBatch, strict_cast: bool) -> Result<RecordBatch> {
+pub fn conform_to(
+    schema: &SchemaRef,
+    batch: &RecordBatch,
+    strict_cast: bool,
+) -> Result<RecordBatch> {
     if batch.schema() == *schema {
         return Ok(batch.clone());
     }

@@ -88,6 +88,14 @@ pub struct Database {
     _lock: File,
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Database {
     /// Opens (creating if needed) the database in `dir` with default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<Database> {
@@ -265,7 +273,9 @@ impl Database {
         };
         state.mem.push(seq, conformed);
         drop(state);
-        self.metrics.rows_written.fetch_add(rows as u64, Ordering::Relaxed);
+        self.metrics
+            .rows_written
+            .fetch_add(rows as u64, Ordering::Relaxed);
         self.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
         Ok(rows)
     }
@@ -292,10 +302,23 @@ impl Database {
             let mem = state.mem.batches().to_vec();
             drop(state);
             let batches = dedup_last_write_wins(&def, &mem)?;
-            return Ok(TableSnapshot { def, schema, batches });
+            return Ok(TableSnapshot {
+                def,
+                schema,
+                batches,
+            });
         }
-        let batches = state.mem.batches().iter().map(|b| b.batch.clone()).collect();
-        Ok(TableSnapshot { def, schema, batches })
+        let batches = state
+            .mem
+            .batches()
+            .iter()
+            .map(|b| b.batch.clone())
+            .collect();
+        Ok(TableSnapshot {
+            def,
+            schema,
+            batches,
+        })
     }
 
     /// Makes everything written so far durable (relaxed mode) before exit.
@@ -348,7 +371,9 @@ fn encode_insert(id: TableId, batch: &RecordBatch) -> Result<Vec<u8>> {
 
 fn replay_record(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]) -> Result<()> {
     let corrupt = |m: &str| StorageError::Internal(m.to_string());
-    let (&kind, rest) = payload.split_first().ok_or_else(|| corrupt("empty record"))?;
+    let (&kind, rest) = payload
+        .split_first()
+        .ok_or_else(|| corrupt("empty record"))?;
     let id_bytes: [u8; 8] = rest
         .get(..8)
         .and_then(|b| b.try_into().ok())

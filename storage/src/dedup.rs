@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array, UInt64Array};
-use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
+use arrow::compute::{
+    concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
+};
 use arrow::row::{RowConverter, SortField};
 
 use crate::error::Result;
@@ -36,7 +38,10 @@ pub fn dedup_last_write_wins(def: &TableDef, batches: &[MemBatch]) -> Result<Vec
         })
         .collect();
     // Newest first inside equal keys: sequence, then position, descending.
-    for extra in [Arc::new(UInt64Array::from(seqs)) as ArrayRef, Arc::new(UInt64Array::from(order))] {
+    for extra in [
+        Arc::new(UInt64Array::from(seqs)) as ArrayRef,
+        Arc::new(UInt64Array::from(order)),
+    ] {
         sort_cols.push(SortColumn {
             values: extra,
             options: Some(SortOptions {

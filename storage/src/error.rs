@@ -64,7 +64,9 @@ pub enum StorageError {
     ColumnExists { table: String, column: String },
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     ColumnNotFound { table: String, column: String },
-    #[error("null value in column \"{column}\" of relation \"{table}\" violates not-null constraint")]
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
     NotNull { table: String, column: String },
     #[error("invalid table definition for \"{table}\": {message}")]
     InvalidDefinition { table: String, message: String },

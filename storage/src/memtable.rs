@@ -39,10 +39,6 @@ impl Memtable {
         self.bytes
     }
 
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
     /// Rewrites every batch to a new schema (after ADD COLUMN).
     pub fn reshape(&mut self, schema: &SchemaRef) -> Result<()> {
         for b in &mut self.batches {

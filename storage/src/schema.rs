@@ -32,15 +32,16 @@ pub enum ColumnType {
     Text,
     Bytea,
     /// `numeric(precision, scale)` stored as a 128-bit decimal.
-    Numeric { precision: u8, scale: i8 },
+    Numeric {
+        precision: u8,
+        scale: i8,
+    },
 }
 
 impl ColumnType {
     pub fn to_arrow(self) -> DataType {
         match self {
-            ColumnType::TimestampTz => {
-                DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
-            }
+            ColumnType::TimestampTz => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
             ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
             ColumnType::Date => DataType::Date32,
             ColumnType::Float64 => DataType::Float64,
@@ -143,7 +144,10 @@ impl TableDef {
         }
         for (i, c) in self.columns.iter().enumerate() {
             if self.columns[..i].iter().any(|o| o.name == c.name) {
-                return Err(invalid(format!("column \"{}\" specified more than once", c.name)));
+                return Err(invalid(format!(
+                    "column \"{}\" specified more than once",
+                    c.name
+                )));
             }
         }
         let times: Vec<_> = self

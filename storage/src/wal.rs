@@ -99,12 +99,24 @@ impl Wal {
         }
         let (file, file_len) = match tail {
             Some((path, valid_len)) => {
-                let f = OpenOptions::new()
+                let mut f = OpenOptions::new()
                     .write(true)
                     .open(&path)
                     .map_err(|e| StorageError::io(&path, e))?;
-                f.set_len(valid_len).map_err(|e| StorageError::io(&path, e))?;
-                (f, valid_len)
+                if valid_len < MAGIC.len() as u64 {
+                    // Crashed while creating the file: write the magic again.
+                    f.set_len(0).map_err(|e| StorageError::io(&path, e))?;
+                    f.write_all(MAGIC).map_err(|e| StorageError::io(&path, e))?;
+                    f.sync_all().map_err(|e| StorageError::io(&path, e))?;
+                    (f, MAGIC.len() as u64)
+                } else {
+                    f.set_len(valid_len)
+                        .map_err(|e| StorageError::io(&path, e))?;
+                    // Appends continue after the last intact record.
+                    f.seek(SeekFrom::Start(valid_len))
+                        .map_err(|e| StorageError::io(&path, e))?;
+                    (f, valid_len)
+                }
             }
             None => (create_file(dir, last_seq + 1)?, MAGIC.len() as u64),
         };
@@ -134,7 +146,10 @@ impl Wal {
         if payload.len() + RECORD_HEADER > MAX_RECORD {
             return Err(StorageError::InvalidData {
                 table: String::new(),
-                message: format!("write of {} bytes exceeds the WAL record limit", payload.len()),
+                message: format!(
+                    "write of {} bytes exceeds the WAL record limit",
+                    payload.len()
+                ),
             });
         }
         let mut inner = self.inner.lock();
@@ -144,7 +159,11 @@ impl Wal {
         inner.pending_last_seq = seq;
         loop {
             // A failed group also advances `durable_seq`, so check failures first.
-            if let Some((_, _, msg)) = inner.failed.iter().find(|(lo, hi, _)| *lo <= seq && seq <= *hi) {
+            if let Some((_, _, msg)) = inner
+                .failed
+                .iter()
+                .find(|(lo, hi, _)| *lo <= seq && seq <= *hi)
+            {
                 return Err(StorageError::io(
                     &self.dir,
                     std::io::Error::other(msg.clone()),
@@ -203,7 +222,9 @@ impl Wal {
         rotate: bool,
         upto: u64,
     ) -> std::io::Result<u64> {
-        let f = file.as_mut().ok_or_else(|| std::io::Error::other("WAL is closed"))?;
+        let f = file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("WAL is closed"))?;
         let started = Instant::now();
         let res = f.write_all(buf).and_then(|_| match self.mode {
             Durability::Fsync => f.sync_data(),

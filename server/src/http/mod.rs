@@ -32,19 +32,30 @@ pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
 }
 
 async fn health(State(s): State<HttpState>) -> impl IntoResponse {
-    s.metrics.http_requests_total.fetch_add(1, Ordering::Relaxed);
+    s.metrics
+        .http_requests_total
+        .fetch_add(1, Ordering::Relaxed);
     axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
-    s.metrics.http_requests_total.fetch_add(1, Ordering::Relaxed);
+    s.metrics
+        .http_requests_total
+        .fetch_add(1, Ordering::Relaxed);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(s.engine.db()),
     )
 }
 
-pub async fn serve(listener: TcpListener, router: Router, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let _ = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;

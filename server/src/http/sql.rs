@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode as Http};
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
@@ -28,7 +28,10 @@ enum Format {
 }
 
 fn wanted(headers: &HeaderMap) -> Format {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.contains("text/csv") {
         Format::Csv
     } else if accept.contains("application/vnd.apache.arrow.stream") {
@@ -41,19 +44,40 @@ fn wanted(headers: &HeaderMap) -> Format {
 fn error_response(state: &HttpState, e: &SqlError) -> Response {
     let code = error_code(e);
     state.metrics.error(code);
-    (http_status(e.status), axum::Json(json!({ "error": { "code": code, "message": e.message } }))).into_response()
+    (
+        http_status(e.status),
+        axum::Json(json!({ "error": { "code": code, "message": e.message } })),
+    )
+        .into_response()
 }
 
 pub async fn post_sql(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
-    state.metrics.http_requests_total.fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .http_requests_total
+        .fetch_add(1, Ordering::Relaxed);
     let text = match std::str::from_utf8(&body) {
         Ok(t) => t,
-        Err(_) => return error_response(&state, &SqlError::new(StatusCode::InvalidInput, "request body is not UTF-8").with_sqlstate("22021")),
+        Err(_) => {
+            return error_response(
+                &state,
+                &SqlError::new(StatusCode::InvalidInput, "request body is not UTF-8")
+                    .with_sqlstate("22021"),
+            )
+        }
     };
     let sql = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(o)) => match o.get("query").and_then(Value::as_str) {
             Some(q) => q.to_string(),
-            None => return error_response(&state, &SqlError::new(StatusCode::InvalidInput, "JSON body needs a \"query\" string")),
+            None => {
+                return error_response(
+                    &state,
+                    &SqlError::new(
+                        StatusCode::InvalidInput,
+                        "JSON body needs a \"query\" string",
+                    ),
+                )
+            }
         },
         _ => text.to_string(),
     };
@@ -78,7 +102,10 @@ async fn run(state: &HttpState, sql: &str) -> Result<(Option<Rows>, String), Sql
                 let batches: Vec<RecordBatch> = stream.try_collect().await?;
                 (Some((schema, batches)), String::new())
             }
-            Output::Command { tag, rows: Some(n) } if tag == "INSERT" => (None, format!("INSERT 0 {n}")),
+            Output::Command {
+                tag: "INSERT",
+                rows: Some(n),
+            } => (None, format!("INSERT 0 {n}")),
             Output::Command { tag, rows: Some(n) } => (None, format!("{tag} {n}")),
             Output::Command { tag, rows: None } => (None, tag.to_string()),
             Output::Empty => (None, String::new()),
@@ -87,27 +114,41 @@ async fn run(state: &HttpState, sql: &str) -> Result<(Option<Rows>, String), Sql
     Ok(last)
 }
 
-fn render(state: &HttpState, format: Format, schema: SchemaRef, batches: Vec<RecordBatch>) -> Response {
+fn render(
+    state: &HttpState,
+    format: Format,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Response {
     let settings = PgFormatSettings::default();
     let internal = |e: String| error_response(state, &SqlError::new(StatusCode::Internal, e));
     match format {
         Format::Arrow => {
             let mut buf = Vec::new();
             let written = (|| {
-                let mut w = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut buf, &schema)?;
+                let mut w =
+                    datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut buf, &schema)?;
                 for b in &batches {
                     w.write(b)?;
                 }
                 w.finish()
             })();
             match written {
-                Ok(()) => ([(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")], buf).into_response(),
+                Ok(()) => (
+                    [(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")],
+                    buf,
+                )
+                    .into_response(),
                 Err(e) => internal(e.to_string()),
             }
         }
         Format::Csv => {
             let mut out = String::new();
-            let names: Vec<String> = schema.fields().iter().map(|f| csv_field(f.name())).collect();
+            let names: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| csv_field(f.name()))
+                .collect();
             out.push_str(&names.join(","));
             out.push('\n');
             let mut cell = String::new();
@@ -134,7 +175,9 @@ fn render(state: &HttpState, format: Format, schema: SchemaRef, batches: Vec<Rec
                 .fields()
                 .iter()
                 .map(|f| {
-                    let ty = lynx_pgtypes::pg_type_of(f.data_type()).map(|t| t.name().to_string()).unwrap_or_default();
+                    let ty = lynx_pgtypes::pg_type_of(f.data_type())
+                        .map(|t| t.name().to_string())
+                        .unwrap_or_default();
                     json!({ "name": f.name(), "type": ty })
                 })
                 .collect();
@@ -151,7 +194,11 @@ fn render(state: &HttpState, format: Format, schema: SchemaRef, batches: Vec<Rec
                     rows.push(Value::Array(values));
                 }
             }
-            (Http::OK, axum::Json(json!({ "columns": columns, "rows": rows }))).into_response()
+            (
+                Http::OK,
+                axum::Json(json!({ "columns": columns, "rows": rows })),
+            )
+                .into_response()
         }
     }
 }
@@ -182,11 +229,13 @@ fn json_value(col: &dyn Array, row: usize, settings: &PgFormatSettings) -> Resul
             } else {
                 col.as_primitive::<Float32Type>().value(row) as f64
             };
-            serde_json::Number::from_f64(v).map(Value::Number).unwrap_or_else(|| {
-                let mut s = String::new();
-                let _ = lynx_pgtypes::format_text(col, row, settings, &mut s);
-                Value::String(s)
-            })
+            serde_json::Number::from_f64(v)
+                .map(Value::Number)
+                .unwrap_or_else(|| {
+                    let mut s = String::new();
+                    let _ = lynx_pgtypes::format_text(col, row, settings, &mut s);
+                    Value::String(s)
+                })
         }
         _ => {
             let mut s = String::new();

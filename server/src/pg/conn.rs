@@ -24,7 +24,12 @@ impl Conn {
         let pid = session.pid();
         let cancelled = Arc::new(AtomicBool::new(false));
         registry.flags.lock().insert(pid, cancelled.clone());
-        Conn { session: tokio::sync::Mutex::new(session), cancelled, pid, registry }
+        Conn {
+            session: tokio::sync::Mutex::new(session),
+            cancelled,
+            pid,
+            registry,
+        }
     }
 }
 

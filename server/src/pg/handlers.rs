@@ -45,22 +45,36 @@ pub struct PgHandler {
 pub fn pg_error(metrics: &Metrics, e: &SqlError) -> PgWireError {
     let code = error_code(e);
     metrics.error(code);
-    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), code.into(), e.message.clone())))
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        code.into(),
+        e.message.clone(),
+    )))
 }
 
 fn cancelled_error() -> SqlError {
-    SqlError::new(StatusCode::Cancelled, "canceling statement due to user request")
+    SqlError::new(
+        StatusCode::Cancelled,
+        "canceling statement due to user request",
+    )
 }
 
 fn timeout_error() -> SqlError {
-    SqlError::new(StatusCode::Cancelled, "canceling statement due to statement timeout")
+    SqlError::new(
+        StatusCode::Cancelled,
+        "canceling statement due to statement timeout",
+    )
 }
 
 impl PgHandler {
     /// The connection's state, created at startup (see `auth`).
     pub fn conn<C: ClientInfo>(&self, client: &C) -> Arc<Conn> {
         client.session_extensions().get_or_insert_with(|| {
-            let user = client.metadata().get("user").cloned().unwrap_or_else(|| "lynx".into());
+            let user = client
+                .metadata()
+                .get("user")
+                .cloned()
+                .unwrap_or_else(|| "lynx".into());
             let (pid, _) = client.pid_and_secret_key();
             Conn::new(self.engine.session(&user, Some(pid)), self.registry.clone())
         })
@@ -74,12 +88,12 @@ impl PgHandler {
     {
         for n in session.take_notices() {
             let msg = match n {
-                Notice::ParameterStatus(k, v) => PgWireBackendMessage::ParameterStatus(ParameterStatus::new(k, v)),
-                Notice::Warning(m) => PgWireBackendMessage::NoticeResponse(NoticeResponse::from(ErrorInfo::new(
-                    "WARNING".into(),
-                    "01000".into(),
-                    m,
-                ))),
+                Notice::ParameterStatus(k, v) => {
+                    PgWireBackendMessage::ParameterStatus(ParameterStatus::new(k, v))
+                }
+                Notice::Warning(m) => PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                    ErrorInfo::new("WARNING".into(), "01000".into(), m),
+                )),
             };
             client.feed(msg).await?;
         }
@@ -101,20 +115,25 @@ impl PgHandler {
         let timeout_ms = session.settings.statement_timeout_ms();
         let deadline = (timeout_ms > 0).then(|| started + Duration::from_millis(timeout_ms));
         let work = async {
-            let out = session.execute(prepared, params).await?;
+            let out: Output = session.execute(prepared, params).await?;
             match out {
                 Output::Rows { schema, mut stream } => {
                     // Pull the first batch here: most of a query's work (and
                     // its errors) happen before it, and this part is raced
                     // against CancelRequest by pgwire.
                     let first = stream.next().await.transpose()?;
-                    Ok(Output::Rows { schema, stream: prepend(first, stream) })
+                    Ok::<Output, SqlError>(Output::Rows {
+                        schema,
+                        stream: prepend(first, stream),
+                    })
                 }
                 other => Ok(other),
             }
         };
         let out = match deadline {
-            Some(d) => tokio::time::timeout_at(d.into(), work).await.map_err(|_| timeout_error())?,
+            Some(d) => tokio::time::timeout_at(d.into(), work)
+                .await
+                .map_err(|_| timeout_error())?,
             None => work.await,
         };
         self.metrics.query_latency.observe(started.elapsed());
@@ -135,7 +154,14 @@ impl PgHandler {
             }
             Output::Rows { schema, stream } => {
                 let settings = format_settings(&session.settings);
-                Response::Query(self.rows(schema, stream, format, settings, conn.cancelled.clone(), deadline)?)
+                Response::Query(self.rows(
+                    schema,
+                    stream,
+                    format,
+                    settings,
+                    conn.cancelled.clone(),
+                    deadline,
+                )?)
             }
         })
     }
@@ -170,7 +196,10 @@ impl PgHandler {
                 };
                 match lynx_pgtypes::encode_batch(&batch, &encode_fields, &settings) {
                     Ok(rows) => rows.into_iter().map(Ok).collect(),
-                    Err(e) => fail(SqlError::new(StatusCode::Internal, e.to_string()).with_sqlstate(e.sqlstate())),
+                    Err(e) => fail(
+                        SqlError::new(StatusCode::Internal, e.to_string())
+                            .with_sqlstate(e.sqlstate()),
+                    ),
                 }
             })
             .flat_map(futures::stream::iter);
@@ -178,10 +207,15 @@ impl PgHandler {
     }
 }
 
-fn prepend(first: Option<RecordBatch>, rest: SendableRecordBatchStream) -> SendableRecordBatchStream {
+fn prepend(
+    first: Option<RecordBatch>,
+    rest: SendableRecordBatchStream,
+) -> SendableRecordBatchStream {
     let schema = rest.schema();
     let head = futures::stream::iter(first.map(Ok));
-    Box::pin(datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, head.chain(rest)))
+    Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema, head.chain(rest)),
+    )
 }
 
 #[async_trait]
@@ -205,7 +239,10 @@ impl SimpleQueryHandler for PgHandler {
         let mut responses = Vec::with_capacity(stmts.len());
         for stmt in stmts {
             let result = match session.prepare(stmt, &[]).await {
-                Ok(p) => self.run(&conn, &mut session, &p, vec![], &Format::UnifiedText).await,
+                Ok(p) => {
+                    self.run(&conn, &mut session, &p, vec![], &Format::UnifiedText)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             Self::send_notices(client, &mut session).await?;
@@ -213,7 +250,9 @@ impl SimpleQueryHandler for PgHandler {
                 Ok(r) => responses.push(r),
                 Err(e) => {
                     // PostgreSQL stops at the first failing statement.
-                    let PgWireError::UserError(info) = pg_error(&self.metrics, &e) else { unreachable!() };
+                    let PgWireError::UserError(info) = pg_error(&self.metrics, &e) else {
+                        unreachable!()
+                    };
                     responses.push(Response::Error(info));
                     break;
                 }
@@ -232,7 +271,12 @@ pub struct PgParser {
 impl QueryParser for PgParser {
     type Statement = Prepared;
 
-    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -248,7 +292,11 @@ impl QueryParser for PgParser {
                     .map(|t| t.as_ref().and_then(lynx_pgtypes::arrow_type_of))
                     .collect();
                 let stmt = stmts.remove(0);
-                session.prepare(stmt, &hints).await.map(Some).map_err(|e| pg_error(metrics, &e))
+                session
+                    .prepare(stmt, &hints)
+                    .await
+                    .map(Some)
+                    .map_err(|e| pg_error(metrics, &e))
             }
             _ => Err(pg_error(
                 metrics,
@@ -261,13 +309,27 @@ impl QueryParser for PgParser {
         Ok(stmt
             .param_types
             .iter()
-            .map(|t| t.as_ref().and_then(|t| lynx_pgtypes::pg_type_of(t).ok()).unwrap_or(Type::TEXT))
+            .map(|t| {
+                t.as_ref()
+                    .and_then(|t| lynx_pgtypes::pg_type_of(t).ok())
+                    .unwrap_or(Type::TEXT)
+            })
             .collect())
     }
 
-    fn get_result_schema(&self, stmt: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
-        lynx_pgtypes::field_infos(&stmt.schema, format.unwrap_or(&Format::UnifiedText))
-            .map_err(|e| pg_error(&self.handler.metrics, &SqlError::new(StatusCode::Unsupported, e.to_string())))
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        lynx_pgtypes::field_infos(&stmt.schema, format.unwrap_or(&Format::UnifiedText)).map_err(
+            |e| {
+                pg_error(
+                    &self.handler.metrics,
+                    &SqlError::new(StatusCode::Unsupported, e.to_string()),
+                )
+            },
+        )
     }
 }
 
@@ -285,7 +347,12 @@ impl ExtendedQueryHandler for PgExtended {
         self.parser.clone()
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Prepared>,
@@ -297,13 +364,24 @@ impl ExtendedQueryHandler for PgExtended {
         let mut session = conn.session.lock().await;
         let prepared = &portal.statement.statement;
         let params = decode_params(portal, &session).map_err(|e| pg_error(&h.metrics, &e))?;
-        let result = h.run(&conn, &mut session, prepared, params, &portal.result_column_format).await;
+        let result = h
+            .run(
+                &conn,
+                &mut session,
+                prepared,
+                params,
+                &portal.result_column_format,
+            )
+            .await;
         PgHandler::send_notices(client, &mut session).await?;
         result.map_err(|e| pg_error(&h.metrics, &e))
     }
 }
 
-fn decode_params(portal: &Portal<Prepared>, session: &Session) -> Result<Vec<ScalarValue>, SqlError> {
+fn decode_params(
+    portal: &Portal<Prepared>,
+    session: &Session,
+) -> Result<Vec<ScalarValue>, SqlError> {
     let prepared = &portal.statement.statement;
     let declared = &portal.statement.parameter_types;
     if portal.parameters.len() != prepared.param_types.len() {
@@ -329,15 +407,21 @@ fn decode_params(portal: &Portal<Prepared>, session: &Session) -> Result<Vec<Sca
                 .cloned()
                 .flatten()
                 .filter(|t| *t != Type::UNKNOWN)
-                .or_else(|| inferred.as_ref().and_then(|t| lynx_pgtypes::pg_type_of(t).ok()))
+                .or_else(|| {
+                    inferred
+                        .as_ref()
+                        .and_then(|t| lynx_pgtypes::pg_type_of(t).ok())
+                })
                 .unwrap_or(Type::TEXT);
             let target = inferred
                 .or_else(|| lynx_pgtypes::arrow_type_of(&pg_type))
                 .unwrap_or(DataType::Utf8);
             let format = portal.parameter_format.format_for(i);
             lynx_pgtypes::decode_param(bytes.as_deref(), &pg_type, format, &target, &settings)
-                .map_err(|e| SqlError::new(StatusCode::InvalidInput, e.to_string()).with_sqlstate(e.sqlstate()))
+                .map_err(|e| {
+                    SqlError::new(StatusCode::InvalidInput, e.to_string())
+                        .with_sqlstate(e.sqlstate())
+                })
         })
         .collect()
 }
-

@@ -18,7 +18,8 @@ use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::cancel::CancelHandler;
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::{ConnectionManager, PgWireServerHandlers};
+use pgwire::api::{ClientInfo, ConnectionManager, ErrorHandler, PgWireServerHandlers};
+use pgwire::error::{ErrorInfo, PgWireError};
 use pgwire::messages::cancel::CancelRequest;
 use tokio::net::TcpListener;
 use tracing::{info, warn, Instrument};
@@ -38,9 +39,14 @@ pub struct PgFrontend {
 impl PgFrontend {
     pub fn new(handler: PgHandler, passwords: Option<UserPasswords>) -> PgFrontend {
         let handler = Arc::new(handler);
-        let parser = Arc::new(PgParser { handler: handler.clone() });
+        let parser = Arc::new(PgParser {
+            handler: handler.clone(),
+        });
         PgFrontend {
-            extended: Arc::new(PgExtended { handler: handler.clone(), parser }),
+            extended: Arc::new(PgExtended {
+                handler: handler.clone(),
+                parser,
+            }),
             handler,
             manager: Arc::new(ConnectionManager::new()),
             passwords: passwords.map(Arc::new),
@@ -62,9 +68,14 @@ impl StartupHandler for Startup {
         message: pgwire::messages::PgWireFrontendMessage,
     ) -> pgwire::error::PgWireResult<()>
     where
-        C: pgwire::api::ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C: pgwire::api::ClientInfo
+            + futures::Sink<pgwire::messages::PgWireBackendMessage>
+            + Unpin
+            + Send
+            + Sync,
         C::Error: std::fmt::Debug,
-        pgwire::error::PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+        pgwire::error::PgWireError:
+            From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
         match self {
             Startup::Trust(t) => t.on_startup(client, message).await,
@@ -100,7 +111,9 @@ impl PgWireServerHandlers for PgFrontend {
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         // A new handler per connection: the SASL handler keeps per-client state.
         Arc::new(match &self.passwords {
-            None => Startup::Trust(TrustStartup { manager: self.manager.clone() }),
+            None => Startup::Trust(TrustStartup {
+                manager: self.manager.clone(),
+            }),
             Some(p) => Startup::Scram(Box::new(
                 SASLAuthStartupHandler::new(Arc::new(LynxParameters))
                     .with_scram(ScramAuth::new(p.clone()))
@@ -109,8 +122,32 @@ impl PgWireServerHandlers for PgFrontend {
         })
     }
 
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(PgErrors)
+    }
+
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        Arc::new(Cancel { manager: self.manager.clone(), registry: self.handler.registry.clone() })
+        Arc::new(Cancel {
+            manager: self.manager.clone(),
+            registry: self.handler.registry.clone(),
+        })
+    }
+}
+
+/// Rewrites pgwire's own errors into PostgreSQL's wording.
+pub struct PgErrors;
+
+impl ErrorHandler for PgErrors {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        if let PgWireError::InvalidPassword(_) = error {
+            let user = client.metadata().get("user").cloned().unwrap_or_default();
+            *error = PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".into(),
+                "28P01".into(),
+                format!("password authentication failed for user \"{user}\""),
+            )));
+        }
+        tracing::debug!(error = %error, "sending error");
     }
 }
 
@@ -123,7 +160,8 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let limiter = (max_connections > 0).then(|| Arc::new(tokio::sync::Semaphore::new(max_connections)));
+    let limiter =
+        (max_connections > 0).then(|| Arc::new(tokio::sync::Semaphore::new(max_connections)));
     let mut conn_id: u64 = 0;
     loop {
         let accepted = tokio::select! {

@@ -14,7 +14,11 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
@@ -62,10 +66,17 @@ impl Server {
             {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("lynxstore exited during startup: {status}");
             }
-            assert!(Instant::now() < deadline, "lynxstore did not start listening within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "lynxstore did not start listening within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -94,9 +105,15 @@ impl Server {
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let pid = c.id() as i32;
-            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
             let status = c.wait().unwrap();
-            assert!(status.success(), "lynxstore exited with {status} after SIGTERM");
+            assert!(
+                status.success(),
+                "lynxstore exited with {status} after SIGTERM"
+            );
         }
     }
 
@@ -115,7 +132,17 @@ impl Server {
         Command::new("psql")
             .env("PGCONNECT_TIMEOUT", "10")
             .env_remove("PGPASSWORD")
-            .args(["-X", "-h", "127.0.0.1", "-p", &self.pg_port.to_string(), "-U", "lynx", "-d", "lynx"])
+            .args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.pg_port.to_string(),
+                "-U",
+                "lynx",
+                "-d",
+                "lynx",
+            ])
             .args(args)
             .output()
             .expect("run psql (is postgresql-client installed?)")

@@ -6,7 +6,13 @@ use std::net::TcpStream;
 use crate::harness::Server;
 
 /// One HTTP/1.1 request; returns (status, headers, body).
-pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
@@ -17,11 +23,17 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], bo
     s.write_all(body).unwrap();
     let mut resp = Vec::new();
     s.read_to_end(&mut resp).unwrap();
-    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("end of headers");
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
     let head = String::from_utf8_lossy(&resp[..split]).into_owned();
     let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let mut body = resp[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     (status, head, body)
@@ -31,7 +43,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
+        let n =
+            usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
         if n == 0 {
             return out;
         }
@@ -47,34 +60,60 @@ fn health_sql_and_metrics_over_http() {
     let port = server.http_port;
     let (status, _, body) = request(port, "GET", "/health", &[], b"");
     assert_eq!(status, 200);
-    assert!(String::from_utf8(body).unwrap().contains("\"status\":\"ok\""));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("\"status\":\"ok\""));
 
-    let sql = |body: &str, accept: &str| request(port, "POST", "/v1/sql", &[("Accept", accept)], body.as_bytes());
+    let sql = |body: &str, accept: &str| {
+        request(
+            port,
+            "POST",
+            "/v1/sql",
+            &[("Accept", accept)],
+            body.as_bytes(),
+        )
+    };
     let (status, _, body) = sql(
         "CREATE TABLE h (time TIMESTAMPTZ NOT NULL, host TEXT, v DOUBLE PRECISION); \
          INSERT INTO h VALUES ('2024-01-01 00:00:00+00', 'a', 1.5), ('2024-01-01 00:00:10+00', 'b,c', NULL)",
         "application/json",
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(String::from_utf8(body).unwrap(), r#"{"command":"INSERT 0 2"}"#);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"{"command":"INSERT 0 2"}"#
+    );
 
-    let (status, _, body) = sql("SELECT time, host, v FROM h ORDER BY time", "application/json");
+    let (status, _, body) = sql(
+        "SELECT time, host, v FROM h ORDER BY time",
+        "application/json",
+    );
     assert_eq!(status, 200);
     assert_eq!(
         String::from_utf8(body).unwrap(),
         r#"{"columns":[{"name":"time","type":"timestamptz"},{"name":"host","type":"text"},{"name":"v","type":"float8"}],"rows":[["2024-01-01 00:00:00+00","a",1.5],["2024-01-01 00:00:10+00","b,c",null]]}"#
     );
-    let (status, head, body) = sql(r#"{"query": "SELECT time, host, v FROM h ORDER BY time"}"#, "text/csv");
+    let (status, head, body) = sql(
+        r#"{"query": "SELECT time, host, v FROM h ORDER BY time"}"#,
+        "text/csv",
+    );
     assert_eq!(status, 200);
     assert!(head.contains("text/csv"));
     assert_eq!(
         String::from_utf8(body).unwrap(),
         "time,host,v\n2024-01-01 00:00:00+00,a,1.5\n2024-01-01 00:00:10+00,\"b,c\",\n"
     );
-    let (status, head, body) = sql("SELECT count(*) AS n FROM h", "application/vnd.apache.arrow.stream");
+    let (status, head, body) = sql(
+        "SELECT count(*) AS n FROM h",
+        "application/vnd.apache.arrow.stream",
+    );
     assert_eq!(status, 200);
     assert!(head.contains("application/vnd.apache.arrow.stream"));
-    assert_eq!(&body[..4], &[0xff, 0xff, 0xff, 0xff], "Arrow IPC stream continuation marker");
+    assert_eq!(
+        &body[..4],
+        &[0xff, 0xff, 0xff, 0xff],
+        "Arrow IPC stream continuation marker"
+    );
 
     let (status, _, body) = sql("SELECT * FROM missing", "application/json");
     assert_eq!(status, 404);
@@ -84,7 +123,9 @@ fn health_sql_and_metrics_over_http() {
     );
     let (status, _, body) = sql("SELEC 1", "application/json");
     assert_eq!(status, 400);
-    assert!(String::from_utf8(body).unwrap().contains("\"code\":\"42601\""));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("\"code\":\"42601\""));
 
     let (status, _, body) = request(port, "GET", "/metrics", &[], b"");
     assert_eq!(status, 200);

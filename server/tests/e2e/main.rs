@@ -2,10 +2,10 @@
 //! (tokio-postgres, psql, HTTP).
 
 mod harness;
+mod http;
+mod persistence;
 mod pg_errors;
 mod pg_protocol;
 mod pg_types;
-mod persistence;
 mod psql;
-mod http;
 mod security;

@@ -4,7 +4,10 @@ use crate::harness::Server;
 
 async fn count(server: &Server) -> (i64, f64) {
     let c = server.client().await;
-    let r = c.query_one("SELECT count(*), coalesce(sum(v), 0) FROM d", &[]).await.unwrap();
+    let r = c
+        .query_one("SELECT count(*), coalesce(sum(v), 0) FROM d", &[])
+        .await
+        .unwrap();
     (r.get(0), r.get(1))
 }
 
@@ -14,7 +17,11 @@ async fn rows_survive_restart_and_kill_9() {
     let mut server = Server::start(dir.path());
     {
         let c = server.client().await;
-        c.batch_execute("CREATE TABLE d (time TIMESTAMPTZ NOT NULL, host TEXT, v DOUBLE PRECISION)").await.unwrap();
+        c.batch_execute(
+            "CREATE TABLE d (time TIMESTAMPTZ NOT NULL, host TEXT, v DOUBLE PRECISION)",
+        )
+        .await
+        .unwrap();
         c.batch_execute("INSERT INTO d VALUES ('2024-01-01 00:00:00+00', 'a', 1.5), ('2024-01-01 00:00:01+00', 'b', 2.5)")
             .await
             .unwrap();
@@ -23,15 +30,24 @@ async fn rows_survive_restart_and_kill_9() {
     assert_eq!(count(&server).await, (2, 4.0));
     {
         let c = server.client().await;
-        let stmt = c.prepare("INSERT INTO d VALUES (to_timestamp($1), 'c', $2)").await.unwrap();
-        for i in 0..50i64 {
-            // Each execute returns only after the server acknowledged it.
-            c.execute(&stmt, &[&(i as f64 + 100.0), &(i as f64)]).await.unwrap();
-        }
-        c.batch_execute("ALTER TABLE d ADD COLUMN note TEXT").await.unwrap();
-        c.batch_execute("INSERT INTO d (time, v, note) VALUES ('2024-01-02 00:00:00+00', 0.5, 'after alter')")
+        let stmt = c
+            .prepare("INSERT INTO d VALUES ($1, 'c', $2)")
             .await
             .unwrap();
+        let base: chrono::DateTime<chrono::Utc> = "2024-01-01T00:01:40Z".parse().unwrap();
+        for i in 0..50i64 {
+            // Each execute returns only after the server acknowledged it.
+            let t = base + chrono::Duration::seconds(i);
+            c.execute(&stmt, &[&t, &(i as f64)]).await.unwrap();
+        }
+        c.batch_execute("ALTER TABLE d ADD COLUMN note TEXT")
+            .await
+            .unwrap();
+        c.batch_execute(
+            "INSERT INTO d (time, v, note) VALUES ('2024-01-02 00:00:00+00', 0.5, 'after alter')",
+        )
+        .await
+        .unwrap();
     }
     server.kill9();
     server.start_again();

@@ -4,7 +4,9 @@ use crate::harness::Server;
 
 async fn expect_code(c: &tokio_postgres::Client, sql: &str, code: &str) -> String {
     let err = c.simple_query(sql).await.expect_err(sql);
-    let db = err.as_db_error().unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
+    let db = err
+        .as_db_error()
+        .unwrap_or_else(|| panic!("{sql}: not a server error: {err}"));
     assert_eq!(db.code().code(), code, "{sql}: {}", db.message());
     // The session keeps working after every error.
     let rows = c.query_one("SELECT 41 + 1", &[]).await.unwrap();
@@ -17,9 +19,11 @@ async fn errors_have_the_right_sqlstate_and_the_session_survives() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let c = server.client().await;
-    c.batch_execute("CREATE TABLE cpu (time TIMESTAMPTZ NOT NULL, host TEXT, usage DOUBLE PRECISION)")
-        .await
-        .unwrap();
+    c.batch_execute(
+        "CREATE TABLE cpu (time TIMESTAMPTZ NOT NULL, host TEXT, usage DOUBLE PRECISION)",
+    )
+    .await
+    .unwrap();
 
     let m = expect_code(&c, "SELEC 1", "42601").await;
     assert_eq!(m, "syntax error at or near \"SELEC\"");
@@ -38,7 +42,11 @@ async fn errors_have_the_right_sqlstate_and_the_session_survives() {
     expect_code(&c, "SET TimeZone = 'Mars/Base'", "22023").await;
 
     // A failed INSERT wrote nothing.
-    let n: i64 = c.query_one("SELECT count(*) FROM cpu", &[]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM cpu", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
 }
 

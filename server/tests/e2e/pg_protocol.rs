@@ -111,7 +111,11 @@ fn error_field(body: &[u8], field: u8) -> String {
 fn values(msgs: &[SimpleQueryMessage]) -> Vec<Vec<String>> {
     msgs.iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect()),
+            SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
             _ => None,
         })
         .collect()
@@ -138,9 +142,14 @@ async fn simple_protocol_runs_every_statement_and_handles_empty_queries() {
         })
         .collect();
     assert_eq!(completes, vec![0, 2, 2, 1]);
-    assert_eq!(values(&msgs), vec![vec!["a", "1"], vec!["b", "2"], vec!["2"]]);
+    assert_eq!(
+        values(&msgs),
+        vec![vec!["a", "1"], vec!["b", "2"], vec!["2"]]
+    );
     let empty = c.simple_query(";").await.unwrap();
-    assert!(empty.iter().all(|m| !matches!(m, SimpleQueryMessage::Row(_))));
+    assert!(empty
+        .iter()
+        .all(|m| !matches!(m, SimpleQueryMessage::Row(_))));
     c.batch_execute("-- just a comment").await.unwrap();
 }
 
@@ -149,18 +158,33 @@ async fn prepared_statements_are_reused_and_portals_respect_row_limits() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let mut c = server.client().await;
-    c.batch_execute("CREATE TABLE p (time TIMESTAMPTZ NOT NULL, host TEXT, v BIGINT)").await.unwrap();
-    let insert = c.prepare("INSERT INTO p (time, host, v) VALUES (to_timestamp($1), $2, $3)").await.unwrap();
+    c.batch_execute("CREATE TABLE p (time TIMESTAMPTZ NOT NULL, host TEXT, v BIGINT)")
+        .await
+        .unwrap();
+    let insert = c
+        .prepare("INSERT INTO p (time, host, v) VALUES ($1, $2, $3)")
+        .await
+        .unwrap();
+    let base: chrono::DateTime<chrono::Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
     for i in 0..100i64 {
-        c.execute(&insert, &[&(i as f64), &format!("h{}", i % 3), &i]).await.unwrap();
+        let t = base + chrono::Duration::seconds(i);
+        c.execute(&insert, &[&t, &format!("h{}", i % 3), &i])
+            .await
+            .unwrap();
     }
-    let by_host = c.prepare("SELECT count(*), sum(v) FROM p WHERE host = $1").await.unwrap();
-    for (host, count, sum) in [("h0", 34i64, 1683i64), ("h1", 33, 1650), ("h2", 33, 1617)] {
+    let by_host = c
+        .prepare("SELECT count(*), sum(v) FROM p WHERE host = $1")
+        .await
+        .unwrap();
+    for (host, count, sum) in [("h0", 34i64, 1683i64), ("h1", 33, 1617), ("h2", 33, 1650)] {
         let r = c.query_one(&by_host, &[&host]).await.unwrap();
         assert_eq!((r.get::<_, i64>(0), r.get::<_, i64>(1)), (count, sum));
     }
     let tx = c.transaction().await.unwrap();
-    let stmt = tx.prepare("SELECT v FROM p WHERE v < $1 ORDER BY v").await.unwrap();
+    let stmt = tx
+        .prepare("SELECT v FROM p WHERE v < $1 ORDER BY v")
+        .await
+        .unwrap();
     let portal = tx.bind(&stmt, &[&10i64]).await.unwrap();
     let mut got = Vec::new();
     loop {
@@ -185,28 +209,55 @@ async fn settings_and_session_functions_answer_like_postgres() {
         async move { values(&c.simple_query(sql).await.unwrap())[0].clone() }
     };
     assert!(one("SELECT version()").await[0].starts_with("PostgreSQL 16.4"));
-    assert_eq!(one("SELECT current_schema(), current_database(), current_user").await, vec!["public", "lynx", "lynx"]);
-    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    assert_eq!(
+        one("SELECT current_schema(), current_database(), current_user").await,
+        vec!["public", "lynx", "lynx"]
+    );
+    let pid: i32 = c
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(pid > 0);
     for (set, show, expected) in [
-        ("SET client_encoding = 'UTF8'", "SHOW client_encoding", "UTF8"),
+        (
+            "SET client_encoding = 'UTF8'",
+            "SHOW client_encoding",
+            "UTF8",
+        ),
         ("SET DateStyle = 'ISO, MDY'", "SHOW DateStyle", "ISO, MDY"),
         ("SET extra_float_digits = 3", "SHOW extra_float_digits", "3"),
-        ("SET application_name = 'e2e'", "SHOW application_name", "e2e"),
+        (
+            "SET application_name = 'e2e'",
+            "SHOW application_name",
+            "e2e",
+        ),
         ("SET search_path TO public", "SHOW search_path", "public"),
         ("SET statement_timeout = 0", "SHOW statement_timeout", "0"),
-        ("SET TIME ZONE 'Asia/Kolkata'", "SHOW TimeZone", "Asia/Kolkata"),
+        (
+            "SET TIME ZONE 'Asia/Kolkata'",
+            "SHOW TimeZone",
+            "Asia/Kolkata",
+        ),
     ] {
         c.batch_execute(set).await.unwrap();
         assert_eq!(one(show).await, vec![expected], "{show}");
     }
-    assert_eq!(one("SELECT current_setting('TimeZone')").await, vec!["Asia/Kolkata"]);
+    assert_eq!(
+        one("SELECT current_setting('TimeZone')").await,
+        vec!["Asia/Kolkata"]
+    );
     assert_eq!(
         one("SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00'").await,
         vec!["2024-01-01 05:30:00+05:30"]
     );
-    c.batch_execute("BEGIN; COMMIT; BEGIN; ROLLBACK").await.unwrap();
-    assert_eq!(one("SHOW transaction isolation level").await, vec!["read committed"]);
+    c.batch_execute("BEGIN; COMMIT; BEGIN; ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(
+        one("SHOW transaction isolation level").await,
+        vec!["read committed"]
+    );
 }
 
 #[tokio::test]
@@ -233,7 +284,11 @@ async fn cancel_request_stops_a_running_query() {
         }
     };
     let err = res.expect_err("the query should be cancelled");
-    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("57014"), "{err}");
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("57014"),
+        "{err}"
+    );
     let r = c.query_one("SELECT 1::int4", &[]).await.unwrap();
     assert_eq!(r.get::<_, i32>(0), 1);
 }

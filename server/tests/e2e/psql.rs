@@ -18,7 +18,10 @@ fn psql_queries_and_files_print_like_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     setup(&server);
-    let out = server.psql_ok(&["-c", "SELECT host, usage, cores, time FROM cpu ORDER BY host"]);
+    let out = server.psql_ok(&[
+        "-c",
+        "SELECT host, usage, cores, time FROM cpu ORDER BY host",
+    ]);
     assert_eq!(
         out,
         " host | usage | cores |          time          \n\
@@ -35,8 +38,18 @@ fn psql_queries_and_files_print_like_postgres() {
          SELECT date_bin(INTERVAL '1 hour', time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b FROM cpu LIMIT 1;\n",
     )
     .unwrap();
-    let out = server.psql_ok(&["-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", file.to_str().unwrap()]);
-    assert_eq!(out, "2024-01-01 00:00:00+00|2\n2024-01-01 00:00:00+00|1.25\n2024-01-01 00:00:00+00\n");
+    let out = server.psql_ok(&[
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out,
+        "2024-01-01 00:00:00+00|2\n2024-01-01 00:00:00+00|1.25\n2024-01-01 00:00:00+00\n"
+    );
 }
 
 #[test]
@@ -44,10 +57,13 @@ fn psql_meta_commands_describe_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     setup(&server);
-    assert_eq!(server.psql_ok(&["-A", "-t", "-c", "\\dt"]), "public|cpu|table|lynx\n");
+    assert_eq!(
+        server.psql_ok(&["-A", "-t", "-c", "\\dt"]),
+        "public|cpu|table|lynx\n"
+    );
     assert_eq!(
         server.psql_ok(&["-c", "\\d cpu"]),
-        "                          Table \"public.cpu\"\n \
+        "                         Table \"public.cpu\"\n \
          Column |           Type           | Collation | Nullable | Default \n\
          --------+--------------------------+-----------+----------+---------\n \
          time   | timestamp with time zone |           | not null | \n \
@@ -56,11 +72,17 @@ fn psql_meta_commands_describe_the_catalog() {
          cores  | integer                  |           |          | \n\n"
     );
     let dplus = server.psql_ok(&["-A", "-t", "-c", "\\d+ cpu"]);
-    assert!(dplus.starts_with("time|timestamp with time zone|"), "{dplus}");
+    assert!(
+        dplus.starts_with("time|timestamp with time zone|"),
+        "{dplus}"
+    );
     let dbs = server.psql_ok(&["-A", "-t", "-c", "\\l"]);
     assert!(dbs.lines().any(|l| l.starts_with("lynx|")), "{dbs}");
     let schemas = server.psql_ok(&["-A", "-t", "-c", "\\dn"]);
-    assert!(schemas.lines().any(|l| l.starts_with("public|")), "{schemas}");
+    assert!(
+        schemas.lines().any(|l| l.starts_with("public|")),
+        "{schemas}"
+    );
 }
 
 #[test]
@@ -70,5 +92,8 @@ fn psql_reports_errors_with_sqlstate() {
     let out = server.psql(&["-v", "VERBOSITY=verbose", "-c", "SELECT * FROM nope"]);
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("ERROR:  42P01: relation \"nope\" does not exist"), "{err}");
+    assert!(
+        err.starts_with("ERROR:  42P01: relation \"nope\" does not exist"),
+        "{err}"
+    );
 }

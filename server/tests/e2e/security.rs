@@ -4,9 +4,15 @@ use std::process::Command;
 
 use crate::harness::Server;
 
-fn psql_with(server: &Server, conn: &str, password: Option<&str>, sql: &str) -> std::process::Output {
+fn psql_with(
+    server: &Server,
+    conn: &str,
+    password: Option<&str>,
+    sql: &str,
+) -> std::process::Output {
     let mut cmd = Command::new("psql");
-    cmd.args(["-X", "-A", "-t", conn, "-c", sql]).env("PGCONNECT_TIMEOUT", "10");
+    cmd.args(["-X", "-A", "-t", conn, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10");
     match password {
         Some(p) => cmd.env("PGPASSWORD", p),
         None => cmd.env_remove("PGPASSWORD"),
@@ -19,17 +25,30 @@ fn psql_with(server: &Server, conn: &str, password: Option<&str>, sql: &str) -> 
 fn scram_accepts_the_right_password_and_rejects_others() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir.path(), &["--user", "alice", "--password", "s3cret"]);
-    let conn = format!("host=127.0.0.1 port={} user=alice dbname=lynx", server.pg_port);
+    let conn = format!(
+        "host=127.0.0.1 port={} user=alice dbname=lynx",
+        server.pg_port
+    );
     let ok = psql_with(&server, &conn, Some("s3cret"), "SELECT current_user");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(String::from_utf8(ok.stdout).unwrap(), "alice\n");
 
     let bad = psql_with(&server, &conn, Some("wrong"), "SELECT 1");
     assert!(!bad.status.success());
     let err = String::from_utf8(bad.stderr).unwrap();
-    assert!(err.contains("password authentication failed") || err.contains("28P01"), "{err}");
+    assert!(
+        err.contains("FATAL:  password authentication failed for user \"alice\""),
+        "{err}"
+    );
 
-    let other = format!("host=127.0.0.1 port={} user=mallory dbname=lynx", server.pg_port);
+    let other = format!(
+        "host=127.0.0.1 port={} user=mallory dbname=lynx",
+        server.pg_port
+    );
     let bad = psql_with(&server, &other, Some("s3cret"), "SELECT 1");
     assert!(!bad.status.success());
 }
@@ -38,9 +57,19 @@ fn scram_accepts_the_right_password_and_rejects_others() {
 async fn scram_wrong_password_is_28p01_for_drivers() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(dir.path(), &["--user", "alice", "--password", "s3cret"]);
-    let conn = format!("host=127.0.0.1 port={} user=alice dbname=lynx password=nope", server.pg_port);
-    let err = tokio_postgres::connect(&conn, tokio_postgres::NoTls).await.err().expect("login must fail");
-    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("28P01"), "{err}");
+    let conn = format!(
+        "host=127.0.0.1 port={} user=alice dbname=lynx password=nope",
+        server.pg_port
+    );
+    let err = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("login must fail");
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("28P01"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,22 +78,48 @@ fn tls_is_used_when_a_certificate_is_configured() {
     let cert = dir.path().join("server.crt");
     let key = dir.path().join("server.key");
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let data = dir.path().join("data");
     let server = Server::start_with(
         &data,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
     );
-    let conn = format!("host=127.0.0.1 port={} user=lynx dbname=lynx sslmode=require", server.pg_port);
+    let conn = format!(
+        "host=127.0.0.1 port={} user=lynx dbname=lynx sslmode=require",
+        server.pg_port
+    );
     let out = psql_with(&server, &conn, None, "SELECT 'over tls'");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "over tls\n");
     let info = psql_with(&server, &conn, None, "\\conninfo");
     let text = String::from_utf8(info.stdout).unwrap();

@@ -30,7 +30,12 @@ fn torn_tail_is_cut_and_appends_continue() {
     let file = list_files(dir.path()).unwrap().pop().unwrap();
     let len = fs::metadata(&file).unwrap().len();
     // Cut the last record in half, as a crash mid-write would.
-    OpenOptions::new().write(true).open(&file).unwrap().set_len(len - 3).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
     {
         let (wal, recs) = open(dir.path());
         assert_eq!(recs.len(), 1);
@@ -57,8 +62,13 @@ fn corrupt_record_in_an_older_file_is_an_error_naming_it() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     fs::write(&files[0], &bytes).unwrap();
-    let err = Wal::open(dir.path(), Durability::Fsync, 64, None).err().unwrap();
-    assert!(err.to_string().contains(files[0].to_str().unwrap()), "{err}");
+    let err = Wal::open(dir.path(), Durability::Fsync, 64, None)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains(files[0].to_str().unwrap()),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,0 +1,9 @@
+//! Fuzz target: `lynx_compression::aggregate` on arbitrary bytes must return an
+//! error or a well-formed result, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    lynx_compression::fuzz_support::fuzz_aggregate(data);
+});

@@ -1,0 +1,228 @@
+//! Decoding of a chunk blob into an Arrow array.
+//!
+//! Owns the final step of every decode: values decoded as keys or bits are
+//! turned into the Arrow buffer of the caller's type (zero-copy for 64-bit
+//! types: the decode vector becomes the Arrow buffer). Hot path.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::types::*;
+use arrow_array::{
+    new_empty_array, new_null_array, ArrayRef, BooleanArray, GenericBinaryArray,
+    GenericStringArray, OffsetSizeTrait, PrimitiveArray,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use arrow_schema::{DataType, TimeUnit};
+
+use super::{open, read_validity};
+use crate::cursor::ByteReader;
+use crate::error::CompressionError;
+use crate::float::{self, FloatWidth};
+use crate::format::Kind;
+use crate::int::{self, Rows, SIGN};
+use crate::string;
+
+/// Decode a blob from `encode_array`. `data_type` is the Arrow type the caller expects; mismatches are errors.
+pub fn decode_array(bytes: &[u8], data_type: &DataType) -> Result<ArrayRef, CompressionError> {
+    decode(bytes, data_type, None)
+}
+
+/// Decode only the 1024-row blocks `blocks` of a chunk (rows
+/// `blocks.start * 1024 .. min(blocks.end * 1024, row_count)`), for readers
+/// that pruned blocks with `block_stats`. Equals `decode_array(..).slice(..)`.
+/// Codecs with per-block layout (plain, FOR, delta, ALP, XOR, dictionary
+/// codes) skip the other blocks without decoding them.
+pub fn decode_blocks(
+    bytes: &[u8],
+    data_type: &DataType,
+    blocks: Range<usize>,
+) -> Result<ArrayRef, CompressionError> {
+    decode(bytes, data_type, Some(blocks))
+}
+
+fn decode(
+    bytes: &[u8],
+    data_type: &DataType,
+    blocks: Option<Range<usize>>,
+) -> Result<ArrayRef, CompressionError> {
+    let chunk = open(bytes)?;
+    let h = &chunk.header;
+    h.check_type(data_type)?;
+    let rows = match blocks {
+        None => Rows::all(h.rows),
+        Some(b) => {
+            let n_blocks = h.rows.div_ceil(int::BLOCK);
+            if b.start > b.end || b.end > n_blocks {
+                return Err(CompressionError::BlockRange {
+                    start: b.start,
+                    end: b.end,
+                    blocks: n_blocks,
+                });
+            }
+            Rows {
+                n: h.rows,
+                first_block: b.start,
+                end_block: b.end,
+            }
+        }
+    };
+    let n = rows.len();
+    if !h.has_body() || n == 0 {
+        return Ok(if h.rows == 0 || n == 0 {
+            new_empty_array(data_type)
+        } else {
+            new_null_array(data_type, n)
+        });
+    }
+    let mut r = ByteReader::new(&chunk.body);
+    let nulls = read_validity(&mut r, h, rows)?;
+    let array: ArrayRef = match h.tag.kind() {
+        Kind::Signed | Kind::Unsigned => {
+            let mut keys = vec![0u64; n];
+            int::decode_rows(&mut r, rows, &mut keys, int::DECODE_DEPTH)?;
+            int_array(keys, nulls, data_type)
+        }
+        Kind::Bool => {
+            let mut keys = vec![0u64; n];
+            int::decode_rows(&mut r, rows, &mut keys, int::DECODE_DEPTH)?;
+            Arc::new(BooleanArray::new(
+                BooleanBuffer::collect_bool(n, |i| keys[i] != 0),
+                nulls,
+            ))
+        }
+        Kind::Float(w) => {
+            let mut bits = vec![0u64; n];
+            float::decode_rows(&mut r, w, rows, &mut bits)?;
+            match w {
+                FloatWidth::F64 => {
+                    Arc::new(PrimitiveArray::<Float64Type>::new(reinterpret(bits), nulls))
+                }
+                FloatWidth::F32 => Arc::new(PrimitiveArray::<Float32Type>::new(
+                    bits.iter().map(|&b| f32::from_bits(b as u32)).collect(),
+                    nulls,
+                )),
+            }
+        }
+        Kind::Bytes => string_array(&mut r, rows, nulls, data_type)?,
+        Kind::Decimal => {
+            let values = decode_decimals(&mut r, rows)?;
+            Arc::new(
+                PrimitiveArray::<Decimal128Type>::new(ScalarBuffer::from(values), nulls)
+                    .with_data_type(data_type.clone()),
+            )
+        }
+    };
+    r.expect_end("trailing bytes after the values")?;
+    Ok(array)
+}
+
+/// Decimal values: an i128 split node or an integer node of i64 keys.
+pub(crate) fn decode_decimals(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<Vec<i128>, CompressionError> {
+    let at = r.pos();
+    if r.u8("decimal codec id")? == int::id::I128_SPLIT {
+        return int::wide::decode(r, rows);
+    }
+    r.rewind(at);
+    let mut keys = vec![0u64; rows.len()];
+    int::decode_rows(r, rows, &mut keys, int::DECODE_DEPTH)?;
+    Ok(keys.iter().map(|&k| ((k ^ SIGN) as i64) as i128).collect())
+}
+
+/// A Vec<u64> becomes an Arrow buffer of another 64-bit native type without copying.
+fn reinterpret<T: arrow_buffer::ArrowNativeType>(v: Vec<u64>) -> ScalarBuffer<T> {
+    debug_assert_eq!(std::mem::size_of::<T>(), 8);
+    let n = v.len();
+    ScalarBuffer::new(Buffer::from_vec(v), 0, n)
+}
+
+fn int_array(mut keys: Vec<u64>, nulls: Option<NullBuffer>, dt: &DataType) -> ArrayRef {
+    fn narrow<T: arrow_array::ArrowPrimitiveType>(
+        keys: &[u64],
+        nulls: Option<NullBuffer>,
+        f: impl Fn(u64) -> T::Native,
+    ) -> PrimitiveArray<T> {
+        PrimitiveArray::<T>::new(keys.iter().map(|&k| f(k)).collect(), nulls)
+    }
+    let s = |k: u64| (k ^ SIGN) as i64;
+    match dt {
+        DataType::Int8 => Arc::new(narrow::<Int8Type>(&keys, nulls, |k| s(k) as i8)),
+        DataType::Int16 => Arc::new(narrow::<Int16Type>(&keys, nulls, |k| s(k) as i16)),
+        DataType::Int32 => Arc::new(narrow::<Int32Type>(&keys, nulls, |k| s(k) as i32)),
+        DataType::Date32 => Arc::new(narrow::<Date32Type>(&keys, nulls, |k| s(k) as i32)),
+        DataType::UInt8 => Arc::new(narrow::<UInt8Type>(&keys, nulls, |k| k as u8)),
+        DataType::UInt16 => Arc::new(narrow::<UInt16Type>(&keys, nulls, |k| k as u16)),
+        DataType::UInt32 => Arc::new(narrow::<UInt32Type>(&keys, nulls, |k| k as u32)),
+        DataType::UInt64 => Arc::new(PrimitiveArray::<UInt64Type>::new(
+            ScalarBuffer::from(keys),
+            nulls,
+        )),
+        _ => {
+            for k in keys.iter_mut() {
+                *k ^= SIGN;
+            }
+            let values = reinterpret::<i64>(keys);
+            match dt {
+                DataType::Int64 => Arc::new(PrimitiveArray::<Int64Type>::new(values, nulls)),
+                DataType::Date64 => Arc::new(PrimitiveArray::<Date64Type>::new(values, nulls)),
+                DataType::Timestamp(unit, tz) => match unit {
+                    TimeUnit::Second => Arc::new(
+                        PrimitiveArray::<TimestampSecondType>::new(values, nulls)
+                            .with_timezone_opt(tz.clone()),
+                    ),
+                    TimeUnit::Millisecond => Arc::new(
+                        PrimitiveArray::<TimestampMillisecondType>::new(values, nulls)
+                            .with_timezone_opt(tz.clone()),
+                    ),
+                    TimeUnit::Microsecond => Arc::new(
+                        PrimitiveArray::<TimestampMicrosecondType>::new(values, nulls)
+                            .with_timezone_opt(tz.clone()),
+                    ),
+                    TimeUnit::Nanosecond => Arc::new(
+                        PrimitiveArray::<TimestampNanosecondType>::new(values, nulls)
+                            .with_timezone_opt(tz.clone()),
+                    ),
+                },
+                // check_type admitted only integer types here.
+                _ => Arc::new(PrimitiveArray::<Int64Type>::new(values, nulls)),
+            }
+        }
+    }
+}
+
+fn string_array(
+    r: &mut ByteReader,
+    n: Rows,
+    nulls: Option<NullBuffer>,
+    dt: &DataType,
+) -> Result<ArrayRef, CompressionError> {
+    fn build<O: OffsetSizeTrait>(
+        r: &mut ByteReader,
+        n: Rows,
+        nulls: Option<NullBuffer>,
+        utf8: bool,
+    ) -> Result<ArrayRef, CompressionError> {
+        let at = r.pos();
+        let s = string::decode_node::<O>(r, n)?;
+        let bad = |_| {
+            crate::error::corrupt(
+                at,
+                "strings are not valid UTF-8 or offsets are inconsistent",
+            )
+        };
+        Ok(if utf8 {
+            Arc::new(GenericStringArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
+        } else {
+            Arc::new(GenericBinaryArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
+        })
+    }
+    match dt {
+        DataType::Utf8 => build::<i32>(r, n, nulls, true),
+        DataType::LargeUtf8 => build::<i64>(r, n, nulls, true),
+        DataType::Binary => build::<i32>(r, n, nulls, false),
+        _ => build::<i64>(r, n, nulls, false),
+    }
+}

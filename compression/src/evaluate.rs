@@ -1,0 +1,239 @@
+//! Predicate evaluation on encoded chunks.
+//!
+//! Owns `evaluate`: a predicate becomes key ranges once (see `predicate`).
+//! When the chunk has a block index, blocks whose bounds lie entirely inside
+//! or outside the ranges are decided without decoding and only the other
+//! blocks are decoded. Otherwise integer-like columns are scanned through the codec fast paths
+//! (constant, RLE, FOR blocks), dictionary strings evaluate the predicate
+//! once per dictionary entry and then scan the codes, and floats, plain
+//! strings and wide decimals decode and compare. NULL rows are false.
+//! Invariant: the result equals the predicate applied to `decode_array`'s output.
+
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
+
+use crate::column::{decode::decode_decimals, open, read_validity};
+use crate::cursor::ByteReader;
+use crate::error::CompressionError;
+use crate::format::Kind;
+use crate::int::{self, scan, Rows, DECODE_DEPTH};
+use crate::predicate::{
+    bytes_match, check_bytes_predicate, float_key, int_ranges, key_ranges, Domain, KeyRanges,
+    Predicate,
+};
+use crate::string::{self, dict};
+
+/// Evaluate a comparison predicate on encoded data; one bit per row, NULL rows are false.
+pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, CompressionError> {
+    let chunk = open(bytes)?;
+    let h = &chunk.header;
+    let column = format!("{:?}", h.tag);
+    let kind = h.tag.kind();
+    let domain = match kind {
+        Kind::Signed | Kind::Decimal => Some(Domain::Signed),
+        Kind::Unsigned => Some(Domain::Unsigned),
+        Kind::Float(_) => Some(Domain::Float),
+        Kind::Bool => Some(Domain::Bool),
+        Kind::Bytes => None,
+    };
+    let ranges = match domain {
+        Some(d) => key_ranges(predicate, d, &column)?,
+        None => {
+            check_bytes_predicate(predicate, &column)?;
+            KeyRanges::from_flags(&[])
+        }
+    };
+    let n = h.rows;
+    if !h.has_body() {
+        return Ok(BooleanBuffer::new_unset(n));
+    }
+    let mut r = ByteReader::new(&chunk.body);
+    let nulls = read_validity(&mut r, h, Rows::all(n))?;
+    let mut bits = BooleanBufferBuilder::new(n);
+    let decisions = match &h.block_index {
+        Some(index) if kind != Kind::Bytes => block_decisions(&bytes[index.clone()], n, &ranges)?,
+        _ => Vec::new(),
+    };
+    if decisions.iter().any(|d| *d != Decision::Scan) {
+        evaluate_by_blocks(&mut r, n, kind, &ranges, &decisions, &mut bits)?;
+    } else {
+        evaluate_all(&mut r, n, kind, predicate, &ranges, &column, &mut bits)?;
+    }
+    r.expect_end("trailing bytes after the values")?;
+    let result = bits.finish();
+    if result.len() != n {
+        return Err(r.err("values node holds the wrong number of rows"));
+    }
+    Ok(match nulls {
+        Some(nb) => &result & nb.inner(),
+        None => result,
+    })
+}
+
+/// What the block index says about one block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    /// Every non-NULL value matches.
+    All,
+    /// No value matches (or the block is all NULL).
+    None,
+    /// The block must be decoded and compared.
+    Scan,
+}
+
+fn block_decisions(
+    index: &[u8],
+    n: usize,
+    ranges: &KeyRanges,
+) -> Result<Vec<Decision>, CompressionError> {
+    let mut r = ByteReader::new(index);
+    let n_blocks = n.div_ceil(int::BLOCK);
+    let mins = int::decode_vec(&mut r, n_blocks)?;
+    let maxs = int::decode_vec(&mut r, n_blocks)?;
+    r.expect_end("trailing bytes in the block index")?;
+    Ok(mins
+        .iter()
+        .zip(&maxs)
+        .map(|(&lo, &hi)| {
+            if lo > hi || !ranges.intersects(lo, hi) {
+                Decision::None
+            } else if ranges.covers(lo, hi) {
+                Decision::All
+            } else {
+                Decision::Scan
+            }
+        })
+        .collect())
+}
+
+/// Decodes the values node for `rows` (or only skips it when `rows` is empty)
+/// and appends one bit per decoded row.
+fn scan_rows(
+    r: &mut ByteReader,
+    rows: Rows,
+    kind: Kind,
+    ranges: &KeyRanges,
+    bits: &mut BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    let mut values = vec![0u64; rows.len()];
+    match kind {
+        Kind::Float(w) => {
+            crate::float::decode_rows(r, w, rows, &mut values)?;
+            bits.append_buffer(&BooleanBuffer::collect_bool(values.len(), |i| {
+                ranges.contains(float_key(w.to_f64(values[i]).to_bits()))
+            }));
+        }
+        _ => {
+            int::decode_rows(r, rows, &mut values, DECODE_DEPTH)?;
+            crate::int::for_::append_matches(ranges, &values, bits);
+        }
+    }
+    Ok(())
+}
+
+/// Uses the block index: whole blocks are decided from their bounds, runs of
+/// undecided blocks are decoded alone (time-range predicates on a time
+/// column decode at most the two boundary blocks).
+fn evaluate_by_blocks(
+    r: &mut ByteReader,
+    n: usize,
+    kind: Kind,
+    ranges: &KeyRanges,
+    decisions: &[Decision],
+    bits: &mut BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    let node = r.clone();
+    let none = Rows {
+        n,
+        first_block: 0,
+        end_block: 0,
+    };
+    scan_rows(r, none, kind, ranges, bits)?;
+    let mut b = 0;
+    while b < decisions.len() {
+        let len = (n - b * int::BLOCK).min(int::BLOCK);
+        match decisions[b] {
+            Decision::All => bits.append_n(len, true),
+            Decision::None => bits.append_n(len, false),
+            Decision::Scan => {
+                let end = (b..decisions.len())
+                    .find(|&e| decisions[e] != Decision::Scan)
+                    .unwrap_or(decisions.len());
+                let rows = Rows {
+                    n,
+                    first_block: b,
+                    end_block: end,
+                };
+                scan_rows(&mut node.clone(), rows, kind, ranges, bits)?;
+                b = end;
+                continue;
+            }
+        }
+        b += 1;
+    }
+    Ok(())
+}
+
+/// Evaluates every row through the codec fast paths.
+fn evaluate_all(
+    r: &mut ByteReader,
+    n: usize,
+    kind: Kind,
+    predicate: &Predicate,
+    ranges: &KeyRanges,
+    column: &str,
+    bits: &mut BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    match kind {
+        Kind::Signed | Kind::Unsigned | Kind::Bool => {
+            scan::evaluate_node(r, n, ranges, DECODE_DEPTH, bits)?
+        }
+        Kind::Float(w) => {
+            let mut values = vec![0u64; n];
+            crate::float::decode_node(r, w, &mut values)?;
+            bits.append_buffer(&BooleanBuffer::collect_bool(n, |i| {
+                ranges.contains(float_key(w.to_f64(values[i]).to_bits()))
+            }));
+        }
+        Kind::Decimal => {
+            let at = r.pos();
+            if r.u8("decimal codec id")? == int::id::I128_SPLIT {
+                r.rewind(at);
+                let wide = int_ranges(predicate, Domain::Wide, column)?;
+                let values = decode_decimals(r, Rows::all(n))?;
+                bits.append_buffer(&BooleanBuffer::collect_bool(n, |i| {
+                    wide.contains(values[i])
+                }));
+            } else {
+                r.rewind(at);
+                scan::evaluate_node(r, n, ranges, DECODE_DEPTH, bits)?;
+            }
+        }
+        Kind::Bytes => evaluate_strings(r, n, predicate, bits)?,
+    }
+    Ok(())
+}
+
+fn evaluate_strings(
+    r: &mut ByteReader,
+    n: usize,
+    predicate: &Predicate,
+    bits: &mut BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    let at = r.pos();
+    if r.u8("string codec id")? == string::id::DICT {
+        let d = dict::read_dictionary(r, n)?;
+        let flags: Vec<bool> = (0..d.spans.len())
+            .map(|c| bytes_match(predicate, d.entry(c)))
+            .collect();
+        let code_ranges = KeyRanges::from_flags(&flags);
+        return scan::evaluate_node(r, n, &code_ranges, DECODE_DEPTH, bits);
+    }
+    r.rewind(at);
+    let s = string::decode_node::<i64>(r, Rows::all(n))?;
+    let offs = s.offsets.inner();
+    let vals = s.values.as_slice();
+    bits.append_buffer(&BooleanBuffer::collect_bool(n, |i| {
+        bytes_match(predicate, &vals[offs[i] as usize..offs[i + 1] as usize])
+    }));
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! ALP-style decimal encoding of floats.
+//!
+//! Owns codec `ALP`. For each 1024-value block an exponent `e` is chosen on a
+//! sample so that `round(v * 10^e)` is an integer `k` with `k / 10^e == v`
+//! bit for bit for most values; the `k` of all blocks go to one integer node
+//! (FOR, delta, ... by the usual selection). Values that do not round trip
+//! (NaN, -0.0, infinities, too many digits) are exceptions: the block stores
+//! their position and raw bits and their integer slot repeats the previous
+//! `k`, so outliers neither widen nor break a delta run.
+//! Layout: per block `e u8, n_exc u16, n_exc u16 positions, n_exc raw values`
+//! (4 or 8 bytes each), then the integer node.
+//! Invariant: decode computes exactly the expression encode verified.
+
+use super::FloatWidth;
+use crate::cursor::ByteReader;
+use crate::error::CompressionError;
+use crate::int::{self, Rows, BLOCK, SIGN};
+
+/// Exact powers of ten (every one is representable in f64).
+const POW10: [f64; 19] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
+];
+/// Integers beyond this magnitude are not trusted to survive the f64 path.
+const MAX_ABS: f64 = (1u64 << 62) as f64;
+const SAMPLE: usize = 32;
+
+fn max_exp(w: FloatWidth) -> u8 {
+    match w {
+        FloatWidth::F32 => 10,
+        FloatWidth::F64 => 18,
+    }
+}
+
+/// The bits `k / 10^e` decodes to. `e` must be <= 18.
+#[inline]
+fn decode_value(k: i64, e: usize, w: FloatWidth) -> u64 {
+    let d = k as f64 / POW10[e];
+    match w {
+        FloatWidth::F32 => (d as f32).to_bits() as u64,
+        FloatWidth::F64 => d.to_bits(),
+    }
+}
+
+/// `k` such that `decode_value(k, e) == bits`, if there is an obvious one.
+#[inline]
+fn encode_value(bits: u64, e: usize, w: FloatWidth) -> Option<i64> {
+    let x = (w.to_f64(bits) * POW10[e]).round();
+    if x.is_nan() || x.abs() >= MAX_ABS {
+        return None;
+    }
+    let k = x as i64;
+    (decode_value(k, e, w) == bits).then_some(k)
+}
+
+/// The smallest exponent that makes the most sampled values round trip.
+fn choose_exponent(block: &[u64], w: FloatWidth) -> usize {
+    let step = (block.len() / SAMPLE).max(1);
+    let sample: Vec<u64> = block.iter().step_by(step).copied().collect();
+    let mut best = (0usize, 0usize);
+    for e in 0..=max_exp(w) as usize {
+        let hits = sample
+            .iter()
+            .filter(|&&b| encode_value(b, e, w).is_some())
+            .count();
+        if hits > best.1 {
+            best = (e, hits);
+            if hits == sample.len() {
+                break;
+            }
+        }
+    }
+    best.0
+}
+
+pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
+    let mut keys = Vec::with_capacity(bits.len());
+    let mut prev_key = SIGN;
+    for block in bits.chunks(BLOCK) {
+        let e = choose_exponent(block, w);
+        let mut exc_pos: Vec<u16> = Vec::new();
+        let mut exc_bits: Vec<u64> = Vec::new();
+        for (i, &b) in block.iter().enumerate() {
+            match encode_value(b, e, w) {
+                Some(k) => {
+                    prev_key = (k as u64) ^ SIGN;
+                    keys.push(prev_key);
+                }
+                None => {
+                    exc_pos.push(i as u16);
+                    exc_bits.push(b);
+                    keys.push(prev_key);
+                }
+            }
+        }
+        out.push(e as u8);
+        out.extend_from_slice(&(exc_pos.len() as u16).to_le_bytes());
+        for p in &exc_pos {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        for b in &exc_bits {
+            out.extend_from_slice(&b.to_le_bytes()[..w.bytes()]);
+        }
+    }
+    int::encode_node(&keys, None, int::ENCODE_DEPTH, out);
+}
+
+struct BlockMeta<'a> {
+    e: usize,
+    pos: &'a [u8],
+    vals: &'a [u8],
+}
+
+/// Decodes `out.len()` values. Hot path: one integer decode, then an
+/// in-place `k / 10^e` per value, then the patches.
+pub(crate) fn decode(
+    r: &mut ByteReader,
+    w: FloatWidth,
+    rows: Rows,
+    out: &mut [u64],
+) -> Result<(), CompressionError> {
+    let wb = w.bytes();
+    let mut metas = Vec::with_capacity(rows.n.div_ceil(BLOCK));
+    for start in (0..rows.n).step_by(BLOCK) {
+        let e = r.u8("ALP exponent")? as usize;
+        if e > max_exp(w) as usize {
+            return Err(r.err("ALP exponent out of range"));
+        }
+        let n_exc = r.u16("ALP exception count")? as usize;
+        if n_exc > (rows.n - start).min(BLOCK) {
+            return Err(r.err("ALP exception count above block length"));
+        }
+        let pos = r.bytes(n_exc * 2, "ALP exception positions")?;
+        let vals = r.bytes(n_exc * wb, "ALP exception values")?;
+        metas.push(BlockMeta { e, pos, vals });
+    }
+    int::decode_rows(r, rows, out, int::DECODE_DEPTH)?;
+    for (chunk, meta) in out.chunks_mut(BLOCK).zip(&metas[rows.first_block..]) {
+        let e = meta.e;
+        match w {
+            FloatWidth::F64 => {
+                let p = POW10[e];
+                for v in chunk.iter_mut() {
+                    *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
+                }
+            }
+            FloatWidth::F32 => {
+                for v in chunk.iter_mut() {
+                    *v = decode_value((*v ^ SIGN) as i64, e, w);
+                }
+            }
+        }
+        for (p, b) in meta.pos.chunks_exact(2).zip(meta.vals.chunks_exact(wb)) {
+            let pos = u16::from_le_bytes([p[0], p[1]]) as usize;
+            let mut a = [0u8; 8];
+            a[..wb].copy_from_slice(b);
+            *chunk
+                .get_mut(pos)
+                .ok_or_else(|| r.err("ALP exception position out of block"))? =
+                u64::from_le_bytes(a);
+        }
+    }
+    Ok(())
+}

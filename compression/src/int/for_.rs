@@ -1,0 +1,273 @@
+//! Frame-of-reference + bit-packing with patched exceptions.
+//!
+//! Owns codec `FOR_BITPACK`. Values are cut into blocks of 1024 that decode
+//! independently. Each block stores `base u64, width u8, n_exc u16`, then the
+//! packed `value - base` (exception slots packed as 0), then `n_exc` u16
+//! positions and `n_exc` u64 raw values. A few outliers (above the chosen
+//! width, or below a base taken from a low quantile) are patched in after
+//! unpacking so one outlier does not widen the whole block.
+//! Invariant: a block's packed region is exactly `packed_len(len, width)` bytes.
+
+use super::bitpack::{bit_width, mask, pack, packed_len, unpack_add};
+use super::{Rows, BLOCK};
+use crate::cursor::ByteReader;
+use crate::error::CompressionError;
+use crate::predicate::KeyRanges;
+
+/// Bytes per exception: u16 position + u64 value.
+const EXCEPTION_BYTES: usize = 10;
+
+/// One block as stored, borrowed from the input.
+pub(crate) struct ForBlock<'a> {
+    pub(crate) base: u64,
+    pub(crate) width: u8,
+    pub(crate) packed: &'a [u8],
+    exc_pos: &'a [u8],
+    exc_val: &'a [u8],
+}
+
+impl ForBlock<'_> {
+    /// Exceptions as (position, value); positions are checked by the caller's use.
+    pub(crate) fn exceptions(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.exc_pos
+            .chunks_exact(2)
+            .zip(self.exc_val.chunks_exact(8))
+            .map(|(p, v)| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(v);
+                (
+                    u16::from_le_bytes([p[0], p[1]]) as usize,
+                    u64::from_le_bytes(b),
+                )
+            })
+    }
+
+    fn has_exceptions(&self) -> bool {
+        !self.exc_pos.is_empty()
+    }
+}
+
+/// Chooses (base, width) for one block, minimising packed bytes + exception bytes.
+fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8) {
+    let min = block.iter().copied().min().unwrap_or(0);
+    let mut best = best_width(block, min);
+    let k = block.len() / 64;
+    if k > 0 {
+        scratch.clear();
+        scratch.extend_from_slice(block);
+        let (_, kth, _) = scratch.select_nth_unstable(k);
+        let alt_base = *kth;
+        if alt_base != min {
+            let alt = best_width(block, alt_base);
+            if alt.1 < best.1 {
+                best = alt;
+            }
+        }
+    }
+    let (width, _) = best.0;
+    let base = best.2;
+    (base, width)
+}
+
+/// Returns ((width, exceptions), cost in bytes, base) for a given base.
+fn best_width(block: &[u64], base: u64) -> ((u8, usize), usize, u64) {
+    let mut hist = [0usize; 66];
+    for &v in block {
+        let idx = if v < base {
+            65
+        } else {
+            bit_width(v - base) as usize
+        };
+        hist[idx] += 1;
+    }
+    let mut above = hist[65];
+    let mut best = (
+        (64u8, above),
+        packed_len(block.len(), 64) + above * EXCEPTION_BYTES,
+    );
+    for w in (0..64u8).rev() {
+        above += hist[w as usize + 1];
+        let cost = packed_len(block.len(), w) + above * EXCEPTION_BYTES;
+        if cost < best.1 && above <= u16::MAX as usize {
+            best = ((w, above), cost);
+        }
+    }
+    (best.0, best.1, base)
+}
+
+/// Encodes `values` as FOR blocks (no codec id; the caller wrote it).
+pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
+    let mut scratch = Vec::with_capacity(BLOCK);
+    let mut residuals = Vec::with_capacity(BLOCK);
+    let mut exc_pos: Vec<u16> = Vec::new();
+    let mut exc_val: Vec<u64> = Vec::new();
+    for block in values.chunks(BLOCK) {
+        let (base, width) = plan_block(block, &mut scratch);
+        let m = mask(width);
+        residuals.clear();
+        exc_pos.clear();
+        exc_val.clear();
+        for (i, &v) in block.iter().enumerate() {
+            let d = v.wrapping_sub(base);
+            if v < base || d & !m != 0 {
+                exc_pos.push(i as u16);
+                exc_val.push(v);
+                residuals.push(0);
+            } else {
+                residuals.push(d);
+            }
+        }
+        out.extend_from_slice(&base.to_le_bytes());
+        out.push(width);
+        out.extend_from_slice(&(exc_pos.len() as u16).to_le_bytes());
+        pack(&residuals, width, out);
+        for p in &exc_pos {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        for v in &exc_val {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+/// Reads the header and borrows the regions of one block of `len` values.
+pub(crate) fn read_block<'a>(
+    r: &mut ByteReader<'a>,
+    len: usize,
+) -> Result<ForBlock<'a>, CompressionError> {
+    let base = r.u64("FOR block base")?;
+    let width = r.u8("FOR block width")?;
+    if width > 64 {
+        return Err(r.err("FOR block width above 64"));
+    }
+    let n_exc = r.u16("FOR exception count")? as usize;
+    if n_exc > len {
+        return Err(r.err("FOR exception count above block length"));
+    }
+    let packed = r.bytes(packed_len(len, width), "FOR packed values")?;
+    let exc_pos = r.bytes(n_exc * 2, "FOR exception positions")?;
+    let exc_val = r.bytes(n_exc * 8, "FOR exception values")?;
+    Ok(ForBlock {
+        base,
+        width,
+        packed,
+        exc_pos,
+        exc_val,
+    })
+}
+
+fn patch(r: &ByteReader, block: &ForBlock, out: &mut [u64]) -> Result<(), CompressionError> {
+    for (pos, v) in block.exceptions() {
+        *out.get_mut(pos)
+            .ok_or_else(|| r.err("FOR exception position out of block"))? = v;
+    }
+    Ok(())
+}
+
+/// Decodes the blocks `rows` into `out`; other blocks are only skipped. Hot path.
+pub(crate) fn decode(
+    r: &mut ByteReader,
+    rows: Rows,
+    out: &mut [u64],
+) -> Result<(), CompressionError> {
+    let mut out_chunks = out.chunks_mut(BLOCK);
+    for (b, start) in (0..rows.n).step_by(BLOCK).enumerate() {
+        let len = (rows.n - start).min(BLOCK);
+        let block = read_block(r, len)?;
+        if b < rows.first_block || b >= rows.end_block {
+            continue;
+        }
+        let Some(chunk) = out_chunks.next() else {
+            break;
+        };
+        unpack_add(block.packed, block.width, block.base, chunk);
+        patch(r, &block, chunk)?;
+    }
+    Ok(())
+}
+
+/// Evaluates `ranges` on `n` encoded values, appending one bit per value.
+/// Whole blocks are decided from (base, width) when the ranges cover or miss
+/// the block's packed range; otherwise residuals are compared without adding
+/// the base back.
+pub(crate) fn evaluate(
+    r: &mut ByteReader,
+    n: usize,
+    ranges: &KeyRanges,
+    bits: &mut arrow_buffer::BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    let mut scratch = [0u64; BLOCK];
+    let mut remaining = n;
+    while remaining > 0 {
+        let len = remaining.min(BLOCK);
+        remaining -= len;
+        let block = read_block(r, len)?;
+        let hi = block.base.saturating_add(mask(block.width));
+        let start = bits.len();
+        if ranges.covers(block.base, hi) {
+            bits.append_n(len, true);
+        } else if !ranges.intersects(block.base, hi) {
+            bits.append_n(len, false);
+        } else {
+            let local = ranges.shifted_down(block.base);
+            let vals = &mut scratch[..len];
+            unpack_add(block.packed, block.width, 0, vals);
+            append_matches(&local, vals, bits);
+        }
+        if block.has_exceptions() {
+            for (pos, v) in block.exceptions() {
+                if pos >= len {
+                    return Err(r.err("FOR exception position out of block"));
+                }
+                bits.set_bit(start + pos, ranges.contains(v));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `ranges.contains(v)` for each value; branch-free for one range.
+pub(crate) fn append_matches(
+    ranges: &KeyRanges,
+    vals: &[u64],
+    bits: &mut arrow_buffer::BooleanBufferBuilder,
+) {
+    let buf = match ranges.single() {
+        Some((lo, hi)) => {
+            let span = hi - lo;
+            arrow_buffer::BooleanBuffer::collect_bool(vals.len(), |i| {
+                vals[i].wrapping_sub(lo) <= span
+            })
+        }
+        None => arrow_buffer::BooleanBuffer::collect_bool(vals.len(), |i| ranges.contains(vals[i])),
+    };
+    bits.append_buffer(&buf);
+}
+
+/// Sum of the `n` encoded keys (wrapping, as u128), computed from residuals.
+pub(crate) fn sum(r: &mut ByteReader, n: usize) -> Result<u128, CompressionError> {
+    let mut scratch = [0u64; BLOCK];
+    let mut total: u128 = 0;
+    let mut remaining = n;
+    while remaining > 0 {
+        let len = remaining.min(BLOCK);
+        remaining -= len;
+        let block = read_block(r, len)?;
+        let vals = &mut scratch[..len];
+        unpack_add(block.packed, block.width, 0, vals);
+        let mut s: u128 = (block.base as u128).wrapping_mul(len as u128);
+        for &v in vals.iter() {
+            s = s.wrapping_add(v as u128);
+        }
+        for (pos, v) in block.exceptions() {
+            if pos >= len {
+                return Err(r.err("FOR exception position out of block"));
+            }
+            // The slot was packed as 0 (counted as `base`) unless it was corrupted.
+            s = s.wrapping_sub((block.base as u128).wrapping_add(vals[pos] as u128));
+            s = s.wrapping_add(v as u128);
+        }
+        total = total.wrapping_add(s);
+    }
+    Ok(total)
+}

@@ -1,0 +1,161 @@
+//! Dictionary strings: sorted distinct values + bit-packed codes.
+//!
+//! Owns codec `DICT` (33): `n_dict u32`, the dictionary's lengths (integer
+//! node), its bytes (stream, zstd where it pays), then the row codes
+//! (integer node, so sorted tags become RLE / constant runs). NULL rows
+//! repeat the previous code.
+//! Invariant: dictionary entries are sorted and distinct; every code < n_dict.
+
+use std::collections::HashMap;
+
+use arrow_array::OffsetSizeTrait;
+use arrow_buffer::{Buffer, OffsetBuffer};
+
+use super::{offsets_from_lengths, DecodedStrings, StringRows};
+use crate::cursor::ByteReader;
+use crate::error::CompressionError;
+use crate::int::{self, Rows};
+use crate::zstd_stage::{read_stream, write_stream, ZstdPolicy, MAX_DECODED_BYTES};
+
+/// A chunk's dictionary and the code of each row.
+pub(crate) struct Dictionary<'a> {
+    entries: Vec<&'a [u8]>,
+    codes: Vec<u64>,
+}
+
+impl<'a> Dictionary<'a> {
+    pub(crate) fn build(rows: &StringRows<'a>) -> Self {
+        let mut ids: HashMap<&'a [u8], u32> = HashMap::new();
+        let mut first_seen: Vec<&'a [u8]> = Vec::new();
+        let mut raw_codes = Vec::with_capacity(rows.values.len());
+        let mut prev = None;
+        for (i, &v) in rows.values.iter().enumerate() {
+            if !rows.is_valid(i) {
+                raw_codes.push(prev);
+                continue;
+            }
+            let next = first_seen.len() as u32;
+            let code = *ids.entry(v).or_insert_with(|| {
+                first_seen.push(v);
+                next
+            });
+            raw_codes.push(Some(code));
+            prev = Some(code);
+        }
+        // Sort the dictionary and remap codes so code order is byte order.
+        let mut order: Vec<u32> = (0..first_seen.len() as u32).collect();
+        order.sort_unstable_by_key(|&c| first_seen[c as usize]);
+        let mut remap = vec![0u64; first_seen.len()];
+        for (sorted, &c) in order.iter().enumerate() {
+            remap[c as usize] = sorted as u64;
+        }
+        let first_code = raw_codes.iter().flatten().next().copied();
+        let codes = raw_codes
+            .iter()
+            .map(|c| c.or(first_code).map_or(0, |c| remap[c as usize]))
+            .collect();
+        let entries = order.iter().map(|&c| first_seen[c as usize]).collect();
+        Dictionary { entries, codes }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn encode(
+        &self,
+        zstd: ZstdPolicy,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressionError> {
+        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        let lengths: Vec<u64> = self.entries.iter().map(|e| e.len() as u64).collect();
+        int::encode_node(&lengths, None, int::ENCODE_DEPTH, out);
+        let bytes: Vec<u8> = self.entries.concat();
+        write_stream(&bytes, zstd, out)?;
+        int::encode_node(&self.codes, None, int::ENCODE_DEPTH, out);
+        Ok(())
+    }
+}
+
+/// The parts of a stored dictionary node, validated.
+pub(crate) struct StoredDictionary {
+    /// Byte range of each entry within `bytes`.
+    pub(crate) spans: Vec<(usize, usize)>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl StoredDictionary {
+    pub(crate) fn entry(&self, code: usize) -> &[u8] {
+        let (s, e) = self.spans[code];
+        &self.bytes[s..e]
+    }
+}
+
+/// Reads the dictionary part of a node that holds `n` rows.
+pub(crate) fn read_dictionary(
+    r: &mut ByteReader,
+    n: usize,
+) -> Result<StoredDictionary, CompressionError> {
+    let n_dict = r.count(n, "dictionary size")?;
+    let lengths = int::decode_vec(r, n_dict)?;
+    let bytes = read_stream(r)?.into_owned();
+    let mut spans = Vec::with_capacity(n_dict);
+    let mut at = 0usize;
+    for &l in &lengths {
+        let end = usize::try_from(l)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| r.err("dictionary lengths exceed its bytes"))?;
+        spans.push((at, end));
+        at = end;
+    }
+    if at != bytes.len() {
+        return Err(r.err("dictionary lengths do not match its bytes"));
+    }
+    Ok(StoredDictionary { spans, bytes })
+}
+
+/// Reads the codes of the blocks `rows` and checks them against the dictionary size.
+pub(crate) fn read_codes(
+    r: &mut ByteReader,
+    rows: Rows,
+    n_dict: usize,
+) -> Result<Vec<u64>, CompressionError> {
+    let mut codes = vec![0u64; rows.len()];
+    int::decode_rows(r, rows, &mut codes, int::DECODE_DEPTH)?;
+    if codes.iter().any(|&c| c >= n_dict as u64) {
+        return Err(r.err("dictionary code out of range"));
+    }
+    Ok(codes)
+}
+
+pub(crate) fn decode<O: OffsetSizeTrait>(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<DecodedStrings<O>, CompressionError> {
+    let dict = read_dictionary(r, rows.n)?;
+    let codes = read_codes(r, rows, dict.spans.len())?;
+    let n = codes.len();
+    let lens = codes.iter().map(|&c| {
+        let (s, e) = dict.spans[c as usize];
+        (e - s) as u64
+    });
+    let (offsets, total): (OffsetBuffer<O>, usize) = offsets_from_lengths(r, lens, n)?;
+    debug_assert!(total <= MAX_DECODED_BYTES);
+    let mut values = Vec::new();
+    values
+        .try_reserve_exact(total)
+        .map_err(|_| CompressionError::TooLarge {
+            what: "dictionary strings",
+            bytes: total,
+            limit: MAX_DECODED_BYTES,
+        })?;
+    for &c in &codes {
+        values.extend_from_slice(dict.entry(c as usize));
+    }
+    Ok(DecodedStrings {
+        offsets,
+        values: Buffer::from_vec(values),
+    })
+}

@@ -1,0 +1,116 @@
+//! Codecs for variable-length byte strings (Utf8, LargeUtf8, Binary, LargeBinary).
+//!
+//! Owns the string node format: codec id 32 (plain: lengths + bytes) or
+//! 33 (dictionary: sorted distinct values + codes). Rows are given as byte
+//! slices with a validity mask; each codec fills NULL rows as it likes
+//! (plain: empty; dictionary: the previous code, which keeps runs long).
+//! Decoding produces Arrow offsets and a value buffer; UTF-8 validity is
+//! checked by the column layer when it builds a string array.
+//! Invariant: the dictionary is sorted, so code order is byte order.
+
+pub(crate) mod dict;
+pub(crate) mod plain;
+
+use arrow_array::OffsetSizeTrait;
+use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+
+use crate::cursor::ByteReader;
+use crate::error::{corrupt, CompressionError};
+use crate::int::Rows;
+use crate::zstd_stage::{ZstdPolicy, MAX_DECODED_BYTES};
+
+/// Codec ids of string nodes. Never reuse a retired id.
+pub(crate) mod id {
+    pub(crate) const PLAIN: u8 = 32;
+    pub(crate) const DICT: u8 = 33;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StringScheme {
+    Plain,
+    Dictionary,
+}
+
+/// Rows of a string column: values plus validity (None = all valid).
+pub(crate) struct StringRows<'a> {
+    pub(crate) values: Vec<&'a [u8]>,
+    pub(crate) valid: Option<Vec<bool>>,
+}
+
+impl StringRows<'_> {
+    pub(crate) fn is_valid(&self, i: usize) -> bool {
+        self.valid.as_ref().is_none_or(|v| v[i])
+    }
+}
+
+pub(crate) fn encode_node(
+    rows: &StringRows,
+    forced: Option<StringScheme>,
+    zstd: ZstdPolicy,
+    out: &mut Vec<u8>,
+) -> Result<(), CompressionError> {
+    let dictionary = dict::Dictionary::build(rows);
+    let scheme = forced.unwrap_or(if dictionary.len() * 2 <= rows.values.len() {
+        StringScheme::Dictionary
+    } else {
+        StringScheme::Plain
+    });
+    match scheme {
+        StringScheme::Plain => {
+            out.push(id::PLAIN);
+            plain::encode(rows, zstd, out)
+        }
+        StringScheme::Dictionary => {
+            out.push(id::DICT);
+            dictionary.encode(zstd, out)
+        }
+    }
+}
+
+/// Decoded strings: Arrow offsets and value bytes.
+pub(crate) struct DecodedStrings<O: OffsetSizeTrait> {
+    pub(crate) offsets: OffsetBuffer<O>,
+    pub(crate) values: Buffer,
+}
+
+/// Decodes the blocks `rows` of one node, consuming the whole node. Hot path.
+pub(crate) fn decode_node<O: OffsetSizeTrait>(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<DecodedStrings<O>, CompressionError> {
+    let at = r.pos();
+    match r.u8("string codec id")? {
+        id::PLAIN => plain::decode(r, rows),
+        id::DICT => dict::decode(r, rows),
+        _ => Err(corrupt(at, "unknown string codec id")),
+    }
+}
+
+/// Offsets from lengths, checking the total against `O` and the byte limit.
+pub(crate) fn offsets_from_lengths<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    lengths: impl Iterator<Item = u64>,
+    n: usize,
+) -> Result<(OffsetBuffer<O>, usize), CompressionError> {
+    let mut offsets = Vec::with_capacity(n + 1);
+    offsets.push(O::usize_as(0));
+    let mut total: u64 = 0;
+    for l in lengths {
+        total = total.saturating_add(l);
+        if total > MAX_DECODED_BYTES as u64 {
+            return Err(CompressionError::TooLarge {
+                what: "string bytes",
+                bytes: total as usize,
+                limit: MAX_DECODED_BYTES,
+            });
+        }
+        offsets.push(
+            O::from_usize(total as usize)
+                .ok_or_else(|| r.err("string offsets overflow the offset type"))?,
+        );
+    }
+    Ok((
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        total as usize,
+    ))
+}

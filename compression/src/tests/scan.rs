@@ -1,0 +1,101 @@
+//! `evaluate` and `aggregate` against the reference model on decoded values.
+
+use arrow_array::*;
+use proptest::prelude::*;
+
+use super::model::*;
+use crate::{aggregate, decode_array, encode_array, evaluate, Codec, EncodeOptions, Scalar};
+
+fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), extra: Scalar) {
+    let blob = match encode_array(a, opts) {
+        Ok(b) => b,
+        Err(_) => return,
+    };
+    let decoded = decode_array(&blob, a.data_type()).unwrap();
+    let p = predicate_for(decoded.as_ref(), op, picks, extra);
+    let got = evaluate(&blob, &p).unwrap();
+    let want = reference_evaluate(decoded.as_ref(), &p);
+    assert_eq!(got.len(), want.len());
+    let got: Vec<bool> = got.iter().collect();
+    assert_eq!(got, want, "{p:?} on {:?}", a.data_type());
+    let agg = aggregate(&blob).unwrap();
+    let reference = reference_aggregate(decoded.as_ref());
+    assert!(same_aggregate(&agg, &reference), "{agg:?} vs {reference:?}");
+}
+
+const CODECS: [Option<Codec>; 6] = [
+    None,
+    Some(Codec::ForBitpack),
+    Some(Codec::Rle),
+    Some(Codec::Constant),
+    Some(Codec::Delta),
+    Some(Codec::Dictionary),
+];
+
+fn opts(codec: usize, zstd: bool) -> EncodeOptions {
+    EncodeOptions {
+        codec: CODECS[codec],
+        disable_zstd: !zstd,
+        zstd_level: None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn integer_predicates_and_aggregates(values in int_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in prop_oneof![any::<i64>().prop_map(|v| Scalar::Int(v as i128)), any::<i128>().prop_map(Scalar::Int), (-1e20f64..1e20).prop_map(Scalar::Float), Just(Scalar::Float(f64::NAN)), Just(Scalar::Float(2.5))], codec in 0usize..5, zstd in any::<bool>()) {
+        let valid = validity(values.len(), mode, seed);
+        for a in int_arrays(&values, &valid) {
+            check(a.as_ref(), &opts(codec, zstd), op, picks, extra.clone());
+        }
+    }
+
+    #[test]
+    fn boolean_predicates_and_aggregates(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..30), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in any::<bool>(), codec in 0usize..4) {
+        let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
+        let valid = validity(values.len(), mode, seed);
+        check(&BooleanArray::from(opt(&values, &valid)), &opts(codec, false), op, picks, Scalar::Bool(extra));
+    }
+
+    #[test]
+    fn float_predicates_and_aggregates(values in f64_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in prop_oneof![any::<f64>().prop_map(Scalar::Float), any::<i64>().prop_map(|v| Scalar::Int(v as i128)), Just(Scalar::Float(-0.0)), Just(Scalar::Float(f64::NAN))]) {
+        let valid = validity(values.len(), mode, seed);
+        check(&Float64Array::from(opt(&values, &valid)), &EncodeOptions::default(), op, picks, extra.clone());
+        let narrow: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        check(&Float32Array::from(opt(&narrow, &valid)), &EncodeOptions::default(), op, picks, extra);
+    }
+
+    #[test]
+    fn string_predicates_and_aggregates(values in string_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in prop::collection::vec(any::<u8>(), 0..8), dict in any::<bool>()) {
+        let valid = validity(values.len(), mode, seed);
+        let o = EncodeOptions { codec: Some(if dict { Codec::Dictionary } else { Codec::PlainBytes }), ..Default::default() };
+        for a in string_arrays(&values, &valid) {
+            check(a.as_ref(), &o, op, picks, Scalar::Bytes(extra.clone()));
+        }
+    }
+}
+
+#[test]
+fn predicates_of_the_wrong_kind_are_errors() {
+    let blob = encode_array(&Int64Array::from(vec![1, 2]), &EncodeOptions::default()).unwrap();
+    assert!(evaluate(&blob, &crate::Predicate::Eq(Scalar::Bytes(b"x".to_vec()))).is_err());
+    let blob = encode_array(&StringArray::from(vec!["a"]), &EncodeOptions::default()).unwrap();
+    assert!(evaluate(&blob, &crate::Predicate::Eq(Scalar::Int(1))).is_err());
+}
+
+#[test]
+fn float_semantics_follow_total_order() {
+    let a = Float64Array::from(vec![-0.0, 0.0, f64::NAN, 1.0, f64::NEG_INFINITY]);
+    let blob = encode_array(&a, &EncodeOptions::default()).unwrap();
+    let eq_zero: Vec<bool> = evaluate(&blob, &crate::Predicate::Eq(Scalar::Float(0.0)))
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(eq_zero, [false, true, false, false, false]);
+    let gt_one: Vec<bool> = evaluate(&blob, &crate::Predicate::Gt(Scalar::Float(1.0)))
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(gt_one, [false, false, true, false, false]);
+}
