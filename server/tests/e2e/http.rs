@@ -142,3 +142,29 @@ fn health_sql_and_metrics_over_http() {
         assert!(text.contains(needle), "metrics lack {needle:?}:\n{text}");
     }
 }
+
+#[test]
+fn help_documents_every_config_option() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lynxstore"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--config",
+        "--data-dir",
+        "--pg-addr",
+        "--http-addr",
+        "--durability",
+        "--user",
+        "--password",
+        "--tls-cert",
+        "--tls-key",
+        "--max-connections",
+        "--max-body-bytes",
+        "--log",
+    ] {
+        assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
+    }
+}

@@ -292,3 +292,25 @@ async fn cancel_request_stops_a_running_query() {
     let r = c.query_one("SELECT 1::int4", &[]).await.unwrap();
     assert_eq!(r.get::<_, i32>(0), 1);
 }
+
+#[tokio::test]
+async fn statement_timeout_cancels_long_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let c = server.client().await;
+    c.batch_execute("SET statement_timeout = '200ms'")
+        .await
+        .unwrap();
+    let err = c
+        .simple_query(
+            "SELECT count(*) FROM generate_series(1, 100000000) a, generate_series(1, 1000) b WHERE a.value + b.value = 0",
+        )
+        .await
+        .expect_err("the statement should time out");
+    let db = err.as_db_error().expect("a server error");
+    assert_eq!(db.code().code(), "57014");
+    assert_eq!(db.message(), "canceling statement due to statement timeout");
+    c.batch_execute("SET statement_timeout = 0").await.unwrap();
+    let r = c.query_one("SELECT 2::int4", &[]).await.unwrap();
+    assert_eq!(r.get::<_, i32>(0), 2);
+}
