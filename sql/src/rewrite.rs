@@ -96,6 +96,44 @@ impl VisitorMut for IntervalLiterals {
     }
 }
 
+/// Parameters whose type the client declared in Parse become
+/// `CAST($n AS type)`, so the declared type decides the plan (PostgreSQL
+/// semantics) even where nothing else in the statement determines it.
+struct DeclaredParams<'a> {
+    types: &'a [Option<&'static str>],
+}
+
+impl VisitorMut for DeclaredParams<'_> {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        let Expr::Value(v) = expr else {
+            return ControlFlow::Continue(());
+        };
+        let Value::Placeholder(p) = &v.value else {
+            return ControlFlow::Continue(());
+        };
+        let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
+            return ControlFlow::Continue(());
+        };
+        if let Some(Some(ty)) = n.checked_sub(1).and_then(|i| self.types.get(i)) {
+            let cast = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&format!("CAST({p} AS {ty})"))
+                .and_then(|mut parser| parser.parse_expr());
+            if let Ok(cast) = cast {
+                *expr = cast;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+pub fn cast_declared_params(stmt: &mut Statement, types: &[Option<&'static str>]) {
+    if types.iter().any(Option::is_some) {
+        let _ = stmt.visit(&mut DeclaredParams { types });
+    }
+}
+
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut TimeBucket);
     let _ = stmt.visit(&mut IntervalLiterals);

@@ -165,6 +165,12 @@ impl Session {
             });
         }
         let is_insert = matches!(stmt, Statement::Insert(_));
+        let mut stmt = stmt;
+        let declared: Vec<Option<&'static str>> = hints
+            .iter()
+            .map(|h| h.as_ref().and_then(sql_type_name))
+            .collect();
+        crate::rewrite::cast_declared_params(&mut stmt, &declared);
         let state = self.state();
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
@@ -296,6 +302,23 @@ fn param_types(plan: &LogicalPlan, hints: &[Option<DataType>]) -> Result<Vec<Opt
         }
     }
     Ok(out)
+}
+
+/// The SQL spelling of a parameter type a client may declare.
+fn sql_type_name(dt: &DataType) -> Option<&'static str> {
+    Some(match dt {
+        DataType::Int16 => "SMALLINT",
+        DataType::Int32 => "INTEGER",
+        DataType::Int64 => "BIGINT",
+        DataType::Float32 => "REAL",
+        DataType::Float64 => "DOUBLE PRECISION",
+        DataType::Boolean => "BOOLEAN",
+        DataType::Date32 => "DATE",
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ",
+        DataType::Timestamp(_, None) => "TIMESTAMP",
+        DataType::Binary => "BYTEA",
+        _ => return None,
+    })
 }
 
 /// A one-column text schema (SHOW results).

@@ -200,14 +200,10 @@ fn rows(schema: SchemaRef, columns: Vec<Vec<String>>) -> Result<Output> {
     })
 }
 
-fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> impl std::future::Future<Output = Result<T>> {
-    async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| SqlError::new(StatusCode::Internal, e.to_string()))
-    }
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SqlError::new(StatusCode::Internal, e.to_string()))
 }
 
 pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {

@@ -314,3 +314,22 @@ async fn statement_timeout_cancels_long_statements() {
     let r = c.query_one("SELECT 2::int4", &[]).await.unwrap();
     assert_eq!(r.get::<_, i32>(0), 2);
 }
+
+#[tokio::test]
+async fn parameter_types_declared_by_oid_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let c = server.client().await;
+    // Nothing in `SELECT $1` says its type: the OID sent in Parse decides.
+    let stmt = c
+        .prepare_typed("SELECT $1 AS v", &[tokio_postgres::types::Type::INT8])
+        .await
+        .unwrap();
+    assert_eq!(stmt.params(), &[tokio_postgres::types::Type::INT8]);
+    assert_eq!(
+        stmt.columns()[0].type_(),
+        &tokio_postgres::types::Type::INT8
+    );
+    let r = c.query_one(&stmt, &[&5_000_000_000i64]).await.unwrap();
+    assert_eq!(r.get::<_, i64>(0), 5_000_000_000);
+}
