@@ -64,20 +64,13 @@ pub fn register_static(ctx: &SessionContext) {
         Arc::new(owner),
     ));
     // Comments: LynxStore stores none, so every description is NULL.
-    for (name, args) in [
-        ("col_description", 2),
-        ("obj_description", 2),
-        ("obj_description", 1),
-        ("shobj_description", 2),
-    ] {
+    for name in ["col_description", "obj_description", "shobj_description"] {
         let null = |_: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
             Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))
         };
-        let sig = Signature::any(args, Volatility::Stable);
+        let sig = Signature::any(2, Volatility::Stable);
         let udf = SimpleScalarUDF::new_with_signature(name, sig, DataType::Utf8, Arc::new(null));
-        if args == 2 || name != "obj_description" {
-            ctx.register_udf(ScalarUDF::new_from_impl(udf));
-        }
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
     }
     // Every database is UTF8 (PostgreSQL's name for encoding 6).
     let encoding = |args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {

@@ -26,6 +26,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::startup::ParameterStatus;
 use pgwire::messages::PgWireBackendMessage;
+use tracing::Instrument;
 
 use lynx_pgtypes::PgFormatSettings;
 use lynx_sql::{Engine, Notice, Output, Prepared, Session, SqlError, StatusCode};
@@ -110,7 +111,9 @@ impl PgHandler {
         format: &Format,
     ) -> Result<Response, SqlError> {
         let started = Instant::now();
-        self.metrics.queries_total.fetch_add(1, Ordering::Relaxed);
+        let query_id = self.metrics.queries_total.fetch_add(1, Ordering::Relaxed) + 1;
+        let span = tracing::debug_span!("query", id = query_id, pid = session.pid());
+
         conn.cancelled.store(false, Ordering::SeqCst);
         let timeout_ms = session.settings.statement_timeout_ms();
         let deadline = (timeout_ms > 0).then(|| started + Duration::from_millis(timeout_ms));
@@ -130,6 +133,7 @@ impl PgHandler {
                 other => Ok(other),
             }
         };
+        let work = work.instrument(span);
         let out = match deadline {
             Some(d) => tokio::time::timeout_at(d.into(), work)
                 .await
