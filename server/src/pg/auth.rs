@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::Sink;
-use pgwire::api::auth::sasl::scram::gen_salted_password;
+use pgwire::api::auth::sasl::scram::{gen_salted_password, random_nonce};
 use pgwire::api::auth::{
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata, AuthSource,
     LoginInfo, Password, ServerParameterProvider, StartupHandler,
@@ -124,24 +124,14 @@ impl UserPasswords {
         let users = users
             .iter()
             .map(|u| {
-                let salt: Vec<u8> = (0..16).map(|_| rand_byte()).collect();
+                // 18 random bytes (base64 text) from pgwire's OS-seeded RNG.
+                let salt = random_nonce().into_bytes();
                 let hashed = gen_salted_password(&u.password, &salt, SCRAM_ITERATIONS);
                 (u.name.clone(), (salt, hashed))
             })
             .collect();
         UserPasswords { users }
     }
-}
-
-fn rand_byte() -> u8 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    h.finish() as u8
 }
 
 #[async_trait]

@@ -44,13 +44,14 @@ pub struct PgHandler {
 
 /// Converts an SQL error into the pgwire error sent to the client.
 pub fn pg_error(metrics: &Metrics, e: &SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(error_info(metrics, e)))
+}
+
+/// The ErrorResponse for an SQL error; counts it by SQLSTATE.
+fn error_info(metrics: &Metrics, e: &SqlError) -> ErrorInfo {
     let code = error_code(e);
     metrics.error(code);
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".into(),
-        code.into(),
-        e.message.clone(),
-    )))
+    ErrorInfo::new("ERROR".into(), code.into(), e.message.clone())
 }
 
 fn cancelled_error() -> SqlError {
@@ -254,10 +255,7 @@ impl SimpleQueryHandler for PgHandler {
                 Ok(r) => responses.push(r),
                 Err(e) => {
                     // PostgreSQL stops at the first failing statement.
-                    let PgWireError::UserError(info) = pg_error(&self.metrics, &e) else {
-                        unreachable!()
-                    };
-                    responses.push(Response::Error(info));
+                    responses.push(Response::Error(Box::new(error_info(&self.metrics, &e))));
                     break;
                 }
             }

@@ -127,6 +127,25 @@ fn health_sql_and_metrics_over_http() {
         .unwrap()
         .contains("\"code\":\"42601\""));
 
+    // Bad request bodies: a clear 400, nothing run.
+    let (status, _, body) = request(port, "POST", "/v1/sql", &[], &[0xff, 0xfe, b'1']);
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"{"error":{"code":"22021","message":"request body is not UTF-8"}}"#
+    );
+    let (status, _, body) = sql(r#"{"sql": "DROP TABLE h"}"#, "application/json");
+    assert_eq!(status, 400);
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        r#"{"error":{"code":"22P02","message":"JSON body needs a \"query\" string"}}"#
+    );
+    let (_, _, body) = sql("SELECT count(*) AS n FROM h", "application/json");
+    assert!(
+        String::from_utf8(body).unwrap().contains("[[2]]"),
+        "table h must be untouched"
+    );
+
     let (status, _, body) = request(port, "GET", "/metrics", &[], b"");
     assert_eq!(status, 200);
     let text = String::from_utf8(body).unwrap();
