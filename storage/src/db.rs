@@ -28,6 +28,8 @@ use crate::wal::{Durability, SyncObserver, Wal};
 
 const RECORD_INSERT: u8 = 1;
 const RECORD_DELETE_RANGE: u8 = 2;
+/// Several (table, batch) inserts committed as one record: all or none.
+const RECORD_INSERT_MANY: u8 = 3;
 
 /// Engine settings; defaults are the durable, embedded configuration.
 pub struct DatabaseOptions {
@@ -255,6 +257,42 @@ impl Database {
     /// write is durable. Blocking: call from a blocking-capable thread.
     ///
     /// Hot path: one conversion, one IPC encoding, one WAL append per request.
+    /// Writes batches into several tables atomically: one WAL record, so
+    /// after a crash either every batch is there or none is. Every batch is
+    /// validated before anything is logged.
+    pub fn write_many(&self, writes: &[(&str, RecordBatch)]) -> Result<usize> {
+        let mut prepared = Vec::with_capacity(writes.len());
+        for (table, batch) in writes {
+            let t = self.table(table)?;
+            let def = t.state.read().def.clone();
+            let conformed = conform_write(&def, batch)?;
+            if conformed.num_rows() > 0 {
+                prepared.push((t, conformed));
+            }
+        }
+        if prepared.is_empty() {
+            return Ok(0);
+        }
+        let mut payload = vec![RECORD_INSERT_MANY];
+        payload.extend_from_slice(&(prepared.len() as u32).to_le_bytes());
+        for (t, batch) in &prepared {
+            let part = encode_insert(t.id, batch)?;
+            payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            payload.extend_from_slice(&part);
+        }
+        let seq = self.wal.append(&payload)?;
+        let mut rows = 0;
+        for (t, batch) in prepared {
+            rows += batch.num_rows();
+            t.push(seq, batch)?;
+        }
+        self.metrics
+            .rows_written
+            .fetch_add(rows as u64, Ordering::Relaxed);
+        self.metrics.write_requests.fetch_add(1, Ordering::Relaxed);
+        Ok(rows)
+    }
+
     pub fn write(&self, table: &str, batch: &RecordBatch) -> Result<usize> {
         let t = self.table(table)?;
         let def = t.state.read().def.clone();
@@ -265,14 +303,7 @@ impl Database {
         }
         let payload = encode_insert(t.id, &conformed)?;
         let seq = self.wal.append(&payload)?;
-        let mut state = t.state.write();
-        let conformed = if state.schema == conformed.schema() {
-            conformed
-        } else {
-            conform_to(&state.schema, &conformed, false)?
-        };
-        state.mem.push(seq, conformed);
-        drop(state);
+        t.push(seq, conformed)?;
         self.metrics
             .rows_written
             .fetch_add(rows as u64, Ordering::Relaxed);
@@ -341,6 +372,21 @@ impl Table {
     }
 }
 
+impl Table {
+    /// Adds a logged batch to the memtable, reshaped if a concurrent
+    /// ADD COLUMN changed the schema after validation.
+    fn push(&self, seq: u64, batch: RecordBatch) -> Result<()> {
+        let mut state = self.state.write();
+        let batch = if state.schema == batch.schema() {
+            batch
+        } else {
+            conform_to(&state.schema, &batch, false)?
+        };
+        state.mem.push(seq, batch);
+        Ok(())
+    }
+}
+
 impl TableState {
     fn set_def(&mut self, def: TableDef) -> Result<()> {
         let schema = def.arrow_schema();
@@ -370,6 +416,36 @@ fn encode_insert(id: TableId, batch: &RecordBatch) -> Result<Vec<u8>> {
 }
 
 fn replay_record(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]) -> Result<()> {
+    let corrupt = |m: &str| StorageError::Internal(m.to_string());
+    if payload.first() != Some(&RECORD_INSERT_MANY) {
+        return replay_single(tables, seq, payload);
+    }
+    let count = payload
+        .get(1..5)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| corrupt("short multi-insert record"))?;
+    let mut rest = &payload[5..];
+    for _ in 0..count {
+        let len = rest
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .ok_or_else(|| corrupt("short multi-insert part"))?;
+        let part = usize::try_from(len)
+            .ok()
+            .and_then(|len| rest.get(8..8 + len))
+            .ok_or_else(|| corrupt("multi-insert part past the record end"))?;
+        if part.first() != Some(&RECORD_INSERT) {
+            return Err(corrupt("multi-insert part is not an insert"));
+        }
+        replay_single(tables, seq, part)?;
+        rest = &rest[8 + part.len()..];
+    }
+    Ok(())
+}
+
+fn replay_single(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]) -> Result<()> {
     let corrupt = |m: &str| StorageError::Internal(m.to_string());
     let (&kind, rest) = payload
         .split_first()
