@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray};
-use arrow::compute::kernels::aggregate::{max, min};
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
@@ -83,25 +82,18 @@ impl TableProvider for LynxTable {
             .snapshot(&self.name)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         let time_col = snapshot.def.columns[snapshot.def.time_index()].name.clone();
-        let range = time_range(&time_col, filters);
-        let time_idx = snapshot.def.time_index();
-        let batches: Vec<RecordBatch> = snapshot
-            .batches
-            .into_iter()
-            .filter(|b| overlaps(b, time_idx, range))
-            .collect();
-        // The snapshot's schema can be newer than the planned one (ADD COLUMN
-        // raced the query): project to the planned schema by position.
-        let batches = batches
-            .into_iter()
-            .map(|b| {
-                if b.num_columns() == self.schema.fields().len() {
-                    Ok(b)
-                } else {
-                    b.project(&(0..self.schema.fields().len()).collect::<Vec<_>>())
-                }
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let (lo, hi) = time_range(&time_col, filters);
+        // Columns are only ever appended (ADD COLUMN), so positions in the
+        // planned schema are valid in a newer snapshot too.
+        let projection: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        // Nanosecond literals were floored; widen hi by one microsecond.
+        let batches = snapshot
+            .scan(Some(&projection), lo, hi.map(|h| h.saturating_add(1)))
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let schema = Arc::new(self.schema.project(&projection)?);
         // Spread batches over partitions so DataFusion can use every core.
         let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut partitions: Vec<Vec<RecordBatch>> =
@@ -110,9 +102,7 @@ impl TableProvider for LynxTable {
         for (i, b) in batches.into_iter().enumerate() {
             partitions[i % n].push(b);
         }
-        let source =
-            MemorySourceConfig::try_new(&partitions, self.schema.clone(), projection.cloned())?
-                .with_limit(limit);
+        let source = MemorySourceConfig::try_new(&partitions, schema, None)?.with_limit(limit);
         Ok(datafusion::datasource::source::DataSourceExec::from_data_source(source))
     }
 }
@@ -197,25 +187,4 @@ fn micros(expr: &Expr) -> Option<i64> {
         ScalarValue::TimestampNanosecond(Some(s), _) => Some(s.div_euclid(1_000)),
         _ => None,
     }
-}
-
-fn overlaps(batch: &RecordBatch, time_idx: usize, (lo, hi): Range) -> bool {
-    if lo.is_none() && hi.is_none() {
-        return true;
-    }
-    let Some(times) = batch
-        .column(time_idx)
-        .as_any()
-        .downcast_ref::<TimestampMicrosecondArray>()
-    else {
-        return true;
-    };
-    if times.is_empty() {
-        return false;
-    }
-    let (Some(bmin), Some(bmax)) = (min(times), max(times)) else {
-        return true;
-    };
-    // Nanosecond literals were floored; widen hi by one microsecond.
-    lo.is_none_or(|lo| bmax >= lo) && hi.is_none_or(|hi| bmin <= hi.saturating_add(1))
 }

@@ -23,6 +23,10 @@ pub struct Config {
     /// `fsync` (default: acknowledged writes survive power loss) or
     /// `relaxed` (acknowledged writes survive a process crash only).
     pub durability: Durability,
+    /// Memtables are flushed to segment files once they hold this many bytes.
+    pub flush_bytes: usize,
+    /// ... or once their oldest unflushed row is this many seconds old.
+    pub flush_age_secs: u64,
     /// Users and passwords; when empty, loopback connections are trusted.
     pub users: Vec<UserConfig>,
     /// PEM certificate and key enabling TLS on the PostgreSQL listener.
@@ -50,6 +54,8 @@ impl Default for Config {
             pg_addr: "127.0.0.1:5433".parse().expect("valid default address"),
             http_addr: "127.0.0.1:9201".parse().expect("valid default address"),
             durability: Durability::Fsync,
+            flush_bytes: 64 << 20,
+            flush_age_secs: 60,
             users: Vec::new(),
             tls_cert: None,
             tls_key: None,

@@ -42,6 +42,12 @@ struct ServeArgs {
     /// WAL durability: fsync (default) or relaxed
     #[arg(long, value_parser = ["fsync", "relaxed"])]
     durability: Option<String>,
+    /// Flush memtables to segment files at this many bytes [default: 67108864]
+    #[arg(long)]
+    flush_bytes: Option<usize>,
+    /// ... or when unflushed rows are this many seconds old [default: 60]
+    #[arg(long)]
+    flush_age_secs: Option<u64>,
     /// Require this user (with --password) instead of trusting loopback clients
     #[arg(long, requires = "password")]
     user: Option<String>,
@@ -86,6 +92,12 @@ impl ServeArgs {
             } else {
                 lynx_storage::Durability::Fsync
             };
+        }
+        if let Some(v) = self.flush_bytes {
+            c.flush_bytes = v;
+        }
+        if let Some(v) = self.flush_age_secs {
+            c.flush_age_secs = v;
         }
         if let (Some(name), Some(password)) = (self.user, self.password) {
             c.users = vec![UserConfig { name, password }];

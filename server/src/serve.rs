@@ -61,6 +61,8 @@ async fn serve(config: Config) -> Result<(), String> {
         let options = DatabaseOptions {
             durability: config.durability,
             on_wal_sync: Some(Box::new(move |d| m.wal_fsync_latency.observe(d))),
+            flush_bytes: config.flush_bytes,
+            flush_age: Duration::from_secs(config.flush_age_secs),
             ..Default::default()
         };
         let dir = config.data_dir.clone();
@@ -70,6 +72,7 @@ async fn serve(config: Config) -> Result<(), String> {
             .map_err(|e| e.to_string())?
     };
     let db = Arc::new(db);
+    let maintenance = db.start_maintenance(Duration::from_secs(1));
     let engine = Engine::new(db.clone()).map_err(|e| e.to_string())?;
     let pg_listener = TcpListener::bind(config.pg_addr)
         .await
@@ -117,6 +120,7 @@ async fn serve(config: Config) -> Result<(), String> {
         let _ = http_task.await;
     })
     .await;
+    drop(maintenance);
     tokio::task::spawn_blocking(move || db.close())
         .await
         .map_err(|e| e.to_string())?

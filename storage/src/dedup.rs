@@ -2,7 +2,7 @@
 //!
 //! Rows with equal (tags, time) replace each other; the row from the request
 //! with the highest WAL sequence number wins (within one request, the later
-//! row wins). Used on read and, later, in compaction.
+//! row wins). Used on read, in flush and in compaction.
 
 use std::sync::Arc;
 
@@ -14,10 +14,10 @@ use arrow::row::{RowConverter, SortField};
 
 use crate::error::Result;
 use crate::memtable::MemBatch;
-use crate::schema::TableDef;
 
-/// Returns the surviving rows of `batches`, sorted by (tags, time).
-pub fn dedup_last_write_wins(def: &TableDef, batches: &[MemBatch]) -> Result<Vec<RecordBatch>> {
+/// Returns the surviving rows of `batches`, sorted by the key columns
+/// `key_idx` (positions in the batches: the tags, then the time column).
+pub fn dedup_last_write_wins(key_idx: &[usize], batches: &[MemBatch]) -> Result<Vec<RecordBatch>> {
     if batches.is_empty() {
         return Ok(Vec::new());
     }
@@ -28,8 +28,6 @@ pub fn dedup_last_write_wins(def: &TableDef, batches: &[MemBatch]) -> Result<Vec
         seqs.extend(std::iter::repeat_n(b.seq, b.batch.num_rows()));
     }
     let order: Vec<u64> = (0..all.num_rows() as u64).collect();
-    let mut key_idx = def.tag_indices();
-    key_idx.push(def.time_index());
     let mut sort_cols: Vec<SortColumn> = key_idx
         .iter()
         .map(|i| SortColumn {

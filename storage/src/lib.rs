@@ -1,7 +1,8 @@
 //! LynxStore storage engine.
 //!
 //! Owns durability and the physical layout of data: the catalog of tables,
-//! the write-ahead log, memtables and (later) immutable segments. It knows
+//! the write-ahead log, memtables, immutable memory-mapped segments, the
+//! manifest, compaction and retention. It knows
 //! nothing about SQL or protocols; callers hand it Arrow record batches and
 //! read consistent snapshots back.
 //!
@@ -20,12 +21,14 @@ mod conform;
 mod db;
 mod dedup;
 pub mod error;
+mod manifest;
 mod memtable;
 pub mod schema;
+pub mod segment;
 mod time_filter;
 pub mod wal;
 
-pub use db::{Database, DatabaseOptions, StorageMetrics, TableSnapshot};
+pub use db::{Database, DatabaseOptions, MaintenanceHandle, StorageMetrics, TableSnapshot};
 pub use error::{Result, StatusCode, StorageError};
 pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};
 pub use wal::Durability;

@@ -31,6 +31,19 @@ impl Memtable {
         self.batches.push(MemBatch { seq, batch });
     }
 
+    /// Moves every batch of `other` to the end of this memtable.
+    pub fn append(&mut self, other: &mut Memtable) {
+        for b in std::mem::take(&mut other.batches) {
+            self.push(b.seq, b.batch);
+        }
+        other.bytes = 0;
+        other.rows = 0;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
     pub fn batches(&self) -> &[MemBatch] {
         &self.batches
     }

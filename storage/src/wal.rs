@@ -89,6 +89,13 @@ impl Wal {
         for (i, path) in files.iter().enumerate() {
             let is_last = i + 1 == files.len();
             let (recs, valid_len) = read_file(path, is_last)?;
+            // A file is named by the first sequence it holds: after a flush
+            // trimmed older files, an empty newest file still fixes where
+            // numbering continues (it must stay above the manifest's
+            // flushed position).
+            if let Some(first) = first_seq_of(path) {
+                last_seq = last_seq.max(first.saturating_sub(1));
+            }
             if let Some(r) = recs.last() {
                 last_seq = r.seq;
             }

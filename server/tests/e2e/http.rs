@@ -176,6 +176,8 @@ fn help_documents_every_config_option() {
         "--pg-addr",
         "--http-addr",
         "--durability",
+        "--flush-bytes",
+        "--flush-age-secs",
         "--user",
         "--password",
         "--tls-cert",

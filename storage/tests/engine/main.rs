@@ -1,6 +1,9 @@
 //! Engine-level tests through the public `Database` API: writes, deletes,
 //! restarts and recovery. One test binary for the crate.
 
+mod model;
+mod segments;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -9,7 +12,7 @@ use lynx_storage::{
     ColumnDef, ColumnRole, ColumnType, Database, StatusCode, TableDef, TableOptions,
 };
 
-fn cpu_def(name: &str, primary_key: bool) -> TableDef {
+pub fn cpu_def(name: &str, primary_key: bool) -> TableDef {
     let col = |name: &str, column_type, nullable, role| ColumnDef {
         name: name.into(),
         column_type,
@@ -30,7 +33,7 @@ fn cpu_def(name: &str, primary_key: bool) -> TableDef {
     }
 }
 
-fn batch(rows: &[(i64, &str, Option<f64>)]) -> RecordBatch {
+pub fn batch(rows: &[(i64, &str, Option<f64>)]) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new(
             "time",
@@ -59,10 +62,10 @@ fn batch(rows: &[(i64, &str, Option<f64>)]) -> RecordBatch {
 }
 
 /// All rows of a table as (time, host, usage) sorted by (time, host).
-fn rows(db: &Database, table: &str) -> Vec<(i64, Option<String>, Option<u64>)> {
+pub fn rows(db: &Database, table: &str) -> Vec<(i64, Option<String>, Option<u64>)> {
     let snap = db.snapshot(table).unwrap();
     let mut out = Vec::new();
-    for b in &snap.batches {
+    for b in &snap.batches().unwrap() {
         let t = b
             .column(0)
             .as_any()

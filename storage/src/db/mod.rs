@@ -1,30 +1,45 @@
-//! The embedded database: catalog + WAL + memtables behind one handle.
+//! The embedded database: catalog + WAL + memtables + segments behind one
+//! handle.
 //!
 //! `Database::open(dir)` is the entry point for the query layer, the servers
 //! and embedding applications. Invariants: a write is visible to readers only
 //! after its WAL record is durable; a snapshot shows whole requests only; DDL
-//! is persisted in the catalog before it is acknowledged.
+//! is persisted in the catalog before it is acknowledged; a WAL record is
+//! trimmed only after a committed manifest names segments holding its rows.
+//!
+//! Layout: `mod.rs` (open, DDL, writes), `snapshot.rs` (reader views and
+//! scans), `flush.rs` (memtable -> segments), `maintenance.rs` (deletes on
+//! segments, compaction, retention, the background thread).
+
+mod flush;
+mod maintenance;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::catalog::{Catalog, TableId};
 use crate::conform::{conform_to, conform_write};
-use crate::dedup::dedup_last_write_wins;
 use crate::error::{Result, StorageError};
+use crate::manifest::Manifest;
 use crate::memtable::Memtable;
 use crate::schema::{ColumnDef, TableDef};
+use crate::segment::Segment;
 use crate::wal::{Durability, SyncObserver, Wal};
+
+pub use maintenance::MaintenanceHandle;
+pub use snapshot::TableSnapshot;
 
 const RECORD_INSERT: u8 = 1;
 const RECORD_DELETE_RANGE: u8 = 2;
@@ -37,6 +52,15 @@ pub struct DatabaseOptions {
     pub wal_rotate_bytes: u64,
     /// Called with the duration of every WAL group commit.
     pub on_wal_sync: Option<SyncObserver>,
+    /// The background thread flushes memtables once they hold this much.
+    pub flush_bytes: usize,
+    /// ... or once unflushed rows are this old (bounds WAL replay time).
+    pub flush_age: Duration,
+    /// Back-pressure: a writer that finds memtables above this size flushes
+    /// (or waits for the running flush) before writing.
+    pub max_memtable_bytes: usize,
+    /// Compaction merges a partition once it has this many segments.
+    pub compaction_min_segments: usize,
 }
 
 impl Default for DatabaseOptions {
@@ -45,6 +69,10 @@ impl Default for DatabaseOptions {
             durability: Durability::Fsync,
             wal_rotate_bytes: 64 << 20,
             on_wal_sync: None,
+            flush_bytes: 64 << 20,
+            flush_age: Duration::from_secs(60),
+            max_memtable_bytes: 512 << 20,
+            compaction_min_segments: 4,
         }
     }
 }
@@ -54,12 +82,24 @@ impl Default for DatabaseOptions {
 pub struct StorageMetrics {
     pub rows_written: AtomicU64,
     pub write_requests: AtomicU64,
+    pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    /// Writers that had to wait for a flush (back-pressure).
+    pub write_stalls: AtomicU64,
 }
 
 struct TableState {
     def: Arc<TableDef>,
     schema: SchemaRef,
+    /// Rows written since the last freeze.
     mem: Memtable,
+    /// Rows being flushed: still visible until their segments are committed.
+    frozen: Memtable,
+    /// Committed segments, oldest (lowest `max_seq`) first.
+    segments: Vec<Arc<Segment>>,
+    /// Segments named by the manifest that failed to open: scans of the
+    /// table report them instead of silently returning partial data.
+    corrupt: Vec<StorageError>,
 }
 
 struct Table {
@@ -67,26 +107,29 @@ struct Table {
     state: RwLock<TableState>,
 }
 
-/// A consistent, immutable view of one table for a reader.
-#[derive(Debug, Clone)]
-pub struct TableSnapshot {
-    pub def: Arc<TableDef>,
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-}
-
-impl TableSnapshot {
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
-    }
-}
-
 pub struct Database {
     dir: PathBuf,
     catalog: Mutex<Catalog>,
+    manifest: Mutex<Manifest>,
     tables: RwLock<HashMap<String, Arc<Table>>>,
     wal: Wal,
     metrics: StorageMetrics,
+    /// Writers hold it shared from WAL append to memtable insert; a flush
+    /// takes it exclusively for the instant of freezing, so every record at
+    /// or below the flush watermark is in the frozen memtables.
+    write_gate: RwLock<()>,
+    /// Serializes whatever rewrites the manifest: flush, compaction,
+    /// deletes on segments, retention, DROP TABLE.
+    maintenance: Mutex<()>,
+    /// Bytes in all memtables (active and frozen), for flush triggers.
+    mem_bytes: AtomicUsize,
+    last_flush: Mutex<Instant>,
+    /// Wakes the background thread when memtables grow past `flush_bytes`.
+    wake: (Mutex<bool>, Condvar),
+    flush_bytes: usize,
+    flush_age: Duration,
+    max_memtable_bytes: usize,
+    compaction_min_segments: usize,
     _lock: File,
 }
 
@@ -117,6 +160,9 @@ impl Database {
         lock.try_lock()
             .map_err(|_| StorageError::Locked { path: dir.clone() })?;
         let catalog = Catalog::open(&dir)?;
+        let mut manifest = Manifest::open(&dir)?;
+        let segments_dir = dir.join("segments");
+        std::fs::create_dir_all(&segments_dir).map_err(|e| StorageError::io(&segments_dir, e))?;
         let (wal, records) = Wal::open(
             &dir.join("wal"),
             options.durability,
@@ -127,14 +173,18 @@ impl Database {
         for (id, def) in catalog.tables() {
             by_id.insert(id, Arc::new(Table::new(id, def.clone())));
         }
-        for rec in records {
-            replay_record(&by_id, rec.seq, &rec.payload).map_err(|e| match e {
+        maintenance::load_segments(&segments_dir, &mut manifest, &by_id)?;
+        let flushed = manifest.data.flushed_seq;
+        let mut pending_deletes = Vec::new();
+        for rec in records.into_iter().filter(|r| r.seq > flushed) {
+            let deletes = replay_record(&by_id, rec.seq, &rec.payload).map_err(|e| match e {
                 StorageError::Corrupt { .. } => e,
                 other => StorageError::Corrupt {
                     path: dir.join("wal"),
                     message: format!("record {}: {other}", rec.seq),
                 },
             })?;
+            pending_deletes.extend(deletes);
         }
         let tables = by_id
             .into_values()
@@ -143,14 +193,32 @@ impl Database {
                 (name, t)
             })
             .collect();
-        Ok(Database {
+        let db = Database {
             dir,
             catalog: Mutex::new(catalog),
+            manifest: Mutex::new(manifest),
             tables: RwLock::new(tables),
             wal,
             metrics: StorageMetrics::default(),
+            write_gate: RwLock::new(()),
+            maintenance: Mutex::new(()),
+            mem_bytes: AtomicUsize::new(0),
+            last_flush: Mutex::new(Instant::now()),
+            wake: (Mutex::new(false), Condvar::new()),
+            flush_bytes: options.flush_bytes,
+            flush_age: options.flush_age,
+            max_memtable_bytes: options.max_memtable_bytes,
+            compaction_min_segments: options.compaction_min_segments.max(2),
             _lock: lock,
-        })
+        };
+        // Deletes logged after the last flush may not have reached the
+        // segments before the crash; applying them again is idempotent.
+        for (table, lo, hi) in pending_deletes {
+            let _guard = db.maintenance.lock();
+            db.delete_in_segments(&table, lo, hi)?;
+        }
+        db.recount_mem_bytes();
+        Ok(db)
     }
 
     pub fn dir(&self) -> &Path {
@@ -161,13 +229,27 @@ impl Database {
         &self.metrics
     }
 
-    /// Bytes held by all memtables.
+    /// Bytes held by all memtables (active and being flushed).
     pub fn memtable_bytes(&self) -> usize {
-        self.tables
+        self.mem_bytes.load(Ordering::Relaxed)
+    }
+
+    fn recount_mem_bytes(&self) {
+        let total = self
+            .tables
             .read()
             .values()
-            .map(|t| t.state.read().mem.bytes())
-            .sum()
+            .map(|t| {
+                let st = t.state.read();
+                st.mem.bytes() + st.frozen.bytes()
+            })
+            .sum();
+        self.mem_bytes.store(total, Ordering::Relaxed);
+    }
+
+    /// Segment files currently live, over all tables.
+    pub fn segment_count(&self) -> usize {
+        self.manifest.lock().data.segments.len()
     }
 
     pub fn table_names(&self) -> Vec<String> {
@@ -208,7 +290,10 @@ impl Database {
         Ok(true)
     }
 
+    /// DROP TABLE: the catalog forgets the table first (that is the
+    /// commit point), then its segments leave the manifest and the disk.
     pub fn drop_table(&self, name: &str, if_exists: bool) -> Result<bool> {
+        let _maintenance = self.maintenance.lock();
         let mut catalog = self.catalog.lock();
         let Some((id, _)) = catalog.find(name) else {
             return if if_exists {
@@ -219,6 +304,11 @@ impl Database {
         };
         catalog.drop_table(id)?;
         self.tables.write().remove(name);
+        drop(catalog);
+        // A crash here leaves manifest entries of an unknown table, which
+        // the next open removes.
+        self.remove_table_segments(id)?;
+        self.recount_mem_bytes();
         Ok(true)
     }
 
@@ -261,6 +351,7 @@ impl Database {
     /// after a crash either every batch is there or none is. Every batch is
     /// validated before anything is logged.
     pub fn write_many(&self, writes: &[(&str, RecordBatch)]) -> Result<usize> {
+        self.apply_back_pressure()?;
         let mut prepared = Vec::with_capacity(writes.len());
         for (table, batch) in writes {
             let t = self.table(table)?;
@@ -280,11 +371,14 @@ impl Database {
             payload.extend_from_slice(&(part.len() as u64).to_le_bytes());
             payload.extend_from_slice(&part);
         }
-        let seq = self.wal.append(&payload)?;
         let mut rows = 0;
-        for (t, batch) in prepared {
-            rows += batch.num_rows();
-            t.push(seq, batch)?;
+        {
+            let _gate = self.write_gate.read();
+            let seq = self.wal.append(&payload)?;
+            for (t, batch) in prepared {
+                rows += batch.num_rows();
+                self.push(&t, seq, batch)?;
+            }
         }
         self.metrics
             .rows_written
@@ -294,6 +388,7 @@ impl Database {
     }
 
     pub fn write(&self, table: &str, batch: &RecordBatch) -> Result<usize> {
+        self.apply_back_pressure()?;
         let t = self.table(table)?;
         let def = t.state.read().def.clone();
         let conformed = conform_write(&def, batch)?;
@@ -302,8 +397,11 @@ impl Database {
             return Ok(0);
         }
         let payload = encode_insert(t.id, &conformed)?;
-        let seq = self.wal.append(&payload)?;
-        t.push(seq, conformed)?;
+        {
+            let _gate = self.write_gate.read();
+            let seq = self.wal.append(&payload)?;
+            self.push(&t, seq, conformed)?;
+        }
         self.metrics
             .rows_written
             .fetch_add(rows as u64, Ordering::Relaxed);
@@ -311,50 +409,77 @@ impl Database {
         Ok(rows)
     }
 
-    /// Deletes rows with `lo <= time < hi` (microseconds); returns rows removed.
+    /// Deletes rows with `lo <= time < hi` (microseconds) from memtables
+    /// and segments; returns the number of stored rows removed.
     pub fn delete_time_range(&self, table: &str, lo: i64, hi: i64) -> Result<usize> {
         let t = self.table(table)?;
+        let _maintenance = self.maintenance.lock();
         let mut payload = vec![RECORD_DELETE_RANGE];
         payload.extend_from_slice(&t.id.to_le_bytes());
         payload.extend_from_slice(&lo.to_le_bytes());
         payload.extend_from_slice(&hi.to_le_bytes());
-        self.wal.append(&payload)?;
-        let mut state = t.state.write();
-        state.delete_range(lo, hi)
+        let removed = {
+            let _gate = self.write_gate.read();
+            self.wal.append(&payload)?;
+            t.state.write().delete_range(lo, hi)?
+        };
+        let removed = removed + self.delete_in_segments(&t, lo, hi)?;
+        self.recount_mem_bytes();
+        Ok(removed)
     }
 
-    /// A consistent snapshot of a table (primary-key tables de-duplicated).
+    /// A consistent view of a table: its segments and memtables as of now.
     pub fn snapshot(&self, table: &str) -> Result<TableSnapshot> {
         let t = self.table(table)?;
         let state = t.state.read();
-        let def = state.def.clone();
-        let schema = state.schema.clone();
-        if def.options.primary_key {
-            let mem = state.mem.batches().to_vec();
-            drop(state);
-            let batches = dedup_last_write_wins(&def, &mem)?;
-            return Ok(TableSnapshot {
-                def,
-                schema,
-                batches,
+        if let Some(e) = state.corrupt.first() {
+            return Err(StorageError::Corrupt {
+                path: self.dir.join("segments"),
+                message: e.to_string(),
             });
         }
-        let batches = state
-            .mem
-            .batches()
-            .iter()
-            .map(|b| b.batch.clone())
-            .collect();
-        Ok(TableSnapshot {
-            def,
-            schema,
-            batches,
-        })
+        let mut mem = state.frozen.batches().to_vec();
+        mem.extend_from_slice(state.mem.batches());
+        Ok(TableSnapshot::new(
+            state.def.clone(),
+            state.schema.clone(),
+            state.segments.clone(),
+            mem,
+        ))
     }
 
-    /// Makes everything written so far durable (relaxed mode) before exit.
+    /// Makes everything written so far durable before exit: syncs the WAL
+    /// (relaxed mode) and flushes memtables so the next open replays little.
     pub fn close(&self) -> Result<()> {
-        self.wal.sync()
+        self.wal.sync()?;
+        self.flush()
+    }
+
+    /// Adds a logged batch to its table's memtable and wakes the background
+    /// flusher when memtables outgrow `flush_bytes`.
+    fn push(&self, table: &Table, seq: u64, batch: RecordBatch) -> Result<()> {
+        let bytes = table.push(seq, batch)?;
+        let total = self.mem_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total >= self.flush_bytes && total - bytes < self.flush_bytes {
+            let (lock, cond) = &self.wake;
+            *lock.lock() = true;
+            cond.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Writers never get dropped: above `max_memtable_bytes` a writer
+    /// flushes itself (or waits for the flush in progress) first.
+    fn apply_back_pressure(&self) -> Result<()> {
+        if self.memtable_bytes() < self.max_memtable_bytes {
+            return Ok(());
+        }
+        self.metrics.write_stalls.fetch_add(1, Ordering::Relaxed);
+        let _maintenance = self.maintenance.lock();
+        if self.memtable_bytes() >= self.max_memtable_bytes {
+            self.flush_locked()?;
+        }
+        Ok(())
     }
 }
 
@@ -367,6 +492,9 @@ impl Table {
                 def: Arc::new(def),
                 schema,
                 mem: Memtable::default(),
+                frozen: Memtable::default(),
+                segments: Vec::new(),
+                corrupt: Vec::new(),
             }),
         }
     }
@@ -374,16 +502,17 @@ impl Table {
 
 impl Table {
     /// Adds a logged batch to the memtable, reshaped if a concurrent
-    /// ADD COLUMN changed the schema after validation.
-    fn push(&self, seq: u64, batch: RecordBatch) -> Result<()> {
+    /// ADD COLUMN changed the schema after validation; returns its size.
+    fn push(&self, seq: u64, batch: RecordBatch) -> Result<usize> {
         let mut state = self.state.write();
         let batch = if state.schema == batch.schema() {
             batch
         } else {
             conform_to(&state.schema, &batch, false)?
         };
+        let bytes = batch.get_array_memory_size();
         state.mem.push(seq, batch);
-        Ok(())
+        Ok(bytes)
     }
 }
 
@@ -391,17 +520,23 @@ impl TableState {
     fn set_def(&mut self, def: TableDef) -> Result<()> {
         let schema = def.arrow_schema();
         self.mem.reshape(&schema)?;
+        self.frozen.reshape(&schema)?;
         self.schema = schema;
         self.def = Arc::new(def);
         Ok(())
     }
 
+    /// Deletes a time range from the memtables (segments are separate).
     fn delete_range(&mut self, lo: i64, hi: i64) -> Result<usize> {
         let time_idx = self.def.time_index();
-        self.mem.retain_rows(|batch| {
-            let keep = crate::time_filter::outside_range(batch.column(time_idx), lo, hi)?;
-            Ok(Some(arrow::compute::filter_record_batch(batch, &keep)?))
-        })
+        let mut removed = 0;
+        for mem in [&mut self.mem, &mut self.frozen] {
+            removed += mem.retain_rows(|batch| {
+                let keep = crate::time_filter::outside_range(batch.column(time_idx), lo, hi)?;
+                Ok(Some(arrow::compute::filter_record_batch(batch, &keep)?))
+            })?;
+        }
+        Ok(removed)
     }
 }
 
@@ -415,7 +550,14 @@ fn encode_insert(id: TableId, batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(payload)
 }
 
-fn replay_record(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]) -> Result<()> {
+/// A time-range delete found during replay, to re-apply to segments.
+type PendingDelete = (Arc<Table>, i64, i64);
+
+fn replay_record(
+    tables: &HashMap<TableId, Arc<Table>>,
+    seq: u64,
+    payload: &[u8],
+) -> Result<Option<PendingDelete>> {
     let corrupt = |m: &str| StorageError::Internal(m.to_string());
     if payload.first() != Some(&RECORD_INSERT_MANY) {
         return replay_single(tables, seq, payload);
@@ -442,10 +584,14 @@ fn replay_record(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]
         replay_single(tables, seq, part)?;
         rest = &rest[8 + part.len()..];
     }
-    Ok(())
+    Ok(None)
 }
 
-fn replay_single(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]) -> Result<()> {
+fn replay_single(
+    tables: &HashMap<TableId, Arc<Table>>,
+    seq: u64,
+    payload: &[u8],
+) -> Result<Option<PendingDelete>> {
     let corrupt = |m: &str| StorageError::Internal(m.to_string());
     let (&kind, rest) = payload
         .split_first()
@@ -455,7 +601,7 @@ fn replay_single(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| corrupt("short record"))?;
     let Some(table) = tables.get(&u64::from_le_bytes(id_bytes)) else {
-        return Ok(()); // the table was dropped later
+        return Ok(None); // the table was dropped later
     };
     let body = &rest[8..];
     let mut state = table.state.write();
@@ -474,9 +620,11 @@ fn replay_single(tables: &HashMap<TableId, Arc<Table>>, seq: u64, payload: &[u8]
                     .map(i64::from_le_bytes)
                     .ok_or_else(|| corrupt("short delete record"))
             };
-            state.delete_range(read(0)?, read(1)?)?;
+            let (lo, hi) = (read(0)?, read(1)?);
+            state.delete_range(lo, hi)?;
+            return Ok(Some((table.clone(), lo, hi)));
         }
         other => return Err(corrupt(&format!("unknown record kind {other}"))),
     }
-    Ok(())
+    Ok(None)
 }

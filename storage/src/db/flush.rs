@@ -1,0 +1,214 @@
+//! Flush: frozen memtables become segment files, committed by a manifest
+//! version, after which the WAL before the watermark is deleted.
+//!
+//! Order of steps, each safe to crash after: freeze (under the write gate,
+//! so every record up to the watermark is frozen) -> write each segment to
+//! `NAME.tmp`, fsync, rename -> fsync `segments/` -> commit the manifest
+//! (names the segments, `flushed_seq = watermark`) -> swap the segments into
+//! the tables and drop the frozen memtables -> trim the WAL. Before the
+//! manifest commit, a crash leaves unreferenced files (deleted on open) and
+//! a WAL that still holds every row.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+
+use super::{Database, Table};
+use crate::atomic_file::sync_dir;
+use crate::dedup::dedup_last_write_wins;
+use crate::error::{Result, StorageError};
+use crate::manifest::{segment_file_name, SegmentEntry};
+use crate::memtable::{MemBatch, Memtable};
+use crate::schema::TableDef;
+use crate::segment::{write_segment, Segment};
+
+/// Segments written for one table, not yet visible.
+pub(super) struct Written {
+    pub table: Arc<Table>,
+    pub entries: Vec<SegmentEntry>,
+    pub segments: Vec<Arc<Segment>>,
+}
+
+impl Database {
+    /// Flushes every memtable to segments and trims the WAL.
+    pub fn flush(&self) -> Result<()> {
+        let _maintenance = self.maintenance.lock();
+        self.flush_locked()
+    }
+
+    /// `flush` with the maintenance lock already held.
+    pub(super) fn flush_locked(&self) -> Result<()> {
+        let (watermark, work) = {
+            let _gate = self.write_gate.write();
+            let watermark = self.wal.last_seq();
+            let mut work = Vec::new();
+            for t in self.tables.read().values() {
+                let mut st = t.state.write();
+                let st = &mut *st;
+                st.frozen.append(&mut st.mem);
+                if !st.frozen.is_empty() {
+                    work.push((t.clone(), st.def.clone(), st.frozen.batches().to_vec()));
+                }
+            }
+            (watermark, work)
+        };
+        *self.last_flush.lock() = Instant::now();
+        if work.is_empty() && watermark <= self.manifest.lock().data.flushed_seq {
+            return Ok(());
+        }
+        let mut written = Vec::new();
+        for (table, def, batches) in work {
+            let parts = sort_and_partition(&def, &batches)?;
+            let max_seq = batches.iter().map(|b| b.seq).max().unwrap_or(0);
+            match self.write_segments(&table, &def, parts, max_seq) {
+                Ok(w) => written.push(w),
+                Err(e) => {
+                    self.discard(&written);
+                    return Err(e);
+                }
+            }
+        }
+        if let Err(e) = self.commit_segments(&written, &[], Some(watermark)) {
+            self.discard(&written);
+            return Err(e);
+        }
+        for w in written {
+            let mut st = w.table.state.write();
+            st.segments.extend(w.segments);
+            st.frozen = Memtable::default();
+        }
+        self.recount_mem_bytes();
+        self.metrics.flushes.fetch_add(1, Ordering::Relaxed);
+        // Everything up to the watermark is in committed segments now.
+        self.wal.trim_before(watermark + 1)
+    }
+
+    /// Writes one segment per partition; files are durable but unreferenced.
+    pub(super) fn write_segments(
+        &self,
+        table: &Arc<Table>,
+        def: &TableDef,
+        parts: Vec<(i64, RecordBatch)>,
+        max_seq: u64,
+    ) -> Result<Written> {
+        let dir = self.dir.join("segments");
+        let mut w = Written {
+            table: table.clone(),
+            entries: Vec::new(),
+            segments: Vec::new(),
+        };
+        for (partition, batch) in parts {
+            let id = self.manifest.lock().allocate_id();
+            let file = segment_file_name(table.id, partition, id);
+            let path = dir.join(&file);
+            let tmp = dir.join(format!("{file}.tmp"));
+            let result = write_segment(&tmp, def, &batch, partition, max_seq)
+                .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e)))
+                .and_then(|_| Segment::open(&path));
+            let segment = match result {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    self.discard(std::slice::from_ref(&w));
+                    return Err(e);
+                }
+            };
+            let f = segment.footer();
+            w.entries.push(SegmentEntry {
+                id,
+                table: table.id,
+                file,
+                partition,
+                rows: f.rows,
+                min_time: f.min_time,
+                max_time: f.max_time,
+                max_seq,
+            });
+            w.segments.push(Arc::new(segment));
+        }
+        Ok(w)
+    }
+
+    /// Commits a manifest version that adds `written`, removes the segment
+    /// ids `removed` and optionally advances `flushed_seq`.
+    pub(super) fn commit_segments(
+        &self,
+        written: &[Written],
+        removed: &[u64],
+        flushed_seq: Option<u64>,
+    ) -> Result<()> {
+        sync_dir(&self.dir.join("segments"))?;
+        let mut manifest = self.manifest.lock();
+        let mut next = manifest.data.clone();
+        next.segments.retain(|e| !removed.contains(&e.id));
+        for w in written {
+            next.segments.extend(w.entries.iter().cloned());
+        }
+        if let Some(seq) = flushed_seq {
+            next.flushed_seq = next.flushed_seq.max(seq);
+        }
+        manifest.commit(next)
+    }
+
+    /// Deletes files written for a manifest commit that did not happen.
+    pub(super) fn discard(&self, written: &[Written]) {
+        for w in written {
+            for s in &w.segments {
+                let _ = std::fs::remove_file(s.path());
+            }
+        }
+    }
+}
+
+/// Sorts rows by (partition, tags, time), de-duplicating primary-key tables
+/// (the batch with the highest `seq` wins), and cuts them per partition.
+pub(super) fn sort_and_partition(
+    def: &TableDef,
+    batches: &[MemBatch],
+) -> Result<Vec<(i64, RecordBatch)>> {
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let mut key = def.tag_indices();
+    key.push(def.time_index());
+    let all = if def.options.primary_key {
+        let deduped = dedup_last_write_wins(&key, batches)?;
+        concat_batches(&first.batch.schema(), &deduped)?
+    } else {
+        concat_batches(&first.batch.schema(), batches.iter().map(|b| &b.batch))?
+    };
+    if all.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let times = crate::segment::write::times(&all, def.time_index())?;
+    let len = def.options.partition_micros.max(1);
+    let partitions: Int64Array = times.iter().map(|t| t.div_euclid(len) * len).collect();
+    let partitions: ArrayRef = Arc::new(partitions);
+    let mut sort = vec![SortColumn {
+        values: partitions.clone(),
+        options: None,
+    }];
+    sort.extend(key.iter().map(|i| SortColumn {
+        values: all.column(*i).clone(),
+        options: None,
+    }));
+    let order = lexsort_to_indices(&sort, None)?;
+    let sorted = take_record_batch(&all, &order)?;
+    let sorted_parts = arrow::compute::take(partitions.as_ref(), &order, None)?;
+    let sorted_parts = sorted_parts
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| StorageError::Internal("partition keys".into()))?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    for row in 1..=sorted.num_rows() {
+        if row == sorted.num_rows() || sorted_parts.value(row) != sorted_parts.value(start) {
+            out.push((sorted_parts.value(start), sorted.slice(start, row - start)));
+            start = row;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,325 @@
+//! Work that rewrites the manifest besides flushing: loading segments on
+//! open, deletes on segments, DROP TABLE, compaction, retention, and the
+//! background thread that runs flush, compaction and retention.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow::compute::filter_record_batch;
+
+use super::flush::{sort_and_partition, Written};
+use super::{Database, Table};
+use crate::catalog::TableId;
+use crate::error::{Result, StorageError};
+use crate::manifest::Manifest;
+use crate::memtable::MemBatch;
+use crate::schema::TableDef;
+use crate::segment::Segment;
+use crate::time_filter::outside_range;
+
+/// Opens the segments the manifest names into their tables. Entries of
+/// tables missing from the catalog (a crash inside DROP TABLE) are removed;
+/// files the manifest does not name are deleted; a segment that fails to
+/// open is logged and recorded on its table, whose scans then report it.
+pub(super) fn load_segments(
+    dir: &Path,
+    manifest: &mut Manifest,
+    tables: &HashMap<TableId, Arc<Table>>,
+) -> Result<()> {
+    let mut data = manifest.data.clone();
+    let before = data.segments.len();
+    data.segments.retain(|e| tables.contains_key(&e.table));
+    if data.segments.len() != before {
+        manifest.commit(data.clone())?;
+    }
+    let mut entries = data.segments.clone();
+    entries.sort_by_key(|e| (e.max_seq, e.id));
+    for e in &entries {
+        let path = dir.join(&e.file);
+        let Some(table) = tables.get(&e.table) else {
+            continue;
+        };
+        let mut st = table.state.write();
+        match Segment::open(&path) {
+            Ok(seg) => st.segments.push(Arc::new(seg)),
+            Err(err) => {
+                tracing::error!(file = %path.display(), error = %err, "segment cannot be read");
+                st.corrupt.push(err);
+            }
+        }
+    }
+    let live: HashSet<&str> = entries.iter().map(|e| e.file.as_str()).collect();
+    let listing = std::fs::read_dir(dir).map_err(|e| StorageError::io(dir, e))?;
+    for item in listing {
+        let item = item.map_err(|e| StorageError::io(dir, e))?;
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if !live.contains(name.as_ref()) {
+            tracing::info!(file = %name, "removing a segment file no manifest names");
+            std::fs::remove_file(item.path()).map_err(|e| StorageError::io(item.path(), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The background thread; dropping the handle stops and joins it.
+pub struct MaintenanceHandle {
+    stop: Arc<AtomicBool>,
+    db: Weak<Database>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for MaintenanceHandle {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(db) = self.db.upgrade() {
+            let (lock, cond) = &db.wake;
+            *lock.lock() = true;
+            cond.notify_all();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Database {
+    /// Starts the thread that flushes (on size or age), compacts and
+    /// enforces retention, checking at least every `tick`.
+    pub fn start_maintenance(self: &Arc<Self>, tick: Duration) -> MaintenanceHandle {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak = Arc::downgrade(self);
+        let thread = {
+            let stop = stop.clone();
+            let weak = weak.clone();
+            std::thread::Builder::new()
+                .name("lynx-maintenance".into())
+                .spawn(move || maintenance_loop(&weak, &stop, tick))
+                .ok()
+        };
+        MaintenanceHandle {
+            stop,
+            db: weak,
+            thread,
+        }
+    }
+
+    /// One round of background work; errors are returned for the caller to
+    /// log (the next round retries).
+    pub fn maintain(&self) -> Result<()> {
+        let due = self.memtable_bytes() >= self.flush_bytes
+            || (self.memtable_bytes() > 0 && self.last_flush.lock().elapsed() >= self.flush_age);
+        if due {
+            self.flush()?;
+        }
+        self.compact(self.compaction_min_segments)?;
+        self.enforce_retention(now_micros())?;
+        Ok(())
+    }
+
+    /// Merges every partition holding at least `min_segments` segments into
+    /// one sorted (and, for primary-key tables, de-duplicated) segment.
+    /// Returns the number of partitions compacted.
+    pub fn compact(&self, min_segments: usize) -> Result<usize> {
+        let _maintenance = self.maintenance.lock();
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        let mut done = 0;
+        for table in tables {
+            let (def, schema, segments) = {
+                let st = table.state.read();
+                (st.def.clone(), st.schema.clone(), st.segments.clone())
+            };
+            let mut by_partition: BTreeMap<i64, Vec<Arc<Segment>>> = BTreeMap::new();
+            for s in segments {
+                by_partition
+                    .entry(s.footer().partition)
+                    .or_default()
+                    .push(s);
+            }
+            for group in by_partition.into_values() {
+                if group.len() < min_segments.max(2) {
+                    continue;
+                }
+                let all: Vec<usize> = (0..schema.fields().len()).collect();
+                let mut sources = Vec::new();
+                for s in &group {
+                    for batch in s.read(&schema, &all, None, None)? {
+                        sources.push(MemBatch {
+                            seq: s.footer().max_seq,
+                            batch,
+                        });
+                    }
+                }
+                let max_seq = group.iter().map(|s| s.footer().max_seq).max().unwrap_or(0);
+                let parts = sort_and_partition(&def, &sources)?;
+                self.replace_segments(&table, &def, &group, parts, max_seq)?;
+                done += 1;
+                self.metrics.compactions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(done)
+    }
+
+    /// Retention: drops whole partitions that ended before `now - ttl`.
+    pub fn enforce_retention(&self, now_micros: i64) -> Result<()> {
+        let tables: Vec<(String, Arc<TableDef>)> = self
+            .tables
+            .read()
+            .iter()
+            .map(|(n, t)| (n.clone(), t.state.read().def.clone()))
+            .collect();
+        for (name, def) in tables {
+            let Some(ttl) = def.options.ttl_micros else {
+                continue;
+            };
+            let len = def.options.partition_micros.max(1);
+            let boundary = now_micros.saturating_sub(ttl).div_euclid(len) * len;
+            if self.has_rows_before(&name, boundary)? {
+                tracing::info!(table = %name, boundary, "retention drops expired partitions");
+                self.delete_time_range(&name, i64::MIN, boundary)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn has_rows_before(&self, table: &str, boundary: i64) -> Result<bool> {
+        let snap = self.snapshot(table)?;
+        if snap
+            .segments()
+            .iter()
+            .any(|s| s.footer().min_time < boundary)
+        {
+            return Ok(true);
+        }
+        Ok(snap
+            .scan(Some(&[snap.def.time_index()]), None, Some(boundary - 1))?
+            .iter()
+            .any(|b| b.num_rows() > 0))
+    }
+
+    /// Applies a time-range delete to a table's segments: segments inside
+    /// the range are dropped, overlapping ones rewritten without the range.
+    /// Caller holds the maintenance lock.
+    pub(super) fn delete_in_segments(&self, table: &Arc<Table>, lo: i64, hi: i64) -> Result<usize> {
+        let segments = table.state.read().segments.clone();
+        let mut removed = 0;
+        for seg in segments {
+            let f = seg.footer();
+            if f.max_time < lo || f.min_time >= hi {
+                continue;
+            }
+            let def = TableDef {
+                name: table.state.read().def.name.clone(),
+                columns: f.columns.clone(),
+                options: table.state.read().def.options.clone(),
+            };
+            let schema = def.arrow_schema();
+            let all: Vec<usize> = (0..f.columns.len()).collect();
+            let mut kept = Vec::new();
+            let mut rows_before = 0;
+            for batch in seg.read(&schema, &all, None, None)? {
+                rows_before += batch.num_rows();
+                let keep = outside_range(batch.column(def.time_index()), lo, hi)?;
+                let batch = filter_record_batch(&batch, &keep)?;
+                if batch.num_rows() > 0 {
+                    kept.push(batch);
+                }
+            }
+            let rows_after: usize = kept.iter().map(|b| b.num_rows()).sum();
+            removed += rows_before - rows_after;
+            let parts = match kept.is_empty() {
+                true => Vec::new(),
+                // Filtering keeps the (tags, time) order of the segment.
+                false => vec![(f.partition, arrow::compute::concat_batches(&schema, &kept)?)],
+            };
+            self.replace_segments(table, &def, std::slice::from_ref(&seg), parts, f.max_seq)?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes every segment of a dropped table from the manifest and disk.
+    pub(super) fn remove_table_segments(&self, id: TableId) -> Result<()> {
+        let doomed: Vec<(u64, String)> = self
+            .manifest
+            .lock()
+            .data
+            .segments
+            .iter()
+            .filter(|e| e.table == id)
+            .map(|e| (e.id, e.file.clone()))
+            .collect();
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<u64> = doomed.iter().map(|d| d.0).collect();
+        self.commit_segments(&[], &ids, None)?;
+        for (_, file) in doomed {
+            let _ = std::fs::remove_file(self.dir.join("segments").join(file));
+        }
+        Ok(())
+    }
+
+    /// Writes `parts` as new segments and atomically swaps them for `old`
+    /// (in the manifest, then in the table), then deletes the old files;
+    /// readers holding the old segments keep their mappings.
+    fn replace_segments(
+        &self,
+        table: &Arc<Table>,
+        def: &TableDef,
+        old: &[Arc<Segment>],
+        parts: Vec<(i64, arrow::array::RecordBatch)>,
+        max_seq: u64,
+    ) -> Result<()> {
+        let written: Written = self.write_segments(table, def, parts, max_seq)?;
+        let old_files: Vec<&Path> = old.iter().map(|s| s.path()).collect();
+        let old_ids: Vec<u64> = self
+            .manifest
+            .lock()
+            .data
+            .segments
+            .iter()
+            .filter(|e| old_files.iter().any(|p| p.ends_with(&e.file)))
+            .map(|e| e.id)
+            .collect();
+        if let Err(e) = self.commit_segments(std::slice::from_ref(&written), &old_ids, None) {
+            self.discard(std::slice::from_ref(&written));
+            return Err(e);
+        }
+        {
+            let mut st = table.state.write();
+            st.segments
+                .retain(|s| !old.iter().any(|o| Arc::ptr_eq(o, s)));
+            st.segments.extend(written.segments);
+            st.segments.sort_by_key(|s| s.footer().max_seq);
+        }
+        for path in old_files {
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(())
+    }
+}
+
+fn maintenance_loop(db: &Weak<Database>, stop: &AtomicBool, tick: Duration) {
+    while !stop.load(Ordering::Relaxed) {
+        let Some(db) = db.upgrade() else { return };
+        if let Err(e) = db.maintain() {
+            tracing::error!(error = %e, "background flush/compaction failed; will retry");
+        }
+        let (lock, cond) = &db.wake;
+        let mut woken = lock.lock();
+        if !*woken && !stop.load(Ordering::Relaxed) {
+            cond.wait_for(&mut woken, tick);
+        }
+        *woken = false;
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}

@@ -1,0 +1,104 @@
+//! Model-based test: random sequences of writes, flushes, compactions,
+//! deletes and reopenings must leave exactly the rows a simple in-memory
+//! model predicts, for an append-only and a primary-key table.
+
+use std::collections::BTreeMap;
+
+use lynx_storage::{Database, DatabaseOptions, Durability};
+use proptest::prelude::*;
+
+use crate::{batch, cpu_def, rows};
+
+const HOUR: i64 = 3_600_000_000;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Vec<(i64, u8, i32)>),
+    Flush,
+    Compact,
+    Delete(i64, i64),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Times span three daily partitions, on a coarse grid so keys repeat.
+    let row = (0i64..72, 0u8..3, -5i32..5).prop_map(|(h, host, v)| (h * HOUR, host, v));
+    prop_oneof![
+        4 => prop::collection::vec(row, 1..12).prop_map(Op::Write),
+        2 => Just(Op::Flush),
+        1 => Just(Op::Compact),
+        1 => (0i64..72, 1i64..30).prop_map(|(h, len)| Op::Delete(h * HOUR, (h + len) * HOUR)),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+type Row = (i64, Option<String>, Option<u64>);
+
+fn open(dir: &std::path::Path) -> Database {
+    Database::open_with(
+        dir,
+        DatabaseOptions {
+            durability: Durability::Relaxed,
+            wal_rotate_bytes: 4096,
+            ..DatabaseOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_model(ops in prop::collection::vec(op(), 1..24)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = open(dir.path());
+        db.create_table(cpu_def("append", false), false).unwrap();
+        db.create_table(cpu_def("keyed", true), false).unwrap();
+        let mut append: Vec<Row> = Vec::new();
+        let mut keyed: BTreeMap<(String, i64), u64> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Write(rs) => {
+                    let hosts = ["h0", "h1", "h2"];
+                    let rs: Vec<(i64, &str, Option<f64>)> = rs
+                        .iter()
+                        .map(|(t, h, v)| (*t, hosts[*h as usize], Some(f64::from(*v))))
+                        .collect();
+                    db.write("append", &batch(&rs)).unwrap();
+                    db.write("keyed", &batch(&rs)).unwrap();
+                    for (t, h, v) in rs {
+                        let bits = v.unwrap().to_bits();
+                        append.push((t, Some(h.to_string()), Some(bits)));
+                        keyed.insert((h.to_string(), t), bits);
+                    }
+                }
+                Op::Flush => db.flush().unwrap(),
+                Op::Compact => {
+                    db.compact(2).unwrap();
+                }
+                Op::Delete(lo, hi) => {
+                    db.delete_time_range("append", lo, hi).unwrap();
+                    db.delete_time_range("keyed", lo, hi).unwrap();
+                    append.retain(|r| r.0 < lo || r.0 >= hi);
+                    keyed.retain(|(_, t), _| *t < lo || *t >= hi);
+                }
+                Op::Reopen => {
+                    drop(db);
+                    db = open(dir.path());
+                }
+            }
+            append.sort();
+            let want_keyed: Vec<Row> = {
+                let mut v: Vec<Row> = keyed
+                    .iter()
+                    .map(|((h, t), bits)| (*t, Some(h.clone()), Some(*bits)))
+                    .collect();
+                v.sort();
+                v
+            };
+            prop_assert_eq!(rows(&db, "append"), append.clone());
+            prop_assert_eq!(rows(&db, "keyed"), want_keyed);
+        }
+    }
+}

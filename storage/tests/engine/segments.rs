@@ -1,0 +1,316 @@
+//! Flush to segments, WAL trimming, recovery, compaction, retention,
+//! deletes on segments and corruption reporting.
+
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Float64Type;
+use lynx_storage::{
+    ColumnDef, ColumnRole, ColumnType, Database, DatabaseOptions, StatusCode, TableOptions,
+};
+
+use crate::{batch, cpu_def, rows};
+
+const HOUR: i64 = 3_600_000_000;
+const DAY: i64 = 24 * HOUR;
+
+fn files(dir: &Path, sub: &str, ext: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join(sub))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    names.sort();
+    names
+}
+
+fn small_wal() -> DatabaseOptions {
+    DatabaseOptions {
+        wal_rotate_bytes: 1024,
+        ..DatabaseOptions::default()
+    }
+}
+
+#[test]
+fn flush_writes_one_segment_per_partition_trims_the_wal_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected;
+    {
+        let db = Database::open_with(dir.path(), small_wal()).unwrap();
+        db.create_table(cpu_def("cpu", false), false).unwrap();
+        for i in 0..20i64 {
+            // Two days, out of order, several hosts.
+            let t = (i % 2) * DAY + (20 - i) * 1_000_000;
+            let host = ["a", "b", "c"][i as usize % 3];
+            db.write("cpu", &batch(&[(t, host, Some(i as f64))]))
+                .unwrap();
+        }
+        expected = rows(&db, "cpu");
+        let wal_before = files(dir.path(), "wal", ".wal").len();
+        assert!(wal_before > 2, "the test needs rotated WAL files");
+        db.flush().unwrap();
+        assert_eq!(files(dir.path(), "segments", ".lseg").len(), 2);
+        assert_eq!(db.segment_count(), 2);
+        assert!(files(dir.path(), "wal", ".wal").len() < wal_before);
+        assert_eq!(db.memtable_bytes(), 0);
+        assert_eq!(rows(&db, "cpu"), expected);
+        // Rows inside a segment are sorted by (tags, time).
+        let snap = db.snapshot("cpu").unwrap();
+        let seg = &snap.segments()[0];
+        let series: Vec<_> = seg.footer().series.iter().map(|s| s.tags.clone()).collect();
+        assert_eq!(
+            series,
+            vec![
+                vec![Some("a".into())],
+                vec![Some("b".into())],
+                vec![Some("c".into())]
+            ]
+        );
+        db.write("cpu", &batch(&[(5, "d", None)])).unwrap();
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let mut with_new = expected.clone();
+    with_new.push((5, Some("d".into()), None));
+    with_new.sort();
+    assert_eq!(rows(&db, "cpu"), with_new);
+    // Writes after reopening get sequence numbers above the flushed ones.
+    db.write("cpu", &batch(&[(6, "e", Some(1.0))])).unwrap();
+    db.flush().unwrap();
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(rows(&db, "cpu").len(), with_new.len() + 1);
+}
+
+#[test]
+fn primary_key_last_write_wins_across_segments_memtable_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("m", true), false).unwrap();
+    db.write("m", &batch(&[(1, "a", Some(1.0)), (2, "a", Some(2.0))]))
+        .unwrap();
+    db.flush().unwrap();
+    db.write("m", &batch(&[(1, "a", Some(10.0))])).unwrap();
+    db.flush().unwrap();
+    db.write("m", &batch(&[(2, "a", Some(20.0)), (3, "b", Some(3.0))]))
+        .unwrap();
+    let want = vec![
+        (1, Some("a".into()), Some(10f64.to_bits())),
+        (2, Some("a".into()), Some(20f64.to_bits())),
+        (3, Some("b".into()), Some(3f64.to_bits())),
+    ];
+    assert_eq!(rows(&db, "m"), want);
+    db.flush().unwrap();
+    assert_eq!(db.segment_count(), 3);
+    assert_eq!(rows(&db, "m"), want);
+    assert_eq!(db.compact(2).unwrap(), 1);
+    assert_eq!(db.segment_count(), 1);
+    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 1);
+    assert_eq!(db.snapshot("m").unwrap().segments()[0].footer().rows, 3);
+    assert_eq!(rows(&db, "m"), want);
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(rows(&db, "m"), want);
+}
+
+#[test]
+fn columns_added_after_a_flush_read_as_null_from_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    db.write("cpu", &batch(&[(1, "a", Some(1.0))])).unwrap();
+    db.flush().unwrap();
+    db.add_column(
+        "cpu",
+        ColumnDef {
+            name: "temp".into(),
+            column_type: ColumnType::Float64,
+            nullable: true,
+            role: ColumnRole::Field,
+        },
+        false,
+    )
+    .unwrap();
+    let snap = db.snapshot("cpu").unwrap();
+    let got = snap.scan(Some(&[3, 0]), None, None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].num_columns(), 2);
+    assert_eq!(got[0].column(0).null_count(), 1);
+    assert_eq!(got[0].schema().field(0).name(), "temp");
+}
+
+#[test]
+fn delete_on_segments_drops_or_rewrites_them_and_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(cpu_def("cpu", false), false).unwrap();
+        // Day 0: three rows; day 1: one row.
+        db.write(
+            "cpu",
+            &batch(&[
+                (HOUR, "a", Some(1.0)),
+                (2 * HOUR, "a", Some(2.0)),
+                (3 * HOUR, "b", Some(3.0)),
+                (DAY + HOUR, "a", Some(4.0)),
+            ]),
+        )
+        .unwrap();
+        db.flush().unwrap();
+        assert_eq!(db.segment_count(), 2);
+        // Covers day 1 entirely and two rows of day 0.
+        assert_eq!(db.delete_time_range("cpu", 2 * HOUR, 2 * DAY).unwrap(), 3);
+        assert_eq!(db.segment_count(), 1);
+        assert_eq!(files(dir.path(), "segments", ".lseg").len(), 1);
+    }
+    let db = Database::open(dir.path()).unwrap();
+    let times: Vec<i64> = rows(&db, "cpu").iter().map(|r| r.0).collect();
+    assert_eq!(times, vec![HOUR]);
+}
+
+#[test]
+fn retention_drops_expired_partitions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut def = cpu_def("cpu", false);
+    def.options = TableOptions {
+        ttl_micros: Some(2 * DAY),
+        ..TableOptions::default()
+    };
+    db.create_table(def, false).unwrap();
+    let rows_in = [
+        (HOUR, "a", Some(1.0)),
+        (DAY + HOUR, "a", Some(2.0)),
+        (3 * DAY + HOUR, "a", Some(3.0)),
+    ];
+    db.write("cpu", &batch(&rows_in[..2])).unwrap();
+    db.flush().unwrap();
+    db.write("cpu", &batch(&rows_in[2..])).unwrap();
+    // "Now" is day 3 + 2h: cutoff day 1 + 2h, so only day 0 has ended before it.
+    db.enforce_retention(3 * DAY + 2 * HOUR).unwrap();
+    let times: Vec<i64> = rows(&db, "cpu").iter().map(|r| r.0).collect();
+    assert_eq!(times, vec![DAY + HOUR, 3 * DAY + HOUR]);
+    assert_eq!(db.segment_count(), 1);
+    // Nothing more expires at the same instant.
+    db.enforce_retention(3 * DAY + 2 * HOUR).unwrap();
+    assert_eq!(rows(&db, "cpu").len(), 2);
+}
+
+#[test]
+fn leftover_files_of_an_interrupted_flush_are_removed_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(cpu_def("cpu", false), false).unwrap();
+        db.write("cpu", &batch(&[(1, "a", Some(1.0))])).unwrap();
+        db.flush().unwrap();
+        db.write("cpu", &batch(&[(2, "a", Some(2.0))])).unwrap();
+    }
+    // A crash after writing (and renaming) a segment but before the
+    // manifest named it, and another one mid-write.
+    let seg = files(dir.path(), "segments", ".lseg").pop().unwrap();
+    let segs = dir.path().join("segments");
+    std::fs::copy(segs.join(&seg), segs.join("t1_p0_s00000099.lseg")).unwrap();
+    std::fs::write(segs.join("t1_p0_s00000100.lseg.tmp"), b"half a segm").unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(files(dir.path(), "segments", ""), vec![seg]);
+    let times: Vec<i64> = rows(&db, "cpu").iter().map(|r| r.0).collect();
+    assert_eq!(times, vec![1, 2]);
+}
+
+#[test]
+fn a_corrupt_segment_is_reported_by_name_and_other_tables_keep_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(cpu_def("bad", false), false).unwrap();
+        db.create_table(cpu_def("good", false), false).unwrap();
+        let many: Vec<(i64, &str, Option<f64>)> =
+            (0..1000).map(|i| (i, "h", Some(i as f64 * 0.37))).collect();
+        db.write("bad", &batch(&many)).unwrap();
+        db.write("good", &batch(&many[..10])).unwrap();
+        db.flush().unwrap();
+    }
+    let bad_file = files(dir.path(), "segments", ".lseg")
+        .into_iter()
+        .find(|f| f.starts_with("t1_"))
+        .unwrap();
+    let path = dir.path().join("segments").join(&bad_file);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[40] ^= 0xff; // inside the first column blob
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let snap = db.snapshot("bad").unwrap();
+    let err = snap.batches().unwrap_err();
+    assert_eq!(err.status_code(), StatusCode::Corrupt);
+    assert!(err.to_string().contains(&bad_file), "{err}");
+    assert_eq!(rows(&db, "good").len(), 10);
+    // A damaged footer is found at open and reported on the table.
+    drop(db);
+    let len = bytes.len();
+    bytes[len - 30] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let err = db.snapshot("bad").unwrap_err();
+    assert_eq!(err.status_code(), StatusCode::Corrupt);
+    assert!(err.to_string().contains(&bad_file), "{err}");
+    assert_eq!(rows(&db, "good").len(), 10);
+}
+
+#[test]
+fn drop_table_removes_its_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    db.write("cpu", &batch(&[(1, "a", Some(1.0))])).unwrap();
+    db.flush().unwrap();
+    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 1);
+    db.drop_table("cpu", false).unwrap();
+    assert!(files(dir.path(), "segments", ".lseg").is_empty());
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    assert!(rows(&db, "cpu").is_empty());
+}
+
+#[test]
+fn back_pressure_flushes_instead_of_dropping_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open_with(
+        dir.path(),
+        DatabaseOptions {
+            max_memtable_bytes: 4096,
+            ..DatabaseOptions::default()
+        },
+    )
+    .unwrap();
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    let mut sum = 0.0;
+    for i in 0..50i64 {
+        let many: Vec<(i64, &str, Option<f64>)> = (0..20)
+            .map(|j| (i * 100 + j, "h", Some(j as f64)))
+            .collect();
+        sum += many.iter().map(|r| r.2.unwrap()).sum::<f64>();
+        db.write("cpu", &batch(&many)).unwrap();
+    }
+    assert!(
+        db.metrics()
+            .write_stalls
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
+    assert!(db.segment_count() > 1);
+    let total: f64 = db
+        .snapshot("cpu")
+        .unwrap()
+        .scan(Some(&[2]), None, None)
+        .unwrap()
+        .iter()
+        .map(|b: &RecordBatch| {
+            b.column(0)
+                .as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .sum::<f64>()
+        })
+        .sum();
+    assert_eq!(total, sum);
+    assert_eq!(rows(&db, "cpu").len(), 1000);
+}
