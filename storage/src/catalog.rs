@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{read_checked, write_checked};
 use crate::error::{Result, StorageError};
 use crate::schema::TableDef;
 
@@ -31,16 +31,15 @@ pub struct Catalog {
 impl Catalog {
     pub fn open(dir: &Path) -> Result<Catalog> {
         let path = dir.join("catalog.json");
-        let file = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
+        let file = match read_checked(&path, "LYNXCATALOG1")? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
                 path: path.clone(),
                 message: e.to_string(),
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => CatalogFile {
+            None => CatalogFile {
                 next_table_id: 1,
                 tables: BTreeMap::new(),
             },
-            Err(e) => return Err(StorageError::io(&path, e)),
         };
         Ok(Catalog { path, file })
     }
@@ -60,7 +59,7 @@ impl Catalog {
         change(&mut next);
         let bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| StorageError::Internal(format!("catalog serialization: {e}")))?;
-        write_atomically(&self.path, &bytes)?;
+        write_checked(&self.path, "LYNXCATALOG1", &bytes)?;
         self.file = next;
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::atomic_file::write_atomically;
+use crate::atomic_file::{read_checked, write_checked};
 use crate::catalog::TableId;
 use crate::error::{Result, StorageError};
 
@@ -47,16 +47,15 @@ pub struct Manifest {
 impl Manifest {
     pub fn open(dir: &Path) -> Result<Manifest> {
         let path = dir.join("manifest.json");
-        let data = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
+        let data = match read_checked(&path, "LYNXMANIFEST1")? {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StorageError::Corrupt {
                 path: path.clone(),
                 message: e.to_string(),
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestData {
+            None => ManifestData {
                 next_segment_id: 1,
                 ..ManifestData::default()
             },
-            Err(e) => return Err(StorageError::io(&path, e)),
         };
         Ok(Manifest { path, data })
     }
@@ -67,7 +66,7 @@ impl Manifest {
         next.version = self.data.version + 1;
         let bytes = serde_json::to_vec_pretty(&next)
             .map_err(|e| StorageError::Internal(format!("manifest serialization: {e}")))?;
-        write_atomically(&self.path, &bytes)?;
+        write_checked(&self.path, "LYNXMANIFEST1", &bytes)?;
         self.data = next;
         Ok(())
     }

@@ -314,3 +314,30 @@ fn back_pressure_flushes_instead_of_dropping_writers() {
     assert_eq!(total, sum);
     assert_eq!(rows(&db, "cpu").len(), 1000);
 }
+
+#[test]
+fn a_damaged_manifest_or_catalog_is_a_clear_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(cpu_def("cpu", false), false).unwrap();
+        db.write("cpu", &batch(&[(1, "a", Some(1.0))])).unwrap();
+        db.flush().unwrap();
+    }
+    for name in ["manifest.json", "catalog.json"] {
+        let path = dir.path().join(name);
+        let good = std::fs::read(&path).unwrap();
+        let mut bad = good.clone();
+        // A digit inside the JSON body: still valid JSON, wrong content.
+        let at = bad.iter().rposition(|b| b.is_ascii_digit()).unwrap();
+        bad[at] = if bad[at] == b'9' { b'8' } else { bad[at] + 1 };
+        std::fs::write(&path, &bad).unwrap();
+        let err = Database::open(dir.path()).unwrap_err();
+        assert_eq!(err.status_code(), StatusCode::Corrupt, "{name}");
+        assert!(err.to_string().contains(name), "{err}");
+        assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        std::fs::write(&path, &good).unwrap();
+    }
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(rows(&db, "cpu").len(), 1);
+}
