@@ -8,8 +8,10 @@
 //! Invariant: one scan reads one snapshot; a query never sees half a write.
 
 mod provider;
+mod scan;
 mod schema_provider;
 mod sink;
 
 pub use provider::LynxTable;
+pub use scan::LynxScanExec;
 pub use schema_provider::LynxSchema;

@@ -1,24 +1,25 @@
 //! `TableProvider` over a storage table.
 //!
-//! Scans take a snapshot of the table, prune batches by the time range the
-//! filters imply (inexact: DataFusion re-applies the filters), and push
-//! projection and limit down into the memory source.
+//! Scans take a snapshot of the table and push down what the filters imply:
+//! the time range (segments, chunks and 1024-row blocks outside it are
+//! skipped) and tag equality / IN lists (answered from each segment's series
+//! directory), plus projection and limit. Pushdown is inexact: DataFusion
+//! re-applies the filters to the rows that come back.
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use lynx_storage::Database;
+use lynx_storage::{ColumnRole, Database, ScanRequest, TagFilter};
 
+use crate::scan::LynxScanExec;
 use crate::sink::LynxSink;
 
 /// A LynxStore table as seen by DataFusion.
@@ -72,7 +73,7 @@ impl TableProvider for LynxTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -89,21 +90,108 @@ impl TableProvider for LynxTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        // Nanosecond literals were floored; widen hi by one microsecond.
-        let batches = snapshot
-            .scan(Some(&projection), lo, hi.map(|h| h.saturating_add(1)))
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let tags = snapshot
+            .def
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                c.role == ColumnRole::Tag && c.column_type.to_arrow() == DataType::Utf8
+            })
+            .filter_map(|(i, c)| {
+                tag_values(&c.name, filters).map(|values| TagFilter { column: i, values })
+            })
+            .collect();
+        let request = ScanRequest {
+            projection: Some(projection.clone()),
+            lo,
+            // Nanosecond literals were floored; widen hi by one microsecond.
+            hi: hi.map(|h| h.saturating_add(1)),
+            tags,
+        };
         let schema = Arc::new(self.schema.project(&projection)?);
-        // Spread batches over partitions so DataFusion can use every core.
-        let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let mut partitions: Vec<Vec<RecordBatch>> =
-            vec![Vec::new(); parts.min(batches.len()).max(1)];
-        let n = partitions.len();
-        for (i, b) in batches.into_iter().enumerate() {
-            partitions[i % n].push(b);
+        Ok(Arc::new(LynxScanExec::new(
+            self.name.clone(),
+            snapshot,
+            request,
+            schema,
+            limit,
+            state.config().target_partitions(),
+        )))
+    }
+}
+
+/// The values a tag column must take for every filter to hold, when some
+/// filter is `tag = 'v'`, `'v' = tag` or `tag IN ('a', 'b')` (the
+/// intersection if several are).
+fn tag_values(tag: &str, filters: &[Expr]) -> Option<Vec<String>> {
+    let mut allowed: Option<Vec<String>> = None;
+    for f in filters {
+        for conjunct in split_and(f) {
+            let Some(values) = literal_set(tag, conjunct) else {
+                continue;
+            };
+            allowed = Some(match allowed {
+                None => values,
+                Some(prev) => prev.into_iter().filter(|v| values.contains(v)).collect(),
+            });
         }
-        let source = MemorySourceConfig::try_new(&partitions, schema, None)?.with_limit(limit);
-        Ok(datafusion::datasource::source::DataSourceExec::from_data_source(source))
+    }
+    allowed
+}
+
+fn split_and(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            let mut out = split_and(left);
+            out.extend(split_and(right));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
+    let text = |e: &Expr| match e {
+        Expr::Literal(
+            ScalarValue::Utf8(Some(v))
+            | ScalarValue::Utf8View(Some(v))
+            | ScalarValue::LargeUtf8(Some(v)),
+            _,
+        ) => Some(v.clone()),
+        _ => None,
+    };
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => {
+            if is_col(tag, left) {
+                text(right).map(|v| vec![v])
+            } else if is_col(tag, right) {
+                text(left).map(|v| vec![v])
+            } else {
+                None
+            }
+        }
+        Expr::InList(list) if !list.negated && is_col(tag, &list.expr) => {
+            list.list.iter().map(text).collect()
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut l = literal_set(tag, left)?;
+            l.extend(literal_set(tag, right)?);
+            Some(l)
+        }
+        _ => None,
     }
 }
 

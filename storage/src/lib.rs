@@ -28,7 +28,10 @@ pub mod segment;
 mod time_filter;
 pub mod wal;
 
-pub use db::{Database, DatabaseOptions, MaintenanceHandle, StorageMetrics, TableSnapshot};
+pub use db::{
+    Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats, ScanUnit, StorageMetrics,
+    TableSnapshot, TagFilter,
+};
 pub use error::{Result, StatusCode, StorageError};
 pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};
 pub use wal::Durability;

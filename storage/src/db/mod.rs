@@ -39,7 +39,7 @@ use crate::segment::Segment;
 use crate::wal::{Durability, SyncObserver, Wal};
 
 pub use maintenance::MaintenanceHandle;
-pub use snapshot::TableSnapshot;
+pub use snapshot::{ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter};
 
 const RECORD_INSERT: u8 = 1;
 const RECORD_DELETE_RANGE: u8 = 2;

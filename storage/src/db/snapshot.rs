@@ -1,5 +1,6 @@
 //! Reader views: a table's segments plus memtables frozen at one instant.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
@@ -11,6 +12,49 @@ use crate::error::Result;
 use crate::memtable::MemBatch;
 use crate::schema::TableDef;
 use crate::segment::Segment;
+
+/// Rows a reader wants: pushed down from the query's projection and filters.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Columns of the snapshot's schema, in output order (all when `None`).
+    pub projection: Option<Vec<usize>>,
+    /// Inclusive time bounds in microseconds.
+    pub lo: Option<i64>,
+    pub hi: Option<i64>,
+    /// Conjunction of tag predicates answered from series directories.
+    pub tags: Vec<TagFilter>,
+}
+
+/// `column IN (values)` on a tag column (a position in the schema).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagFilter {
+    pub column: usize,
+    pub values: Vec<String>,
+}
+
+/// A segment and the row ranges picked from it (all rows when `None`).
+type PickedSegment = (Arc<Segment>, Option<Vec<Range<usize>>>);
+
+/// An independent piece of a scan: one segment's picked rows, a group of
+/// memtable batches, or (primary-key tables) every source of a partition
+/// that must be de-duplicated together.
+#[derive(Debug, Clone)]
+pub struct ScanUnit {
+    segments: Vec<PickedSegment>,
+    mem: Vec<MemBatch>,
+    dedup: bool,
+    /// Upper bound of the rows this unit yields.
+    pub rows: usize,
+}
+
+/// What pruning did, for EXPLAIN.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanStats {
+    pub segments_total: usize,
+    pub segments_read: usize,
+    pub series_total: usize,
+    pub series_read: usize,
+}
 
 /// A consistent, immutable view of one table for a reader: never blocked
 /// by writers, never showing half a request.
@@ -63,67 +107,186 @@ impl TableSnapshot {
         lo: Option<i64>,
         hi: Option<i64>,
     ) -> Result<Vec<RecordBatch>> {
-        let wanted: Vec<usize> = match projection {
-            Some(p) => p.to_vec(),
-            None => (0..self.schema.fields().len()).collect(),
+        let req = ScanRequest {
+            projection: projection.map(<[usize]>::to_vec),
+            lo,
+            hi,
+            tags: Vec::new(),
         };
-        if !self.def.options.primary_key {
-            return self
-                .read_sources(&wanted, lo, hi)
-                .map(|sources| sources.into_iter().map(|s| s.batch).collect());
+        let mut out = Vec::new();
+        for unit in self.units(&req).0 {
+            out.extend(self.read_unit(&unit, &req)?);
         }
-        // Last write wins across segments and memtables: read the key
-        // columns too, de-duplicate, then drop what was not asked for.
-        let mut key = self.def.tag_indices();
-        key.push(self.def.time_index());
-        let mut read = wanted.clone();
-        for k in &key {
-            if !read.contains(k) {
-                read.push(*k);
-            }
-        }
-        let key_pos: Vec<usize> = key
-            .iter()
-            .map(|k| read.iter().position(|r| r == k).unwrap_or(0))
-            .collect();
-        let sources = self.read_sources(&read, lo, hi)?;
-        let single_segment = sources.iter().all(|s| s.seq == sources[0].seq) && self.mem.is_empty();
-        let rows = if single_segment {
-            sources.into_iter().map(|s| s.batch).collect()
-        } else {
-            dedup_last_write_wins(&key_pos, &sources)?
-        };
-        let keep: Vec<usize> = (0..wanted.len()).collect();
-        rows.iter()
-            .map(|b| b.project(&keep).map_err(Into::into))
-            .collect()
+        Ok(out)
     }
 
-    /// Batches from segments (oldest first) then memtables, each tagged with
-    /// the WAL sequence that orders it for last-write-wins.
-    fn read_sources(
-        &self,
-        projection: &[usize],
-        lo: Option<i64>,
-        hi: Option<i64>,
-    ) -> Result<Vec<MemBatch>> {
-        let mut out = Vec::new();
-        for seg in self.segments.iter().filter(|s| s.overlaps(lo, hi)) {
-            let seq = seg.footer().max_seq;
-            for batch in seg.read(&self.schema, projection, lo, hi)? {
-                out.push(MemBatch { seq, batch });
+    /// Splits a scan into independent units, pruning segments by time and
+    /// series (tag filters against each segment's series directory, series
+    /// time bounds against the range).
+    pub fn units(&self, req: &ScanRequest) -> (Vec<ScanUnit>, ScanStats) {
+        let mut stats = ScanStats {
+            segments_total: self.segments.len(),
+            ..ScanStats::default()
+        };
+        let tag_idx = self.def.tag_indices();
+        let mut picked = Vec::new();
+        for seg in self.segments.iter().filter(|s| s.overlaps(req.lo, req.hi)) {
+            let series = &seg.footer().series;
+            stats.series_total += series.len();
+            let pick = |s: &crate::segment::SeriesEntry| {
+                req.lo.is_none_or(|lo| s.last_time >= lo)
+                    && req.hi.is_none_or(|hi| s.first_time <= hi)
+                    && req.tags.iter().all(|f| {
+                        let Some(pos) = tag_idx.iter().position(|t| *t == f.column) else {
+                            return true;
+                        };
+                        // A tag the segment predates is NULL there.
+                        match seg
+                            .footer()
+                            .columns
+                            .iter()
+                            .position(|c| c.name == self.schema.field(f.column).name().as_str())
+                        {
+                            None => false,
+                            Some(_) => s
+                                .tags
+                                .get(pos)
+                                .and_then(|v| v.as_deref())
+                                .is_some_and(|v| f.values.iter().any(|want| want == v)),
+                        }
+                    })
+            };
+            let mut ranges: Vec<Range<usize>> = Vec::new();
+            let mut rows = 0;
+            for s in series.iter().filter(|s| pick(s)) {
+                stats.series_read += 1;
+                rows += (s.end - s.start) as usize;
+                let r = s.start as usize..s.end as usize;
+                match ranges.last_mut() {
+                    Some(last) if last.end == r.start => last.end = r.end,
+                    _ => ranges.push(r),
+                }
             }
+            if ranges.is_empty() {
+                continue;
+            }
+            stats.segments_read += 1;
+            let all = ranges.len() == 1 && ranges[0] == (0..seg.footer().rows as usize);
+            picked.push((seg.clone(), (!all).then_some(ranges), rows));
         }
         let time_idx = self.def.time_index();
-        for m in &self.mem {
-            if batch_overlaps(&m.batch, time_idx, lo, hi)? {
-                out.push(MemBatch {
-                    seq: m.seq,
-                    batch: m.batch.project(projection)?,
+        let mem: Vec<MemBatch> = self
+            .mem
+            .iter()
+            .filter(|m| batch_overlaps(&m.batch, time_idx, req.lo, req.hi).unwrap_or(true))
+            .cloned()
+            .collect();
+        let mem_rows: usize = mem.iter().map(|m| m.batch.num_rows()).sum();
+        let mut units = Vec::new();
+        if self.def.options.primary_key && !mem.is_empty() {
+            // Memtable rows may replace rows of any partition.
+            units.push(ScanUnit {
+                rows: picked.iter().map(|p| p.2).sum::<usize>() + mem_rows,
+                segments: picked.into_iter().map(|(s, r, _)| (s, r)).collect(),
+                mem,
+                dedup: true,
+            });
+            return (units, stats);
+        }
+        if self.def.options.primary_key {
+            let mut by_partition: std::collections::BTreeMap<i64, ScanUnit> = Default::default();
+            for (seg, ranges, rows) in picked {
+                let unit = by_partition
+                    .entry(seg.footer().partition)
+                    .or_insert(ScanUnit {
+                        segments: Vec::new(),
+                        mem: Vec::new(),
+                        dedup: false,
+                        rows: 0,
+                    });
+                unit.dedup = !unit.segments.is_empty();
+                unit.rows += rows;
+                unit.segments.push((seg, ranges));
+            }
+            units.extend(by_partition.into_values());
+            return (units, stats);
+        }
+        for (seg, ranges, rows) in picked {
+            units.push(ScanUnit {
+                segments: vec![(seg, ranges)],
+                mem: Vec::new(),
+                dedup: false,
+                rows,
+            });
+        }
+        // Memtable batches in groups of ~64Ki rows, so they scan in parallel.
+        let mut group: Vec<MemBatch> = Vec::new();
+        let mut group_rows = 0;
+        for m in mem {
+            group_rows += m.batch.num_rows();
+            group.push(m);
+            if group_rows >= 1 << 16 {
+                units.push(ScanUnit {
+                    segments: Vec::new(),
+                    mem: std::mem::take(&mut group),
+                    dedup: false,
+                    rows: std::mem::take(&mut group_rows),
                 });
             }
         }
-        Ok(out)
+        if !group.is_empty() {
+            units.push(ScanUnit {
+                segments: Vec::new(),
+                mem: group,
+                dedup: false,
+                rows: group_rows,
+            });
+        }
+        (units, stats)
+    }
+
+    /// Reads one unit with the request's projection and time range.
+    pub fn read_unit(&self, unit: &ScanUnit, req: &ScanRequest) -> Result<Vec<RecordBatch>> {
+        let wanted: Vec<usize> = match &req.projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let mut read = wanted.clone();
+        let mut key_pos = Vec::new();
+        if unit.dedup {
+            let mut key = self.def.tag_indices();
+            key.push(self.def.time_index());
+            for k in &key {
+                if !read.contains(k) {
+                    read.push(*k);
+                }
+            }
+            key_pos = key
+                .iter()
+                .map(|k| read.iter().position(|r| r == k).unwrap_or(0))
+                .collect();
+        }
+        let mut sources = Vec::new();
+        for (seg, ranges) in &unit.segments {
+            let seq = seg.footer().max_seq;
+            for batch in seg.read_rows(&self.schema, &read, ranges.as_deref(), req.lo, req.hi)? {
+                sources.push(MemBatch { seq, batch });
+            }
+        }
+        for m in &unit.mem {
+            sources.push(MemBatch {
+                seq: m.seq,
+                batch: m.batch.project(&read)?,
+            });
+        }
+        if !unit.dedup {
+            return Ok(sources.into_iter().map(|s| s.batch).collect());
+        }
+        let keep: Vec<usize> = (0..wanted.len()).collect();
+        dedup_last_write_wins(&key_pos, &sources)?
+            .iter()
+            .map(|b| b.project(&keep).map_err(Into::into))
+            .collect()
     }
 }
 

@@ -2,16 +2,21 @@
 //! reader asks for.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
-use lynx_compression::decode_array;
+use lynx_compression::{block_stats, decode_array, decode_blocks, Scalar};
 use memmap2::Mmap;
 
-use super::{Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
+use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
+use crate::schema::ColumnRole;
+
+/// Rows per independently decodable block inside a chunk.
+const BLOCK: usize = 1024;
 use crate::error::{Result, StorageError};
 
 /// An open, validated segment. Cheap to share: readers hold an `Arc` and
@@ -70,11 +75,27 @@ impl Segment {
 
     /// Decodes the columns `projection` of `schema` (the table's current
     /// schema; columns the segment predates read as NULL) for every chunk
-    /// that may hold rows with `lo <= time <= hi`; one batch per chunk.
+    /// that may hold rows with `lo <= time <= hi`.
     pub fn read(
         &self,
         schema: &SchemaRef,
         projection: &[usize],
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<Vec<RecordBatch>> {
+        self.read_rows(schema, projection, None, lo, hi)
+    }
+
+    /// Like `read`, restricted to the row ranges `rows` (file row numbers,
+    /// sorted and disjoint, e.g. the series picked from the directory).
+    /// Inside a chunk only the 1024-row blocks that intersect the ranges
+    /// and whose time bounds meet `[lo, hi]` are decoded; rows outside the
+    /// time range may still appear at block granularity.
+    pub fn read_rows(
+        &self,
+        schema: &SchemaRef,
+        projection: &[usize],
+        rows: Option<&[Range<usize>]>,
         lo: Option<i64>,
         hi: Option<i64>,
     ) -> Result<Vec<RecordBatch>> {
@@ -86,68 +107,166 @@ impl Segment {
                 self.footer.columns.iter().position(|c| &c.name == name)
             })
             .collect();
+        let time_col = self
+            .footer
+            .columns
+            .iter()
+            .position(|c| c.role == ColumnRole::Time);
         let mut batches = Vec::new();
+        let mut chunk_start = 0usize;
         for chunk in &self.footer.chunks {
+            let chunk_rows = chunk.rows as usize;
+            let span = chunk_start..chunk_start + chunk_rows;
+            chunk_start += chunk_rows;
             if lo.is_some_and(|lo| chunk.max_time < lo) || hi.is_some_and(|hi| chunk.min_time > hi)
             {
                 continue;
             }
-            let rows = chunk.rows as usize;
-            let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
-            for (field, source) in out_schema.fields().iter().zip(&sources) {
-                let array = match source {
-                    None => new_null_array(field.data_type(), rows),
-                    Some(c) => {
-                        let array = self.decode(chunk.columns[*c], *c, rows)?;
-                        if array.data_type() == field.data_type() {
-                            array
-                        } else {
-                            cast(&array, field.data_type())?
-                        }
-                    }
-                };
-                columns.push(array);
+            // Parts of this chunk to read, in chunk-local row numbers.
+            let parts: Vec<Range<usize>> = match rows {
+                None => std::iter::once(0..chunk_rows).collect(),
+                Some(ranges) => ranges
+                    .iter()
+                    .filter(|r| r.start < span.end && r.end > span.start)
+                    .map(|r| r.start.max(span.start) - span.start..r.end.min(span.end) - span.start)
+                    .collect(),
+            };
+            if parts.is_empty() {
+                continue;
             }
-            let options = RecordBatchOptions::new().with_row_count(Some(rows));
-            batches.push(RecordBatch::try_new_with_options(
-                out_schema.clone(),
-                columns,
-                &options,
-            )?);
+            let block_ok = match (time_col, lo.is_some() || hi.is_some()) {
+                (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
+                _ => None,
+            };
+            let mut verified = vec![false; chunk.columns.len()];
+            for part in parts {
+                let Some(part) = trim_to_blocks(part, block_ok.as_deref()) else {
+                    continue;
+                };
+                let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
+                let whole = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
+                let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
+                for (field, source) in out_schema.fields().iter().zip(&sources) {
+                    let array = match source {
+                        None => new_null_array(field.data_type(), part.len()),
+                        Some(c) => {
+                            let bytes = self.blob(chunk.columns[*c], *c, &mut verified[*c])?;
+                            let array = self.decode(
+                                bytes,
+                                *c,
+                                whole.then_some(chunk_rows),
+                                blocks.clone(),
+                            )?;
+                            let array = array.slice(part.start - blocks.start * BLOCK, part.len());
+                            if array.data_type() == field.data_type() {
+                                array
+                            } else {
+                                cast(&array, field.data_type())?
+                            }
+                        }
+                    };
+                    columns.push(array);
+                }
+                let options = RecordBatchOptions::new().with_row_count(Some(part.len()));
+                batches.push(RecordBatch::try_new_with_options(
+                    out_schema.clone(),
+                    columns,
+                    &options,
+                )?);
+            }
         }
         Ok(batches)
     }
 
-    fn decode(&self, blob: super::BlobRef, column: usize, rows: usize) -> Result<ArrayRef> {
-        let corrupt = |message: String| StorageError::Corrupt {
+    /// Per 1024-row block of a chunk: may it hold a time in `[lo, hi]`?
+    /// `None` when the blob has no block index (a single block).
+    fn time_blocks(
+        &self,
+        blob: BlobRef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<Option<Vec<bool>>> {
+        let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
+        let stats =
+            block_stats(bytes).map_err(|e| self.corrupt(format!("time block index: {e}")))?;
+        Ok(stats.map(|blocks| {
+            blocks
+                .iter()
+                .map(|b| match (&b.min, &b.max) {
+                    (Some(Scalar::Int(min)), Some(Scalar::Int(max))) => {
+                        lo.is_none_or(|lo| *max >= i128::from(lo))
+                            && hi.is_none_or(|hi| *min <= i128::from(hi))
+                    }
+                    _ => true,
+                })
+                .collect()
+        }))
+    }
+
+    fn corrupt(&self, message: String) -> StorageError {
+        StorageError::Corrupt {
             path: self.path.clone(),
             message,
-        };
+        }
+    }
+
+    /// The bytes of a blob, checksum verified once per read call.
+    fn blob(&self, blob: BlobRef, column: usize, verified: &mut bool) -> Result<&[u8]> {
         // Offsets were bounds-checked in `parse`.
         let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
-        if crc32fast::hash(bytes) != blob.crc {
-            return Err(corrupt(format!(
-                "checksum mismatch in column \"{}\" at offset {}",
-                self.footer.columns[column].name, blob.offset
-            )));
+        if !*verified {
+            if crc32fast::hash(bytes) != blob.crc {
+                return Err(self.corrupt(format!(
+                    "checksum mismatch in column \"{}\" at offset {}",
+                    self.footer.columns[column].name, blob.offset
+                )));
+            }
+            *verified = true;
         }
+        Ok(bytes)
+    }
+
+    /// Decodes a whole chunk (`whole_rows`) or only `blocks` of it.
+    fn decode(
+        &self,
+        bytes: &[u8],
+        column: usize,
+        whole_rows: Option<usize>,
+        blocks: Range<usize>,
+    ) -> Result<ArrayRef> {
+        let name = &self.footer.columns[column].name;
         let data_type = self.footer.columns[column].column_type.to_arrow();
-        let array = decode_array(bytes, &data_type).map_err(|e| {
-            corrupt(format!(
-                "column \"{}\" at offset {}: {e}",
-                self.footer.columns[column].name, blob.offset
-            ))
-        })?;
-        if array.len() != rows {
-            return Err(corrupt(format!(
-                "column \"{}\" at offset {} has {} rows, expected {rows}",
-                self.footer.columns[column].name,
-                blob.offset,
+        let decoded = match whole_rows {
+            Some(_) => decode_array(bytes, &data_type),
+            None => decode_blocks(bytes, &data_type, blocks.clone()),
+        };
+        let array = decoded.map_err(|e| self.corrupt(format!("column \"{name}\": {e}")))?;
+        let expected = whole_rows.unwrap_or(blocks.len() * BLOCK);
+        if array.len() != expected && !(whole_rows.is_none() && array.len() < expected) {
+            return Err(self.corrupt(format!(
+                "column \"{name}\" decoded {} rows, expected {expected}",
                 array.len()
             )));
         }
         Ok(array)
     }
+}
+
+/// Shrinks a chunk-local row range to the blocks whose time bounds matter.
+fn trim_to_blocks(part: Range<usize>, block_ok: Option<&[bool]>) -> Option<Range<usize>> {
+    let Some(ok) = block_ok else {
+        return (!part.is_empty()).then_some(part);
+    };
+    let mut first = part.start / BLOCK;
+    let mut last = part.end.div_ceil(BLOCK);
+    while first < last && !ok.get(first).copied().unwrap_or(true) {
+        first += 1;
+    }
+    while last > first && !ok.get(last - 1).copied().unwrap_or(true) {
+        last -= 1;
+    }
+    let range = part.start.max(first * BLOCK)..part.end.min(last * BLOCK);
+    (!range.is_empty()).then_some(range)
 }
 
 fn parse(bytes: &[u8]) -> std::result::Result<Footer, String> {

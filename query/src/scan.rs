@@ -1,0 +1,214 @@
+//! `LynxScanExec`: the physical scan of a table snapshot.
+//!
+//! Owns turning a pushed-down [`ScanRequest`] into DataFusion partitions:
+//! the snapshot is split into independent units (a segment's picked series,
+//! a group of memtable batches, a primary-key partition), units are spread
+//! over `target_partitions` by row count, and each partition decodes its
+//! units lazily, one at a time, as the consumer pulls. EXPLAIN shows what
+//! was pruned.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, Statistics};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
+};
+use futures::StreamExt;
+use lynx_storage::{ScanRequest, ScanStats, ScanUnit, TableSnapshot};
+
+#[derive(Debug)]
+pub struct LynxScanExec {
+    table: String,
+    snapshot: Arc<TableSnapshot>,
+    request: Arc<ScanRequest>,
+    partitions: Vec<Vec<ScanUnit>>,
+    stats: ScanStats,
+    schema: SchemaRef,
+    limit: Option<usize>,
+    properties: Arc<PlanProperties>,
+}
+
+impl LynxScanExec {
+    pub fn new(
+        table: String,
+        snapshot: TableSnapshot,
+        request: ScanRequest,
+        schema: SchemaRef,
+        limit: Option<usize>,
+        target_partitions: usize,
+    ) -> LynxScanExec {
+        let (mut units, stats) = snapshot.units(&request);
+        // Largest first onto the least loaded partition.
+        units.sort_by_key(|u| std::cmp::Reverse(u.rows));
+        let n = target_partitions.clamp(1, units.len().max(1));
+        let mut partitions: Vec<(usize, Vec<ScanUnit>)> = vec![(0, Vec::new()); n];
+        for u in units {
+            let least = partitions
+                .iter_mut()
+                .min_by_key(|p| p.0)
+                .expect("at least one partition");
+            least.0 += u.rows;
+            least.1.push(u);
+        }
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(n),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        )
+        .with_scheduling_type(SchedulingType::Cooperative);
+        LynxScanExec {
+            table,
+            snapshot: Arc::new(snapshot),
+            request: Arc::new(request),
+            partitions: partitions.into_iter().map(|p| p.1).collect(),
+            stats,
+            schema,
+            limit,
+            properties: Arc::new(properties),
+        }
+    }
+
+    fn rows_bound(&self) -> usize {
+        self.partitions.iter().flatten().map(|u| u.rows).sum()
+    }
+}
+
+impl DisplayAs for LynxScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let r = &self.request;
+        write!(f, "LynxScanExec: table={}", self.table)?;
+        let names: Vec<&str> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        write!(f, ", projection=[{}]", names.join(", "))?;
+        if r.lo.is_some() || r.hi.is_some() {
+            let bound = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+            write!(f, ", time_us=[{}, {}]", bound(r.lo), bound(r.hi))?;
+        }
+        for t in &r.tags {
+            let name = self.snapshot.schema.field(t.column).name();
+            write!(f, ", tag {name} IN ({})", t.values.join(", "))?;
+        }
+        let s = &self.stats;
+        write!(
+            f,
+            ", segments={}/{}, series={}/{}, rows<={}, partitions={}",
+            s.segments_read,
+            s.segments_total,
+            s.series_read,
+            s.series_total,
+            self.rows_bound(),
+            self.partitions.len()
+        )?;
+        if let Some(l) = self.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for LynxScanExec {
+    fn name(&self) -> &'static str {
+        "LynxScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    #[allow(deprecated)]
+    fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
+        let rows = match partition {
+            Some(p) => self
+                .partitions
+                .get(p)
+                .map_or(0, |units| units.iter().map(|u| u.rows).sum()),
+            None => self.rows_bound(),
+        };
+        Ok(Arc::new(
+            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
+        ))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let units = self.partitions.get(partition).cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!("LynxScanExec has no partition {partition}"))
+        })?;
+        let snapshot = self.snapshot.clone();
+        let request = self.request.clone();
+        let schema = self.schema.clone();
+        let batches = futures::stream::iter(units)
+            .map(move |unit| {
+                let batches = snapshot
+                    .read_unit(&unit, &request)
+                    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                Ok::<_, DataFusionError>(futures::stream::iter(
+                    batches.into_iter().map(Ok::<RecordBatch, DataFusionError>),
+                ))
+            })
+            .flat_map(|r| match r {
+                Ok(s) => s.left_stream(),
+                Err(e) => futures::stream::once(async move { Err(e) }).right_stream(),
+            });
+        let stream: futures::stream::BoxStream<'static, Result<RecordBatch>> = match self.limit {
+            None => batches.boxed(),
+            Some(limit) => {
+                let mut left = limit;
+                batches
+                    .take_while(move |b| {
+                        let go = left > 0;
+                        if let Ok(b) = b {
+                            left = left.saturating_sub(b.num_rows());
+                        }
+                        futures::future::ready(go)
+                    })
+                    .boxed()
+            }
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
