@@ -7,6 +7,7 @@
 //!
 //! Invariant: one scan reads one snapshot; a query never sees half a write.
 
+pub mod functions;
 mod provider;
 mod scan;
 mod schema_provider;

@@ -40,6 +40,7 @@ impl Engine {
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;
         crate::functions::register_static(&ctx);
+        lynx_query::functions::register(&ctx);
         Ok(Arc::new(Engine {
             db,
             ctx,

@@ -40,6 +40,9 @@ pub enum Utility {
     Begin(&'static str),
     Commit,
     Rollback,
+    /// VACUUM: flush memtables to segments, then merge every partition
+    /// that has more than one segment.
+    Vacuum,
     /// Accepted and ignored, answering with this tag.
     NoOp(&'static str),
 }
@@ -166,6 +169,7 @@ pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>>
         Statement::Commit { .. } => Utility::Commit,
         Statement::Rollback { .. } => Utility::Rollback,
         Statement::Discard { .. } => Utility::NoOp("DISCARD ALL"),
+        Statement::Vacuum(_) => Utility::Vacuum,
         Statement::Deallocate { .. } => Utility::NoOp("DEALLOCATE"),
         _ => return Ok(None),
     }))
@@ -245,6 +249,14 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
                 }
             }
             Ok(Output::command("ALTER TABLE"))
+        }
+        Utility::Vacuum => {
+            blocking(move || {
+                db.flush()?;
+                db.compact(2)
+            })
+            .await??;
+            Ok(Output::command("VACUUM"))
         }
         Utility::Set { name, value } => {
             if let Some(changed) = session.settings.set(&name, value.as_deref())? {
