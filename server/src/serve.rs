@@ -18,6 +18,7 @@ use lynx_storage::{Database, DatabaseOptions};
 use crate::config::Config;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
+use crate::prom::PromState;
 use crate::pg::{self, auth::UserPasswords, conn::CancelRegistry, handlers::PgHandler, PgFrontend};
 
 pub fn run(config: Config) -> Result<(), String> {
@@ -99,6 +100,7 @@ async fn serve(config: Config) -> Result<(), String> {
         HttpState {
             engine: engine.clone(),
             metrics: metrics.clone(),
+            prom: Arc::new(PromState::new(&config.prometheus)),
         },
         config.max_body_bytes,
     );

@@ -1,4 +1,5 @@
-//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics.
+//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics,
+//! Prometheus remote write and read (handlers in `crate::prom`).
 
 mod sql;
 
@@ -15,11 +16,13 @@ use tokio::net::TcpListener;
 use lynx_sql::Engine;
 
 use crate::metrics::Metrics;
+use crate::prom::{self, PromState};
 
 #[derive(Clone)]
 pub struct HttpState {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    pub prom: Arc<PromState>,
 }
 
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
@@ -27,6 +30,8 @@ pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/sql", post(sql::post_sql))
+        .route("/api/v1/write", post(prom::write::post_write))
+        .route("/api/v1/read", post(prom::read::post_read))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
