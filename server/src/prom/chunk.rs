@@ -168,6 +168,113 @@ impl XorChunk {
     }
 }
 
+/// Reads bits most significant first; running out is an error.
+struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl BitReader<'_> {
+    fn bit(&mut self) -> Result<bool, String> {
+        let byte = self
+            .data
+            .get(self.pos / 8)
+            .ok_or_else(|| "chunk ends early".to_string())?;
+        let b = byte >> (7 - self.pos % 8) & 1;
+        self.pos += 1;
+        Ok(b == 1)
+    }
+
+    fn bits(&mut self, n: u32) -> Result<u64, String> {
+        (0..n).try_fold(0, |acc, _| Ok(acc << 1 | u64::from(self.bit()?)))
+    }
+
+    fn uvarint(&mut self) -> Result<u64, String> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.bits(8)?;
+            x |= (b & 0x7f) << shift;
+            if b < 0x80 {
+                return Ok(x);
+            }
+        }
+        Err("varint overflows 64 bits".into())
+    }
+}
+
+/// Decodes an XOR chunk (the inverse of [`XorChunk`], written from
+/// `xorIterator` in xor.go). Used by tests and to check our own output;
+/// corrupt input is an error, never a panic.
+pub fn decode_xor(chunk: &[u8]) -> Result<Vec<(i64, f64)>, String> {
+    let (Some(&hi), Some(&lo)) = (chunk.first(), chunk.get(1)) else {
+        return Err("chunk shorter than its header".into());
+    };
+    let n = u16::from_be_bytes([hi, lo]) as usize;
+    let mut r = BitReader {
+        data: &chunk[2..],
+        pos: 0,
+    };
+    let mut out = Vec::with_capacity(n);
+    let (mut t, mut v, mut t_delta) = (0i64, 0f64, 0u64);
+    let (mut leading, mut trailing) = (0u32, 0u32);
+    for i in 0..n {
+        if i == 0 {
+            let u = r.uvarint()?;
+            t = (u >> 1) as i64 ^ -((u & 1) as i64);
+            v = f64::from_bits(r.bits(64)?);
+            out.push((t, v));
+            continue;
+        }
+        if i == 1 {
+            t_delta = r.uvarint()?;
+        } else {
+            let mut d = 0u8;
+            for _ in 0..4 {
+                d <<= 1;
+                if !r.bit()? {
+                    break;
+                }
+                d |= 1;
+            }
+            let dod: i64 = match d {
+                0b0 => 0,
+                0b1111 => r.bits(64)? as i64,
+                _ => {
+                    let sz = match d {
+                        0b10 => 14,
+                        0b110 => 17,
+                        _ => 20,
+                    };
+                    let mut b = r.bits(sz)?;
+                    if b > 1 << (sz - 1) {
+                        b = b.wrapping_sub(1 << sz);
+                    }
+                    b as i64
+                }
+            };
+            t_delta = (t_delta as i64).wrapping_add(dod) as u64;
+        }
+        t = t.wrapping_add(t_delta as i64);
+        if r.bit()? {
+            if r.bit()? {
+                leading = r.bits(5)? as u32;
+                let mut sig = r.bits(6)? as u32;
+                if sig == 0 {
+                    sig = 64;
+                }
+                trailing = (64 - leading)
+                    .checked_sub(sig)
+                    .ok_or_else(|| "leading + significant bits exceed 64".to_string())?;
+            }
+            let sig = 64 - leading - trailing;
+            let bits = r.bits(sig)?;
+            v = f64::from_bits(v.to_bits() ^ bits.checked_shl(trailing).unwrap_or(0));
+        }
+        out.push((t, v));
+    }
+    Ok(out)
+}
+
 const fn crc32c_table() -> [u32; 256] {
     let mut table = [0u32; 256];
     let mut i = 0;

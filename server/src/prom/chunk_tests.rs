@@ -1,95 +1,7 @@
 use super::*;
 
-/// An independent reader written from `xorIterator` in xor.go.
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl BitReader<'_> {
-    fn bit(&mut self) -> bool {
-        let b = self.data[self.pos / 8] >> (7 - self.pos % 8) & 1;
-        self.pos += 1;
-        b == 1
-    }
-    fn bits(&mut self, n: u32) -> u64 {
-        (0..n).fold(0, |acc, _| acc << 1 | u64::from(self.bit()))
-    }
-    fn uvarint(&mut self) -> u64 {
-        let mut x = 0u64;
-        for shift in (0..).step_by(7) {
-            let b = self.bits(8);
-            x |= (b & 0x7f) << shift;
-            if b < 0x80 {
-                break;
-            }
-        }
-        x
-    }
-}
-
 fn decode(chunk: &[u8]) -> Vec<(i64, f64)> {
-    let n = u16::from_be_bytes([chunk[0], chunk[1]]) as usize;
-    let mut r = BitReader {
-        data: &chunk[2..],
-        pos: 0,
-    };
-    let mut out = Vec::new();
-    let (mut t, mut v, mut t_delta) = (0i64, 0f64, 0u64);
-    let (mut leading, mut trailing) = (0u32, 0u32);
-    for i in 0..n {
-        if i == 0 {
-            let u = r.uvarint();
-            t = (u >> 1) as i64 ^ -((u & 1) as i64);
-            v = f64::from_bits(r.bits(64));
-            out.push((t, v));
-            continue;
-        }
-        if i == 1 {
-            t_delta = r.uvarint();
-        } else {
-            let mut d = 0u8;
-            for _ in 0..4 {
-                d <<= 1;
-                if !r.bit() {
-                    break;
-                }
-                d |= 1;
-            }
-            let dod: i64 = match d {
-                0b0 => 0,
-                0b1111 => r.bits(64) as i64,
-                _ => {
-                    let sz = match d {
-                        0b10 => 14,
-                        0b110 => 17,
-                        _ => 20,
-                    };
-                    let mut b = r.bits(sz);
-                    if b > 1 << (sz - 1) {
-                        b = b.wrapping_sub(1 << sz);
-                    }
-                    b as i64
-                }
-            };
-            t_delta = (t_delta as i64).wrapping_add(dod) as u64;
-        }
-        t = t.wrapping_add(t_delta as i64);
-        if r.bit() {
-            if r.bit() {
-                leading = r.bits(5) as u32;
-                let mut sig = r.bits(6) as u32;
-                if sig == 0 {
-                    sig = 64;
-                }
-                trailing = 64 - leading - sig;
-            }
-            let sig = 64 - leading - trailing;
-            v = f64::from_bits(v.to_bits() ^ (r.bits(sig) << trailing));
-        }
-        out.push((t, v));
-    }
-    out
+    decode_xor(chunk).unwrap()
 }
 
 fn encode(samples: &[(i64, f64)]) -> Vec<u8> {
@@ -199,4 +111,13 @@ fn crc32c_and_frames() {
     assert_eq!(&out[..2], &[0xC8, 0x01], "uvarint 200");
     assert_eq!(&out[2..6], &crc32c(&[0xAB; 200]).to_be_bytes());
     assert_eq!(out.len(), 2 + 4 + 200);
+}
+
+#[test]
+fn corrupt_chunks_are_errors_not_panics() {
+    let good = encode(&[(1000, 1.0), (2000, 1.0), (3000, 2.0)]);
+    for cut in 0..good.len() {
+        assert!(decode_xor(&good[..cut]).is_err(), "cut at {cut}");
+    }
+    assert!(decode_xor(&[0xff, 0xff, 0x80]).is_err());
 }

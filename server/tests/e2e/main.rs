@@ -4,6 +4,7 @@
 mod harness;
 mod http;
 mod persistence;
+mod prom;
 mod pg_errors;
 mod pg_protocol;
 mod pg_types;
