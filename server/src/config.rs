@@ -32,6 +32,11 @@ pub struct Config {
     pub max_connections: usize,
     /// Maximum HTTP request body in bytes.
     pub max_body_bytes: usize,
+    /// Require credentials on every HTTP endpoint but `/health`: Basic with
+    /// one of `users`, or Bearer with one of `http_bearer_tokens`.
+    pub http_auth: bool,
+    /// Tokens accepted as `Authorization: Bearer <token>` when `http_auth` is on.
+    pub http_bearer_tokens: Vec<String>,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `lynxstore=debug`.
     pub log: String,
     /// Prometheus remote write / remote read (`[prometheus]` in the file).
@@ -108,6 +113,8 @@ impl Default for Config {
             tls_key: None,
             max_connections: 0,
             max_body_bytes: 64 << 20,
+            http_auth: false,
+            http_bearer_tokens: Vec::new(),
             log: "info".into(),
             prometheus: PrometheusConfig::default(),
         }

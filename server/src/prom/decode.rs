@@ -327,7 +327,10 @@ impl SeriesChecker<'_> {
             return Err(fail("no __name__ label (metric name)".into()));
         };
         let (lo, hi) = self.window;
-        if let Some(s) = samples.iter().find(|s| s.timestamp < lo || s.timestamp > hi) {
+        if let Some(s) = samples
+            .iter()
+            .find(|s| s.timestamp < lo || s.timestamp > hi)
+        {
             out.labels.truncate(start);
             return Err(fail(format!(
                 "sample timestamp {} ms is outside the accepted window {lo}..={hi} ms since the epoch \
@@ -390,3 +393,40 @@ fn describe(raw: &[(&[u8], &[u8])]) -> String {
 #[cfg(test)]
 #[path = "decode_tests.rs"]
 mod tests;
+
+/// Entry point of the cargo-fuzz target `remote_write` (`server/fuzz`),
+/// also replayed over `testdata/prom/fuzz/` by the unit tests. The first
+/// byte picks the protocol and whether the rest is snappy-compressed.
+pub fn fuzz_decode(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let protocol = if mode & 1 == 0 {
+        Protocol::V1
+    } else {
+        Protocol::V2
+    };
+    let raw = if mode & 2 == 0 {
+        rest.to_vec()
+    } else {
+        match decompress(rest, 1 << 20) {
+            Ok(raw) => raw,
+            Err(_) => return,
+        }
+    };
+    let limits = Limits {
+        max_labels_per_series: 8,
+        max_label_value_length: 64,
+        ..Limits::default()
+    };
+    if let Ok(msg) = decode_message(protocol, Bytes::from(raw)) {
+        if let Ok(parsed) = parse(&msg, &limits, 1_700_000_000_000) {
+            for s in &parsed.series {
+                assert!(is_metric_name(s.metric));
+                for w in parsed.labels(s).windows(2) {
+                    assert!(w[0].0 < w[1].0, "labels stay sorted and unique");
+                }
+            }
+        }
+    }
+}

@@ -48,7 +48,12 @@ fn parse_v1(ts: Vec<TimeSeries>) -> Result<(Vec<String>, WriteStats), DecodeErro
                 .iter()
                 .map(|x| format!("{}@{}", x.value, x.timestamp))
                 .collect();
-            format!("{} {{{}}} {}", s.metric, labels.join(","), samples.join(" "))
+            format!(
+                "{} {{{}}} {}",
+                s.metric,
+                labels.join(","),
+                samples.join(" ")
+            )
         })
         .collect();
     Ok((rows, parsed.stats))
@@ -68,7 +73,10 @@ fn valid_v1_request_parses_with_labels_and_samples() {
             &[("__name__", "up"), ("instance", "a:9100"), ("job", "node")],
             &[(NOW - 1000, 1.0), (NOW, 0.0)],
         ),
-        series(&[("Zone", "z"), ("__name__", "x:y"), ("empty", "")], &[(NOW, 2.5)]),
+        series(
+            &[("Zone", "z"), ("__name__", "x:y"), ("empty", "")],
+            &[(NOW, 2.5)],
+        ),
     ])
     .unwrap();
     assert_eq!(
@@ -137,7 +145,10 @@ fn every_label_rule_is_enforced_with_the_series_named() {
 fn timestamps_outside_the_window_are_rejected() {
     let old = NOW - 10 * 365 * 86_400_000 - 1;
     assert_eq!(
-        err(vec![series(&[("__name__", "m")], &[(NOW, 1.0), (old, 2.0)])]),
+        err(vec![series(
+            &[("__name__", "m")],
+            &[(NOW, 1.0), (old, 2.0)]
+        )]),
         format!(
             "series 0 {{__name__=\"m\"}}: sample timestamp {old} ms is outside the accepted window \
              {}..={} ms since the epoch (max_sample_age_secs / max_sample_ahead_secs)",
@@ -160,7 +171,13 @@ fn nan_inf_and_staleness_markers_are_accepted_bit_exact() {
     let stale = f64::from_bits(0x7ff0_0000_0000_0002);
     // (-0.0 is not in the list: proto3 encoders, Prometheus' included, skip
     // a double equal to 0, so it arrives as +0.0.)
-    let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, stale, f64::MIN_POSITIVE];
+    let values = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        stale,
+        f64::MIN_POSITIVE,
+    ];
     let ts = vec![series(
         &[("__name__", "m")],
         &values.iter().map(|v| (NOW, *v)).collect::<Vec<_>>(),
@@ -213,7 +230,10 @@ fn snappy_errors_are_clear() {
         "empty request body: expected a snappy-compressed protobuf message"
     );
     let e = decompress(b"\xff\xff\xff\xff\xff\xff", 1 << 20).unwrap_err();
-    assert!(matches!(&e, DecodeError::Invalid(m) if m.starts_with("body is not snappy block-format data")), "{e:?}");
+    assert!(
+        matches!(&e, DecodeError::Invalid(m) if m.starts_with("body is not snappy block-format data")),
+        "{e:?}"
+    );
     let good = snap::raw::Encoder::new()
         .compress_vec(&[7u8; 1000])
         .unwrap();
@@ -225,7 +245,10 @@ fn snappy_errors_are_clear() {
         )
     );
     let e = decompress(&good[..good.len() - 1], 1 << 20).unwrap_err();
-    assert!(matches!(&e, DecodeError::Invalid(m) if m.starts_with("body is not valid snappy block-format data")), "{e:?}");
+    assert!(
+        matches!(&e, DecodeError::Invalid(m) if m.starts_with("body is not valid snappy block-format data")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -237,8 +260,16 @@ fn protobuf_errors_are_clear() {
         "body is not a valid prometheus.WriteRequest protobuf message: \
          failed to decode Protobuf message: WriteRequest.timeseries: invalid wire type: Varint (expected LengthDelimited)"
     );
-    let e = decode_message(Protocol::V1, Bytes::from_static(b"hello world, not protobuf")).unwrap_err();
-    assert!(e.to_string().starts_with("body is not a valid prometheus.WriteRequest protobuf message"), "{e}");
+    let e = decode_message(
+        Protocol::V1,
+        Bytes::from_static(b"hello world, not protobuf"),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("body is not a valid prometheus.WriteRequest protobuf message"),
+        "{e}"
+    );
     // Truncated: a length-delimited field claims more bytes than there are.
     let e = decode_message(Protocol::V1, Bytes::from_static(&[0x0a, 0x10, 0x0a])).unwrap_err();
     assert!(e.to_string().contains("buffer underflow"), "{e}");
@@ -292,17 +323,23 @@ fn v2_symbols_resolve_and_are_checked() {
 
     let bad = v2(&["", "__name__"], vec![v2_series(&[1, 7], &[])]);
     assert_eq!(
-        parse(&bad, &Limits::default(), NOW).unwrap_err().to_string(),
+        parse(&bad, &Limits::default(), NOW)
+            .unwrap_err()
+            .to_string(),
         "series 0: label reference 7 is outside the symbols table (2 symbols)"
     );
     let odd = v2(&["", "__name__"], vec![v2_series(&[1], &[])]);
     assert_eq!(
-        parse(&odd, &Limits::default(), NOW).unwrap_err().to_string(),
+        parse(&odd, &Limits::default(), NOW)
+            .unwrap_err()
+            .to_string(),
         "series 0: labels_refs has an odd length (1)"
     );
     let first = v2(&["x"], vec![]);
     assert_eq!(
-        parse(&first, &Limits::default(), NOW).unwrap_err().to_string(),
+        parse(&first, &Limits::default(), NOW)
+            .unwrap_err()
+            .to_string(),
         "symbols table: the first symbol must be the empty string"
     );
 }

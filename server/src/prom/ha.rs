@@ -32,7 +32,11 @@ pub enum HaDecision {
     /// Store it (the elected replica, or no HA labels).
     Accept,
     /// Drop it: another replica of the cluster is elected.
-    Drop { cluster: String, replica: String, elected: String },
+    Drop {
+        cluster: String,
+        replica: String,
+        elected: String,
+    },
 }
 
 impl HaTracker {
@@ -125,13 +129,19 @@ mod tests {
         );
         assert_eq!(ha.check(&p(&other), t0), HaDecision::Accept);
         assert_eq!(ha.check(&p(&plain), t0), HaDecision::Accept);
-        assert_eq!(ha.check(&p(&a), t0 + Duration::from_secs(20)), HaDecision::Accept);
+        assert_eq!(
+            ha.check(&p(&a), t0 + Duration::from_secs(20)),
+            HaDecision::Accept
+        );
         // a last sent at t0+20; b takes over only after 30 s of silence.
         assert!(matches!(
             ha.check(&p(&b), t0 + Duration::from_secs(50)),
             HaDecision::Drop { .. }
         ));
-        assert_eq!(ha.check(&p(&b), t0 + Duration::from_secs(51)), HaDecision::Accept);
+        assert_eq!(
+            ha.check(&p(&b), t0 + Duration::from_secs(51)),
+            HaDecision::Accept
+        );
         assert!(matches!(
             ha.check(&p(&a), t0 + Duration::from_secs(52)),
             HaDecision::Drop { .. }

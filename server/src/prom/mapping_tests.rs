@@ -70,8 +70,14 @@ fn one_batch_per_metric_with_union_of_labels() {
             &[("__name__", "up"), ("job", "a")],
             &[(NOW - 2000, 1.0), (NOW - 1000, stale)],
         ),
-        series(&[("__name__", "other"), ("time", "t"), ("value", "v")], &[(NOW, 7.0)]),
-        series(&[("__name__", "up"), ("instance", "i"), ("job", "b")], &[(NOW, 0.0)]),
+        series(
+            &[("__name__", "other"), ("time", "t"), ("value", "v")],
+            &[(NOW, 7.0)],
+        ),
+        series(
+            &[("__name__", "up"), ("instance", "i"), ("job", "b")],
+            &[(NOW, 0.0)],
+        ),
         series(&[("__name__", "no_samples"), ("x", "y")], &[]),
     ]);
     assert_eq!(out.len(), 2, "series without samples make no table");

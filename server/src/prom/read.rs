@@ -50,14 +50,14 @@ impl Matcher {
             PromError::bad_request(format!("unknown label matcher type {}", m.r#type))
         })?;
         let re = match kind {
-            MatchType::Re | MatchType::Nre => Some(
-                Regex::new(&format!("^(?s:{})$", m.value)).map_err(|e| {
+            MatchType::Re | MatchType::Nre => {
+                Some(Regex::new(&format!("^(?s:{})$", m.value)).map_err(|e| {
                     PromError::bad_request(format!(
                         "invalid regular expression {:?} for label {:?}: {e}",
                         m.value, m.name
                     ))
-                })?,
-            ),
+                })?)
+            }
             MatchType::Eq | MatchType::Neq => None,
         };
         Ok(Matcher {

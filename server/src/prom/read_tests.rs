@@ -82,7 +82,9 @@ fn regexes_are_fully_anchored_and_dot_matches_newline() {
     })
     .unwrap_err();
     assert_eq!(bad.status, Http::BAD_REQUEST);
-    assert!(bad.message.starts_with("invalid regular expression \"(\" for label \"a\""));
+    assert!(bad
+        .message
+        .starts_with("invalid regular expression \"(\" for label \"a\""));
 }
 
 #[test]
@@ -92,22 +94,43 @@ fn select_by_name_labels_and_time_range() {
             &[("__name__", "cpu"), ("host", "a"), ("mode", "idle")],
             &[(NOW - 2000, 1.0), (NOW - 1000, 2.0), (NOW, 3.0)],
         ),
-        series(&[("__name__", "cpu"), ("host", "b"), ("mode", "user")], &[(NOW, 4.0)]),
+        series(
+            &[("__name__", "cpu"), ("host", "b"), ("mode", "user")],
+            &[(NOW, 4.0)],
+        ),
         series(&[("__name__", "cpu"), ("host", "c")], &[(NOW, 5.0)]),
-        series(&[("__name__", "mem"), ("host", "a"), ("time", "t1")], &[(NOW, 6.0)]),
+        series(
+            &[("__name__", "mem"), ("host", "a"), ("time", "t1")],
+            &[(NOW, 6.0)],
+        ),
     ]);
     use MatchType::*;
     assert_eq!(
-        run(&db, NOW - 1000, NOW, &[m(Eq, "__name__", "cpu"), m(Eq, "mode", "idle")]),
+        run(
+            &db,
+            NOW - 1000,
+            NOW,
+            &[m(Eq, "__name__", "cpu"), m(Eq, "mode", "idle")]
+        ),
         ["{__name__=cpu,host=a,mode=idle} 2@1699999999000 3@1700000000000"]
     );
     // An absent label matches as "".
     assert_eq!(
-        run(&db, NOW, NOW, &[m(Eq, "__name__", "cpu"), m(Eq, "mode", "")]),
+        run(
+            &db,
+            NOW,
+            NOW,
+            &[m(Eq, "__name__", "cpu"), m(Eq, "mode", "")]
+        ),
         ["{__name__=cpu,host=c} 5@1700000000000"]
     );
     assert_eq!(
-        run(&db, NOW, NOW, &[m(Re, "__name__", "cpu|mem"), m(Neq, "host", "a")]),
+        run(
+            &db,
+            NOW,
+            NOW,
+            &[m(Re, "__name__", "cpu|mem"), m(Neq, "host", "a")]
+        ),
         [
             "{__name__=cpu,host=b,mode=user} 4@1700000000000",
             "{__name__=cpu,host=c} 5@1700000000000"

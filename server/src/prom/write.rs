@@ -95,8 +95,10 @@ pub async fn post_write(
             let stats = &outcome.stats;
             m.prom_samples_written
                 .fetch_add(outcome.samples_written as u64, Ordering::Relaxed);
-            m.prom_dropped
-                .fetch_add((stats.histograms + stats.exemplars) as u64, Ordering::Relaxed);
+            m.prom_dropped.fetch_add(
+                (stats.histograms + stats.exemplars) as u64,
+                Ordering::Relaxed,
+            );
             match &outcome.dropped_by_ha {
                 None => Http::NO_CONTENT.into_response(),
                 Some(message) => (Http::ACCEPTED, message.clone()).into_response(),

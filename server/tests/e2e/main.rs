@@ -4,9 +4,9 @@
 mod harness;
 mod http;
 mod persistence;
-mod prom;
 mod pg_errors;
 mod pg_protocol;
 mod pg_types;
+mod prom;
 mod psql;
 mod security;

@@ -84,7 +84,10 @@ fn fixed_request() -> Vec<TimeSeries> {
     };
     vec![
         series(&cpu("idle"), &[(T0, 100.5), (T0 + 15_000, 115.25)]),
-        series(&cpu("user"), &[(T0, 3.0), (T0 + 15_000, f64::from_bits(STALE))]),
+        series(
+            &cpu("user"),
+            &[(T0, 3.0), (T0 + 15_000, f64::from_bits(STALE))],
+        ),
         // Labels named like the fixed columns are stored as label_time / label_value.
         series(
             &[("__name__", "odd_values"), ("time", "t"), ("value", "v")],
@@ -369,13 +372,21 @@ async fn bad_inputs_get_the_right_status_and_store_nothing() {
     // Accepted as they are: an empty WriteRequest (nothing to store) and
     // NaN / ±Inf / staleness markers (stored bit-exact).
     assert_eq!(write(port, &snappy(&[])).0, 204);
-    let specials = [GO_NAN, f64::INFINITY.to_bits(), f64::NEG_INFINITY.to_bits(), STALE];
+    let specials = [
+        GO_NAN,
+        f64::INFINITY.to_bits(),
+        f64::NEG_INFINITY.to_bits(),
+        STALE,
+    ];
     let samples: Vec<(i64, f64)> = specials
         .iter()
         .enumerate()
         .map(|(i, b)| (T0 + i as i64, f64::from_bits(*b)))
         .collect();
-    let (status, _, text) = write(port, &body(vec![series(&[("__name__", "specials")], &samples)]));
+    let (status, _, text) = write(
+        port,
+        &body(vec![series(&[("__name__", "specials")], &samples)]),
+    );
     assert_eq!((status, text.as_str()), (204, ""));
     let bits: Vec<u64> = c
         .query("SELECT value FROM specials ORDER BY time", &[])
@@ -387,8 +398,14 @@ async fn bad_inputs_get_the_right_status_and_store_nothing() {
     assert_eq!(bits, specials);
     let (_, _, metrics) = request(port, "GET", "/metrics", &[], b"");
     let metrics = String::from_utf8(metrics).unwrap();
-    assert!(metrics.contains("lynx_prom_write_rejected_total 21"), "{metrics}");
-    assert!(metrics.contains("lynx_prom_samples_written_total 4"), "{metrics}");
+    assert!(
+        metrics.contains("lynx_prom_write_rejected_total 21"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lynx_prom_samples_written_total 4"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -457,7 +474,10 @@ async fn remote_write_2_0_answers_with_written_counts() {
         .contains("x-prometheus-remote-write-samples-written: 0"));
     let c = server.client().await;
     let rows: Vec<(String, f64)> = c
-        .query("SELECT code, value FROM http_requests_total ORDER BY time", &[])
+        .query(
+            "SELECT code, value FROM http_requests_total ORDER BY time",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -465,7 +485,11 @@ async fn remote_write_2_0_answers_with_written_counts() {
         .collect();
     assert_eq!(
         rows,
-        [("200".into(), 1.0), ("200".into(), 2.0), ("200".into(), 3.0)]
+        [
+            ("200".into(), 1.0),
+            ("200".into(), 2.0),
+            ("200".into(), 3.0)
+        ]
     );
 }
 
@@ -578,7 +602,14 @@ fn remote_read_samples_and_streamed_xor_chunks() {
         .map(|i| (T0 + i * 15_000 + (i % 7), (i * i) as f64 / 3.0))
         .collect();
     assert_eq!(
-        write(port, &body(vec![series(&[("__name__", "long_series"), ("k", "v")], &long)])).0,
+        write(
+            port,
+            &body(vec![series(
+                &[("__name__", "long_series"), ("k", "v")],
+                &long
+            )])
+        )
+        .0,
         204
     );
     let lbl = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
@@ -597,12 +628,21 @@ fn remote_read_samples_and_streamed_xor_chunks() {
     let mut user = idle.clone();
     user[4].1 = "user".into();
     let cpu_expected: Found = vec![
-        (idle.clone(), vec![(T0, 100.5f64.to_bits()), (T0 + 15_000, 115.25f64.to_bits())]),
-        (user.clone(), vec![(T0, 3f64.to_bits()), (T0 + 15_000, STALE)]),
+        (
+            idle.clone(),
+            vec![(T0, 100.5f64.to_bits()), (T0 + 15_000, 115.25f64.to_bits())],
+        ),
+        (
+            user.clone(),
+            vec![(T0, 3f64.to_bits()), (T0 + 15_000, STALE)],
+        ),
     ];
     for accept in [&[][..], &[0], &[1], &[1, 0]] {
         let req = read_request(
-            &[(0, "__name__", "node_cpu_seconds_total"), (2, "mode", "idle|user")],
+            &[
+                (0, "__name__", "node_cpu_seconds_total"),
+                (2, "mode", "idle|user"),
+            ],
             T0,
             T0 + 15_000,
             accept,
@@ -615,19 +655,39 @@ fn remote_read_samples_and_streamed_xor_chunks() {
         assert_eq!(got, cpu_expected, "accepted types {accept:?}");
     }
     // Time range is inclusive; !~ and != work; escaped columns map back.
-    let req = read_request(&[(0, "__name__", "node_cpu_seconds_total"), (3, "mode", "id.*")], T0 + 1, T0 + 15_000, &[]);
-    assert_eq!(read_samples(port, &req), vec![(user, vec![(T0 + 15_000, STALE)])]);
+    let req = read_request(
+        &[
+            (0, "__name__", "node_cpu_seconds_total"),
+            (3, "mode", "id.*"),
+        ],
+        T0 + 1,
+        T0 + 15_000,
+        &[],
+    );
+    assert_eq!(
+        read_samples(port, &req),
+        vec![(user, vec![(T0 + 15_000, STALE)])]
+    );
     let req = read_request(&[(1, "time", "x"), (0, "value", "v")], T0, T0 + 10, &[1]);
     let odd = lbl(&[("__name__", "odd_values"), ("time", "t"), ("value", "v")]);
     let odd_samples: Vec<(i64, u64)> = expected_odd().iter().map(|r| (r.0, r.1)).collect();
-    assert_eq!(read_streamed(port, &req), vec![(odd.clone(), odd_samples.clone())]);
     assert_eq!(
-        read_samples(port, &read_request(&[(1, "time", "x"), (0, "value", "v")], T0, T0 + 10, &[0])),
+        read_streamed(port, &req),
+        vec![(odd.clone(), odd_samples.clone())]
+    );
+    assert_eq!(
+        read_samples(
+            port,
+            &read_request(&[(1, "time", "x"), (0, "value", "v")], T0, T0 + 10, &[0])
+        ),
         vec![(odd, odd_samples)]
     );
     let req = read_request(&[(0, "__name__", "long_series")], 0, T0 + 10_000_000, &[1]);
     let want: Vec<(i64, u64)> = long.iter().map(|(t, v)| (*t, v.to_bits())).collect();
-    assert_eq!(read_streamed(port, &req), vec![(lbl(&[("__name__", "long_series"), ("k", "v")]), want)]);
+    assert_eq!(
+        read_streamed(port, &req),
+        vec![(lbl(&[("__name__", "long_series"), ("k", "v")]), want)]
+    );
     // Bad read requests: 400 with a message.
     let (status, _, body) = request(port, "POST", "/api/v1/read", &V1, b"nope");
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
@@ -646,11 +706,18 @@ async fn ha_pairs_store_only_the_elected_replica() {
         "[prometheus]\nha_cluster_label = \"cluster\"\nha_replica_label = \"__replica__\"\nha_failover_timeout_secs = 3600\n",
     )
     .unwrap();
-    let server = Server::start_with(&dir.path().join("data"), &["--config", config.to_str().unwrap()]);
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
     let port = server.http_port;
     let from = |replica: &str, v: f64| {
         body(vec![series(
-            &[("__name__", "ha_metric"), ("__replica__", replica), ("cluster", "c1")],
+            &[
+                ("__name__", "ha_metric"),
+                ("__replica__", replica),
+                ("cluster", "c1"),
+            ],
             &[(T0, v)],
         )])
     };
@@ -663,14 +730,19 @@ async fn ha_pairs_store_only_the_elected_replica() {
     );
     assert_eq!(write(port, &from("a", 3.0)).0, 204);
     let c = server.client().await;
-    let rows = c
-        .query("SELECT * FROM ha_metric", &[])
-        .await
-        .unwrap();
+    let rows = c.query("SELECT * FROM ha_metric", &[]).await.unwrap();
     let names: Vec<&str> = rows[0].columns().iter().map(|c| c.name()).collect();
-    assert_eq!(names, ["time", "value", "cluster"], "the replica label is not stored");
+    assert_eq!(
+        names,
+        ["time", "value", "cluster"],
+        "the replica label is not stored"
+    );
     let got: Vec<(f64, String)> = rows.iter().map(|r| (r.get(1), r.get(2))).collect();
-    assert_eq!(got, [(3.0, "c1".to_string())], "same series and time: last write wins");
+    assert_eq!(
+        got,
+        [(3.0, "c1".to_string())],
+        "same series and time: last write wins"
+    );
 }
 
 /// Kills the Prometheus process when the test ends, however it ends.
@@ -697,7 +769,10 @@ fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -728,10 +803,15 @@ async fn real_prometheus_remote_writes_and_reads_through_lynxstore() {
     let port = server.http_port;
     // A series only LynxStore has: 20 samples, one every 15 s, ending now.
     let end = now_ms() / 1000 * 1000;
-    let marker: Vec<(i64, f64)> = (0..20).map(|i| (end - (19 - i) * 15_000, i as f64 + 0.5)).collect();
+    let marker: Vec<(i64, f64)> = (0..20)
+        .map(|i| (end - (19 - i) * 15_000, i as f64 + 0.5))
+        .collect();
     let (status, _, text) = write(
         port,
-        &body(vec![series(&[("__name__", "lynx_e2e_marker"), ("source", "lynx")], &marker)]),
+        &body(vec![series(
+            &[("__name__", "lynx_e2e_marker"), ("source", "lynx")],
+            &marker,
+        )]),
     );
     assert_eq!((status, text.as_str()), (204, ""));
 
@@ -765,7 +845,10 @@ remote_read:
     let _prometheus = Prometheus(
         std::process::Command::new(binary)
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -814,10 +897,17 @@ remote_read:
             .await;
         if let Ok(rows) = rows {
             if let Some(r) = rows.first() {
-                break (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, f64>(2));
+                break (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, f64>(2),
+                );
             }
         }
-        assert!(Instant::now() < deadline, "no prometheus_build_info rows within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "no prometheus_build_info rows within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(build_info, (version, "prometheus".to_string(), 1.0));
@@ -825,14 +915,20 @@ remote_read:
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let n = c
-            .query("SELECT count(*) FROM lynx_prom_write_requests_total WHERE job = 'lynxstore'", &[])
+            .query(
+                "SELECT count(*) FROM lynx_prom_write_requests_total WHERE job = 'lynxstore'",
+                &[],
+            )
             .await
             .ok()
             .and_then(|r| r.first().map(|r| r.get::<_, i64>(0)));
         if n.is_some_and(|n| n > 0) {
             break;
         }
-        assert!(Instant::now() < deadline, "no lynxstore self-metrics within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "no lynxstore self-metrics within 60 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -870,5 +966,58 @@ remote_read:
     // Every request Prometheus sent was accepted.
     let (_, _, metrics) = request(port, "GET", "/metrics", &[], b"");
     let metrics = String::from_utf8(metrics).unwrap();
-    assert!(metrics.contains("lynx_prom_write_rejected_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("lynx_prom_write_rejected_total 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn http_auth_guards_remote_write_with_basic_and_bearer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            "--user",
+            "alice",
+            "--password",
+            "s3cret",
+            "--http-auth",
+            "--http-bearer-token",
+            "tok-1",
+        ],
+    );
+    let port = server.http_port;
+    let payload = body(vec![series(&[("__name__", "auth_metric")], &[(T0, 1.0)])]);
+    let with = |auth: &str| {
+        let mut h = V1.to_vec();
+        h.push(("Authorization", auth));
+        write_with(port, &h, &payload)
+    };
+    let (status, head, text) = write(port, &payload);
+    assert_eq!(status, 401);
+    assert!(
+        head.contains("www-authenticate: Basic realm=\"lynxstore\""),
+        "{head}"
+    );
+    assert_eq!(
+        text,
+        "authentication required: HTTP Basic with a configured user, or a Bearer token\n"
+    );
+    assert_eq!(with("Basic YWxpY2U6d3Jvbmc=").0, 401); // alice:wrong
+    assert_eq!(with("Bearer tok-2").0, 401);
+    assert_eq!(with("Basic YWxpY2U6czNjcmV0").0, 204); // alice:s3cret
+    assert_eq!(with("Bearer tok-1").0, 204);
+    assert_eq!(request(port, "GET", "/health", &[], b"").0, 200);
+    assert_eq!(request(port, "POST", "/v1/sql", &[], b"SELECT 1").0, 401);
+    assert_eq!(request(port, "GET", "/metrics", &[], b"").0, 401);
+    let (status, _, rows) = request(
+        port,
+        "POST",
+        "/v1/sql",
+        &[("Authorization", "Bearer tok-1")],
+        b"SELECT count(*) AS n FROM auth_metric",
+    );
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(rows).unwrap().contains("[[1]]"));
 }
