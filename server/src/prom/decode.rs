@@ -206,7 +206,7 @@ pub fn parse<'a>(
                 ));
             }
             for (i, ts) in r.timeseries.iter().enumerate() {
-                if ts.labels_refs.len() % 2 != 0 {
+                if !ts.labels_refs.len().is_multiple_of(2) {
                     return Err(invalid(format!(
                         "series {i}: labels_refs has an odd length ({})",
                         ts.labels_refs.len()

@@ -353,3 +353,23 @@ fn invalid_utf8_in_labels_is_rejected() {
         "series 0 {__name__=\"m\", a=\"\u{fffd}\u{fffd}\"}: the value of label \"a\" is not valid UTF-8"
     );
 }
+
+#[test]
+fn fuzz_corpus_replays_and_seeds_are_valid_requests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/prom/fuzz");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        fuzz_decode(&data);
+        n += 1;
+    }
+    assert!(n >= 6, "corpus at {}", dir.display());
+    for (file, protocol) in [("v1_snappy", Protocol::V1), ("v2_snappy", Protocol::V2)] {
+        let data = std::fs::read(dir.join(file)).unwrap();
+        let raw = decompress(&data[1..], 1 << 20).unwrap();
+        let msg = decode_message(protocol, Bytes::from(raw)).unwrap();
+        let parsed = parse(&msg, &Limits::default(), NOW).unwrap();
+        assert_eq!(parsed.series[0].metric, "up", "{file}");
+        assert_eq!(parsed.labels(&parsed.series[0]), &[("job", "a")], "{file}");
+    }
+}

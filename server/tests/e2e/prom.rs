@@ -302,7 +302,8 @@ async fn bad_inputs_get_the_right_status_and_store_nothing() {
     let bomb = snappy(&vec![0u8; 300_000]);
 
     // (body, headers, status, start of the message)
-    let cases: Vec<(Vec<u8>, &[(&str, &str)], u16, String)> = vec![
+    type Case<'a> = (Vec<u8>, &'a [(&'a str, &'a str)], u16, String);
+    let cases: Vec<Case> = vec![
         (b"this is not snappy".to_vec(), &V1, 400, "body is not valid snappy block-format data".into()),
         (vec![0xff; 12], &V1, 400, "body is not snappy block-format data".into()),
         (truncated.to_vec(), &V1, 400, "body is not valid snappy block-format data".into()),
