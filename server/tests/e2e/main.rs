@@ -8,5 +8,6 @@ mod pg_errors;
 mod pg_protocol;
 mod pg_types;
 mod prom;
+mod prom_real;
 mod psql;
 mod security;
