@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole LynxStore test suite. Installs what the tests need first
-# (psql from postgresql-client, openssl), so it works on a fresh Debian machine.
+# (psql from postgresql-client, openssl, prometheus), so it works on a fresh Debian machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # TLS test makes a certificate
+[ -x /usr/bin/prometheus ] || need_apt+=(prometheus)         # remote write/read e2e test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -36,8 +36,66 @@ pub struct Config {
     pub max_connections: usize,
     /// Maximum HTTP request body in bytes.
     pub max_body_bytes: usize,
+    /// Require credentials on every HTTP endpoint but `/health`: Basic with
+    /// one of `users`, or Bearer with one of `http_bearer_tokens`.
+    pub http_auth: bool,
+    /// Tokens accepted as `Authorization: Bearer <token>` when `http_auth` is on.
+    pub http_bearer_tokens: Vec<String>,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `lynxstore=debug`.
     pub log: String,
+    /// Prometheus remote write / remote read (`[prometheus]` in the file).
+    pub prometheus: PrometheusConfig,
+}
+
+/// Limits and options of `POST /api/v1/write` and `POST /api/v1/read`.
+/// Every violation is answered with 400 (413 for the decoded size) and
+/// nothing of the request is stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Series per remote-write request.
+    pub max_series_per_request: usize,
+    /// Labels per series, `__name__` included.
+    pub max_labels_per_series: usize,
+    /// Bytes per label name.
+    pub max_label_name_length: usize,
+    /// Bytes per label value.
+    pub max_label_value_length: usize,
+    /// Samples older than now minus this are refused (default 10 years).
+    pub max_sample_age_secs: u64,
+    /// Samples newer than now plus this are refused (default 10 minutes).
+    pub max_sample_ahead_secs: u64,
+    /// Bytes of a request body after snappy decompression.
+    pub max_decoded_bytes: usize,
+    /// Samples one remote-read request may return.
+    pub max_read_samples: usize,
+    /// HA pairs: the label naming the cluster (e.g. `cluster`); with
+    /// `ha_replica_label`, only the elected replica's samples are stored.
+    pub ha_cluster_label: Option<String>,
+    /// HA pairs: the label naming the replica (e.g. `__replica__`); it is
+    /// removed from stored series.
+    pub ha_replica_label: Option<String>,
+    /// HA pairs: elect another replica after the elected one has sent
+    /// nothing for this long.
+    pub ha_failover_timeout_secs: u64,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            max_series_per_request: 100_000,
+            max_labels_per_series: 64,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
+            max_sample_age_secs: 10 * 365 * 86_400,
+            max_sample_ahead_secs: 600,
+            max_decoded_bytes: 256 << 20,
+            max_read_samples: 50_000_000,
+            ha_cluster_label: None,
+            ha_replica_label: None,
+            ha_failover_timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,7 +119,10 @@ impl Default for Config {
             tls_key: None,
             max_connections: 0,
             max_body_bytes: 64 << 20,
+            http_auth: false,
+            http_bearer_tokens: Vec::new(),
             log: "info".into(),
+            prometheus: PrometheusConfig::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The `lynxstore` server: CLI, configuration, the PostgreSQL wire protocol
-//! front end (`pg`), the HTTP front end (`http`) and the server's metrics.
+//! front end (`pg`), the HTTP front end (`http`), Prometheus remote
+//! write and read (`prom`) and the server's metrics.
 //!
 //! This is the only crate that knows about sockets, HTTP or the command
 //! line. Status codes become SQLSTATEs and HTTP statuses in `sqlstate`, and
@@ -9,5 +10,6 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod pg;
+pub mod prom;
 pub mod serve;
 pub mod sqlstate;

@@ -66,6 +66,12 @@ struct ServeArgs {
     /// Maximum HTTP request body in bytes [default: 67108864]
     #[arg(long)]
     max_body_bytes: Option<usize>,
+    /// Require HTTP credentials (Basic with --user/--password, or a Bearer token) on all endpoints but /health
+    #[arg(long)]
+    http_auth: bool,
+    /// Accept this Bearer token when --http-auth is on; also LYNX_HTTP_TOKEN
+    #[arg(long, env = "LYNX_HTTP_TOKEN", hide_env_values = true)]
+    http_bearer_token: Option<String>,
     /// Log filter, e.g. info, debug, lynxstore=debug [default: info]
     #[arg(long)]
     log: Option<String>,
@@ -113,6 +119,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.max_body_bytes {
             c.max_body_bytes = v;
+        }
+        if self.http_auth {
+            c.http_auth = true;
+        }
+        if let Some(v) = self.http_bearer_token {
+            c.http_bearer_tokens = vec![v];
         }
         if let Some(v) = self.log {
             c.log = v;

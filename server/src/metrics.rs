@@ -61,6 +61,14 @@ pub struct Metrics {
     pub connections_active: AtomicU64,
     pub queries_total: AtomicU64,
     pub http_requests_total: AtomicU64,
+    /// Remote-write requests stored (204) or HA-dropped (202).
+    pub prom_write_requests: AtomicU64,
+    /// Remote-write requests refused (4xx/5xx).
+    pub prom_write_rejected: AtomicU64,
+    pub prom_samples_written: AtomicU64,
+    /// Native histograms and exemplars received and dropped.
+    pub prom_dropped: AtomicU64,
+    pub prom_read_requests: AtomicU64,
     errors_by_sqlstate: Mutex<BTreeMap<String, u64>>,
     pub query_latency: Histogram,
     pub wal_fsync_latency: Histogram,
@@ -111,6 +119,35 @@ impl Metrics {
             "HTTP requests served.",
             load(&self.http_requests_total),
         );
+        for (name, help, v) in [
+            (
+                "lynx_prom_write_requests_total",
+                "Remote-write requests accepted.",
+                &self.prom_write_requests,
+            ),
+            (
+                "lynx_prom_write_rejected_total",
+                "Remote-write requests refused.",
+                &self.prom_write_rejected,
+            ),
+            (
+                "lynx_prom_samples_written_total",
+                "Remote-write samples stored.",
+                &self.prom_samples_written,
+            ),
+            (
+                "lynx_prom_dropped_total",
+                "Remote-write native histograms and exemplars dropped.",
+                &self.prom_dropped,
+            ),
+            (
+                "lynx_prom_read_requests_total",
+                "Remote-read requests.",
+                &self.prom_read_requests,
+            ),
+        ] {
+            counter(&mut out, name, help, load(v));
+        }
         let _ = writeln!(out, "# HELP lynx_query_errors_total Statements that failed, by SQLSTATE.\n# TYPE lynx_query_errors_total counter");
         for (code, n) in self.errors_by_sqlstate.lock().iter() {
             let _ = writeln!(out, "lynx_query_errors_total{{sqlstate=\"{code}\"}} {n}");

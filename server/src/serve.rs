@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::pg::{self, auth::UserPasswords, conn::CancelRegistry, handlers::PgHandler, PgFrontend};
+use crate::prom::PromState;
 
 pub fn run(config: Config) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
@@ -56,6 +57,7 @@ fn load_tls(config: &Config) -> Result<Option<pgwire::tokio::TlsAcceptor>, Strin
 async fn serve(config: Config) -> Result<(), String> {
     let metrics = Arc::new(Metrics::default());
     let tls = load_tls(&config)?;
+    let http_auth = http::auth::HttpAuth::from_config(&config)?;
     let db = {
         let m = metrics.clone();
         let options = DatabaseOptions {
@@ -102,8 +104,10 @@ async fn serve(config: Config) -> Result<(), String> {
         HttpState {
             engine: engine.clone(),
             metrics: metrics.clone(),
+            prom: Arc::new(PromState::new(&config.prometheus)),
         },
         config.max_body_bytes,
+        http_auth,
     );
     let http_task = tokio::spawn(http::serve(http_listener, router, stop_rx));
     info!(

@@ -1,5 +1,7 @@
-//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics.
+//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics,
+//! Prometheus remote write and read (handlers in `crate::prom`).
 
+pub mod auth;
 mod sql;
 
 use std::sync::atomic::Ordering;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -15,18 +18,32 @@ use tokio::net::TcpListener;
 use lynx_sql::Engine;
 
 use crate::metrics::Metrics;
+use crate::prom::{self, PromState};
 
 #[derive(Clone)]
 pub struct HttpState {
     pub engine: Arc<Engine>,
     pub metrics: Arc<Metrics>,
+    pub prom: Arc<PromState>,
 }
 
-pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/health", get(health))
+/// All endpoints; with `auth`, everything but `/health` needs credentials.
+pub fn router(
+    state: HttpState,
+    max_body_bytes: usize,
+    auth: Option<Arc<auth::HttpAuth>>,
+) -> Router {
+    let mut api = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/sql", post(sql::post_sql))
+        .route("/api/v1/write", post(prom::write::post_write))
+        .route("/api/v1/read", post(prom::read::post_read));
+    if let Some(auth) = auth {
+        api = api.layer(middleware::from_fn_with_state(auth, auth::require));
+    }
+    Router::new()
+        .route("/health", get(health))
+        .merge(api)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

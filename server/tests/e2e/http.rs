@@ -184,6 +184,8 @@ fn help_documents_every_config_option() {
         "--tls-key",
         "--max-connections",
         "--max-body-bytes",
+        "--http-auth",
+        "--http-bearer-token",
         "--log",
     ] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");

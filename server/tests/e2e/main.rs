@@ -7,5 +7,7 @@ mod persistence;
 mod pg_errors;
 mod pg_protocol;
 mod pg_types;
+mod prom;
+mod prom_real;
 mod psql;
 mod security;
