@@ -41,6 +41,8 @@ pub struct Config {
     pub http_auth: bool,
     /// Tokens accepted as `Authorization: Bearer <token>` when `http_auth` is on.
     pub http_bearer_tokens: Vec<String>,
+    /// Serve HTTP over TLS (HTTPS) with `tls_cert` / `tls_key`.
+    pub http_tls: bool,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `lynxstore=debug`.
     pub log: String,
     /// Prometheus remote write / remote read (`[prometheus]` in the file).
@@ -121,6 +123,7 @@ impl Default for Config {
             max_body_bytes: 64 << 20,
             http_auth: false,
             http_bearer_tokens: Vec::new(),
+            http_tls: false,
             log: "info".into(),
             prometheus: PrometheusConfig::default(),
         }

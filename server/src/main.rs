@@ -72,6 +72,9 @@ struct ServeArgs {
     /// Accept this Bearer token when --http-auth is on; also LYNX_HTTP_TOKEN
     #[arg(long, env = "LYNX_HTTP_TOKEN", hide_env_values = true)]
     http_bearer_token: Option<String>,
+    /// Serve HTTP over TLS with --tls-cert/--tls-key (remote write, SQL, metrics)
+    #[arg(long, requires = "tls_cert")]
+    http_tls: bool,
     /// Log filter, e.g. info, debug, lynxstore=debug [default: info]
     #[arg(long)]
     log: Option<String>,
@@ -125,6 +128,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.http_bearer_token {
             c.http_bearer_tokens = vec![v];
+        }
+        if self.http_tls {
+            c.http_tls = true;
         }
         if let Some(v) = self.log {
             c.log = v;

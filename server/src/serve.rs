@@ -57,6 +57,11 @@ fn load_tls(config: &Config) -> Result<Option<pgwire::tokio::TlsAcceptor>, Strin
 async fn serve(config: Config) -> Result<(), String> {
     let metrics = Arc::new(Metrics::default());
     let tls = load_tls(&config)?;
+    let http_tls = match (config.http_tls, &tls) {
+        (false, _) => None,
+        (true, Some(acceptor)) => Some(acceptor.clone()),
+        (true, None) => return Err("http_tls needs tls_cert and tls_key".into()),
+    };
     let http_auth = http::auth::HttpAuth::from_config(&config)?;
     let db = {
         let m = metrics.clone();
@@ -109,7 +114,7 @@ async fn serve(config: Config) -> Result<(), String> {
         config.max_body_bytes,
         http_auth,
     );
-    let http_task = tokio::spawn(http::serve(http_listener, router, stop_rx));
+    let http_task = tokio::spawn(http::serve(http_listener, router, http_tls, stop_rx));
     info!(
         pg = %config.pg_addr,
         http = %config.http_addr,

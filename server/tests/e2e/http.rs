@@ -186,6 +186,7 @@ fn help_documents_every_config_option() {
         "--max-body-bytes",
         "--http-auth",
         "--http-bearer-token",
+        "--http-tls",
         "--log",
     ] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");

@@ -108,6 +108,7 @@ fn tls_is_used_when_a_certificate_is_configured() {
             cert.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
+            "--http-tls",
         ],
     );
     let conn = format!(
@@ -124,4 +125,35 @@ fn tls_is_used_when_a_certificate_is_configured() {
     let info = psql_with(&server, &conn, None, "\\conninfo");
     let text = String::from_utf8(info.stdout).unwrap();
     assert!(text.contains("SSL connection"), "{text}");
+    // The HTTP side (remote write, SQL, metrics) speaks HTTPS with the same
+    // certificate, and plain HTTP gets no answer from it.
+    let mut https = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(format!("127.0.0.1:{}", server.http_port))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    use std::io::Write;
+    https
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = https.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+    plain
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    use std::io::Read;
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 200"),
+        "plain HTTP was answered"
+    );
 }
