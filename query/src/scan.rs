@@ -165,8 +165,19 @@ impl ExecutionPlan for LynxScanExec {
                 .map_or(0, |units| units.iter().map(|u| u.rows).sum()),
             None => self.rows_bound(),
         };
+        // Without a time range nothing is trimmed at block level, so the
+        // count is exact unless de-duplication may drop rows: DataFusion
+        // then answers count(*) from this without scanning.
+        let exact = self.request.lo.is_none()
+            && self.request.hi.is_none()
+            && self.partitions.iter().flatten().all(ScanUnit::rows_exact);
+        let rows = if exact {
+            Precision::Exact(rows)
+        } else {
+            Precision::Inexact(rows)
+        };
         Ok(Arc::new(
-            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
+            Statistics::new_unknown(&self.schema).with_num_rows(rows),
         ))
     }
 

@@ -47,6 +47,14 @@ pub struct ScanUnit {
     pub rows: usize,
 }
 
+impl ScanUnit {
+    /// Whether `rows` is exact when no time range trims blocks: true unless
+    /// primary-key de-duplication may drop rows.
+    pub fn rows_exact(&self) -> bool {
+        !self.dedup
+    }
+}
+
 /// What pruning did, for EXPLAIN.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanStats {
