@@ -41,7 +41,7 @@ pub enum Utility {
     Commit,
     Rollback,
     /// VACUUM: flush memtables to segments, then merge every partition
-    /// that has more than one segment.
+    /// that has more than one segment (`Database::compact_all`).
     Vacuum,
     /// Accepted and ignored, answering with this tag.
     NoOp(&'static str),
@@ -253,7 +253,7 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
         Utility::Vacuum => {
             blocking(move || {
                 db.flush()?;
-                db.compact(2)
+                db.compact_all()
             })
             .await??;
             Ok(Output::command("VACUUM"))

@@ -13,8 +13,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
-use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::row::{RowConverter, SortField};
 
 use super::{Database, Table};
 use crate::atomic_file::sync_dir;
@@ -187,15 +188,19 @@ pub(super) fn sort_and_partition(
     let len = def.options.partition_micros.max(1);
     let partitions: Int64Array = times.iter().map(|t| t.div_euclid(len) * len).collect();
     let partitions: ArrayRef = Arc::new(partitions);
-    let mut sort = vec![SortColumn {
-        values: partitions.clone(),
-        options: None,
-    }];
-    sort.extend(key.iter().map(|i| SortColumn {
-        values: all.column(*i).clone(),
-        options: None,
-    }));
-    let order = lexsort_to_indices(&sort, None)?;
+    // One comparable byte string per row (partition, tags, time): much
+    // faster to sort than a lexicographic sort over a dozen columns.
+    let mut cols = vec![partitions.clone()];
+    cols.extend(key.iter().map(|i| all.column(*i).clone()));
+    let converter = RowConverter::new(
+        cols.iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
+    let rows = converter.convert_columns(&cols)?;
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    let order = UInt32Array::from(order);
     let sorted = take_record_batch(&all, &order)?;
     let sorted_parts = arrow::compute::take(partitions.as_ref(), &order, None)?;
     let sorted_parts = sorted_parts

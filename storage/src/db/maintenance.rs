@@ -121,10 +121,20 @@ impl Database {
         Ok(())
     }
 
-    /// Merges every partition holding at least `min_segments` segments into
-    /// one sorted (and, for primary-key tables, de-duplicated) segment.
-    /// Returns the number of partitions compacted.
+    /// Merges, in every partition, the newest run of at least
+    /// `min_segments` similar-sized segments (see `pick_tier`) into one
+    /// sorted (and, for primary-key tables, de-duplicated) segment.
+    /// Returns the number of merges done.
     pub fn compact(&self, min_segments: usize) -> Result<usize> {
+        self.compact_with(min_segments, true)
+    }
+
+    /// Merges every partition with more than one segment into one (VACUUM).
+    pub fn compact_all(&self) -> Result<usize> {
+        self.compact_with(2, false)
+    }
+
+    fn compact_with(&self, min_segments: usize, tiered: bool) -> Result<usize> {
         let _maintenance = self.maintenance.lock();
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         let mut done = 0;
@@ -140,8 +150,13 @@ impl Database {
                     .or_default()
                     .push(s);
             }
-            for group in by_partition.into_values() {
-                if group.len() < min_segments.max(2) {
+            for segments in by_partition.into_values() {
+                let group = match tiered {
+                    true => pick_tier(segments, min_segments.max(2)),
+                    false if segments.len() >= 2 => segments,
+                    false => Vec::new(),
+                };
+                if group.is_empty() {
                     continue;
                 }
                 let all: Vec<usize> = (0..schema.fields().len()).collect();
@@ -300,6 +315,30 @@ impl Database {
             let _ = std::fs::remove_file(path);
         }
         Ok(())
+    }
+}
+
+/// Size-tiered choice inside one partition: starting from the newest
+/// segment, take older ones while each is no larger than everything taken so
+/// far. Merging only a run of consecutive segments (by `max_seq`) keeps
+/// last-write-wins order intact, and each row is rewritten O(log n) times
+/// instead of once per flush.
+fn pick_tier(mut segments: Vec<Arc<Segment>>, min_segments: usize) -> Vec<Arc<Segment>> {
+    segments.sort_by_key(|s| s.footer().max_seq);
+    let mut taken = 0u64;
+    let mut start = segments.len();
+    while start > 0 {
+        let rows = segments[start - 1].footer().rows;
+        if start < segments.len() && rows > taken {
+            break;
+        }
+        taken += rows;
+        start -= 1;
+    }
+    if segments.len() - start >= min_segments {
+        segments.split_off(start)
+    } else {
+        Vec::new()
     }
 }
 

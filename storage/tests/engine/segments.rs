@@ -341,3 +341,23 @@ fn a_damaged_manifest_or_catalog_is_a_clear_error_naming_the_file() {
     let db = Database::open(dir.path()).unwrap();
     assert_eq!(rows(&db, "cpu").len(), 1);
 }
+
+#[test]
+fn compaction_is_size_tiered_so_old_data_is_not_rewritten_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", true), false).unwrap();
+    let mut counts = Vec::new();
+    for i in 0..9i64 {
+        db.write("cpu", &batch(&[(i, "a", Some(i as f64))])).unwrap();
+        db.flush().unwrap();
+        db.compact(4).unwrap();
+        counts.push(db.segment_count());
+    }
+    // Four 1-row segments merge into one of 4 rows; later 1-row segments do
+    // not drag it along until they add up to its size.
+    assert_eq!(counts, vec![1, 2, 3, 1, 2, 3, 4, 1, 2]);
+    assert_eq!(rows(&db, "cpu").len(), 9);
+    assert_eq!(db.compact_all().unwrap(), 1);
+    assert_eq!(db.segment_count(), 1);
+}
