@@ -38,6 +38,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `lynxstore=debug`.
     pub log: String,
+    /// The only directory `COPY ... FROM/TO 'file'` may read or write
+    /// (server-side files). Unset: server-side files are disabled.
+    pub import_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +65,7 @@ impl Default for Config {
             max_connections: 0,
             max_body_bytes: 64 << 20,
             log: "info".into(),
+            import_dir: None,
         }
     }
 }

@@ -23,6 +23,10 @@ struct Cli {
 enum Command {
     /// Run the server (PostgreSQL protocol and HTTP).
     Serve(ServeArgs),
+    /// Import Parquet files into a table of a stopped data directory.
+    Import(lynxstore::bulk::ImportArgs),
+    /// Export a table (optionally filtered) to a Parquet file.
+    Export(lynxstore::bulk::ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -69,6 +73,9 @@ struct ServeArgs {
     /// Log filter, e.g. info, debug, lynxstore=debug [default: info]
     #[arg(long)]
     log: Option<String>,
+    /// Directory that COPY ... FROM/TO 'file' may read and write (server-side files are off without it)
+    #[arg(long)]
+    import_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -117,6 +124,9 @@ impl ServeArgs {
         if let Some(v) = self.log {
             c.log = v;
         }
+        if let Some(v) = self.import_dir {
+            c.import_dir = Some(v);
+        }
         Ok(c)
     }
 }
@@ -124,6 +134,8 @@ impl ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Import(args) => exit(lynxstore::bulk::import(args)),
+        Command::Export(args) => exit(lynxstore::bulk::export(args)),
         Command::Serve(args) => {
             let config = match args.into_config() {
                 Ok(c) => c,
@@ -139,6 +151,16 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lynxstore: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -42,6 +42,7 @@ pub enum Utility {
     Rollback,
     /// Accepted and ignored, answering with this tag.
     NoOp(&'static str),
+    Copy(Box<crate::copy::CopyStatement>),
 }
 
 fn set_value(values: &[Expr]) -> Result<Option<String>> {
@@ -94,6 +95,9 @@ fn show_name(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> String {
 
 /// Recognizes utility statements; `None` means "plan it with DataFusion".
 pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>> {
+    if let Some(copy) = crate::copy::options::classify(stmt)? {
+        return Ok(Some(Utility::Copy(Box::new(copy))));
+    }
     Ok(Some(match stmt {
         Statement::CreateTable(ct) => {
             if ct.external {
@@ -308,5 +312,6 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
             Ok(Output::command("ROLLBACK"))
         }
         Utility::NoOp(tag) => Ok(Output::command(tag)),
+        Utility::Copy(copy) => crate::copy::execute(&copy, session).await,
     }
 }

@@ -1,0 +1,173 @@
+//! Rows decoded from COPY input, collected into validated Arrow batches.
+//!
+//! Decoders hand over one row at a time as field slices; [`RowSink`] parses
+//! each field as the target column's type (text or binary PostgreSQL input),
+//! builds batches of [`CHUNK_ROWS`] and validates every batch against the
+//! table (casts, NOT NULL) as soon as it is full. Nothing is written here:
+//! the caller writes the validated batches once the whole input is good.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::ScalarValue;
+use lynx_pgtypes::{PgFormatSettings, PgTypeError};
+use lynx_storage::Database;
+
+use crate::error::{Result, SqlError, StatusCode};
+
+/// Rows per Arrow batch built from COPY input.
+pub const CHUNK_ROWS: usize = 8192;
+
+/// `22P04 bad_copy_file_format`.
+pub fn bad_format(message: impl Into<String>) -> SqlError {
+    SqlError::new(StatusCode::InvalidInput, message).with_sqlstate("22P04")
+}
+
+pub struct RowSink {
+    db: Arc<Database>,
+    table: String,
+    columns: Vec<String>,
+    types: Vec<DataType>,
+    nulls: Vec<ScalarValue>,
+    schema: SchemaRef,
+    settings: PgFormatSettings,
+    pending: Vec<Vec<ScalarValue>>,
+    batches: Vec<RecordBatch>,
+}
+
+/// Quotes a COPY line or value for an error context, as PostgreSQL does.
+pub fn context_text(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.chars().count() > 100 {
+        let cut: String = s.chars().take(100).collect();
+        format!("\"{cut}...\"")
+    } else {
+        format!("\"{s}\"")
+    }
+}
+
+impl RowSink {
+    pub fn new(
+        db: Arc<Database>,
+        table: String,
+        columns: Vec<(String, DataType)>,
+        settings: PgFormatSettings,
+    ) -> Result<RowSink> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(n, t)| Field::new(n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let nulls = columns
+            .iter()
+            .map(|(_, t)| ScalarValue::try_from(t))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let n = columns.len();
+        let (columns, types) = columns.into_iter().unzip();
+        Ok(RowSink {
+            db,
+            table,
+            columns,
+            types,
+            nulls,
+            schema,
+            settings,
+            pending: (0..n).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
+            batches: Vec::new(),
+        })
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    fn value_error(&self, e: &PgTypeError, line: u64, col: usize, raw: &[u8]) -> SqlError {
+        SqlError::from_pgtype(e).with_context(format!(
+            "COPY {}, line {line}, column {}: {}",
+            self.table,
+            self.columns[col],
+            context_text(raw)
+        ))
+    }
+
+    /// One row of text fields (`None` = NULL); `line` is for error context.
+    pub fn push_text(&mut self, fields: &[Option<&[u8]>], line: u64) -> Result<()> {
+        debug_assert_eq!(fields.len(), self.columns.len());
+        for (col, field) in fields.iter().enumerate() {
+            let v = match field {
+                None => self.nulls[col].clone(),
+                Some(raw) => {
+                    let s = std::str::from_utf8(raw).map_err(|e| {
+                        let byte = raw.get(e.valid_up_to()).copied().unwrap_or(0);
+                        self.value_error(&PgTypeError::InvalidUtf8 { byte }, line, col, raw)
+                    })?;
+                    lynx_pgtypes::parse_text(s, &self.types[col], &self.settings)
+                        .map_err(|e| self.value_error(&e, line, col, raw))?
+                }
+            };
+            self.pending[col].push(v);
+        }
+        self.row_done()
+    }
+
+    /// One row of binary fields (`None` = NULL); `row` is for error context.
+    pub fn push_binary(&mut self, fields: &[Option<&[u8]>], row: u64) -> Result<()> {
+        for (col, field) in fields.iter().enumerate() {
+            let v = match field {
+                None => self.nulls[col].clone(),
+                Some(raw) => lynx_pgtypes::parse_binary(raw, &self.types[col]).map_err(|e| {
+                    let mut err = SqlError::from_pgtype(&e);
+                    if let PgTypeError::InvalidBinary { .. } = e {
+                        // In COPY, malformed field bytes are 22P03.
+                        err = err.with_sqlstate("22P03");
+                    }
+                    err.with_context(format!(
+                        "COPY {}, line {row}, column {}",
+                        self.table, self.columns[col]
+                    ))
+                })?,
+            };
+            self.pending[col].push(v);
+        }
+        self.row_done()
+    }
+
+    fn row_done(&mut self) -> Result<()> {
+        if self.pending.first().map_or(0, Vec::len) >= CHUNK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Builds a batch from the pending rows and validates it for the table.
+    fn flush(&mut self) -> Result<()> {
+        let rows = self.pending.first().map_or(0, Vec::len);
+        if rows == 0 {
+            return Ok(());
+        }
+        let arrays = self
+            .pending
+            .iter_mut()
+            .map(|values| ScalarValue::iter_to_array(std::mem::take(values)))
+            .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
+        for p in &mut self.pending {
+            p.reserve(CHUNK_ROWS);
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        let conformed = self.db.conform(&self.table, &batch)?;
+        self.batches.push(conformed);
+        Ok(())
+    }
+
+    /// The validated batches of all rows pushed.
+    pub fn finish(mut self) -> Result<Vec<RecordBatch>> {
+        self.flush()?;
+        Ok(self.batches)
+    }
+}
