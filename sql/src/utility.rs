@@ -94,8 +94,11 @@ fn show_name(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> String {
 }
 
 /// Recognizes utility statements; `None` means "plan it with DataFusion".
-pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>> {
+pub fn classify(stmt: &Statement, session: &Session) -> Result<Option<Utility>> {
     if let Some(copy) = crate::copy::options::classify(stmt)? {
+        // Like PostgreSQL, a missing table or column fails at Parse: drivers
+        // (tokio-postgres copy_in) rely on it.
+        crate::copy::check_relation(&copy, session)?;
         return Ok(Some(Utility::Copy(Box::new(copy))));
     }
     Ok(Some(match stmt {

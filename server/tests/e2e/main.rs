@@ -1,8 +1,10 @@
 //! End-to-end tests: the real `lynxstore` binary driven by real clients
 //! (tokio-postgres, psql, HTTP).
 
+mod copy;
 mod harness;
 mod http;
+mod parquet;
 mod persistence;
 mod pg_errors;
 mod pg_protocol;

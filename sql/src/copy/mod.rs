@@ -171,14 +171,29 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| SqlError::new(StatusCode::Internal, e.to_string()))
 }
 
-fn copy_in(stmt: &CopyStatement, session: &Session) -> Result<CopyIn> {
+/// Checks that the table and the listed columns exist (at Parse time).
+pub fn check_relation(stmt: &CopyStatement, session: &Session) -> Result<()> {
+    if let CopyRelation::Table { .. } = &stmt.relation {
+        columns_of(stmt, session)?;
+    }
+    Ok(())
+}
+
+/// The table and the (name, type) of each column the COPY names.
+fn columns_of(
+    stmt: &CopyStatement,
+    session: &Session,
+) -> Result<(
+    String,
+    Vec<(String, datafusion::arrow::datatypes::DataType)>,
+)> {
     let CopyRelation::Table { name, columns } = &stmt.relation else {
         return Err(SqlError::syntax("COPY FROM needs a table"));
     };
-    let db = session.engine().db().clone();
-    let def = db
-        .table_def(name)
-        .ok_or_else(|| SqlError::from(lynx_storage::StorageError::TableNotFound(name.clone())))?;
+    let def =
+        session.engine().db().table_def(name).ok_or_else(|| {
+            SqlError::from(lynx_storage::StorageError::TableNotFound(name.clone()))
+        })?;
     let names: Vec<String> = if columns.is_empty() {
         def.columns.iter().map(|c| c.name.clone()).collect()
     } else {
@@ -201,6 +216,13 @@ fn copy_in(stmt: &CopyStatement, session: &Session) -> Result<CopyIn> {
         }
         typed.push((n.clone(), col.column_type.to_arrow()));
     }
+    Ok((name.clone(), typed))
+}
+
+fn copy_in(stmt: &CopyStatement, session: &Session) -> Result<CopyIn> {
+    let (name, typed) = columns_of(stmt, session)?;
+    let names: Vec<String> = typed.iter().map(|(n, _)| n.clone()).collect();
+    let db = session.engine().db().clone();
     let decoder = Decoder::new(&stmt.options, &names);
     let sink = RowSink::new(
         db.clone(),
