@@ -345,3 +345,6 @@ async fn write_encoded(path: &Path, mut out: CopyOut) -> Result<u64> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests;
