@@ -1,5 +1,7 @@
-//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics.
+//! HTTP front end (axum): health, SQL over HTTP, Parquet import,
+//! Prometheus metrics.
 
+mod import;
 mod sql;
 
 use std::sync::atomic::Ordering;
@@ -27,6 +29,7 @@ pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/sql", post(sql::post_sql))
+        .route("/v1/import/parquet", post(import::post_parquet))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }

@@ -41,7 +41,7 @@ fn wanted(headers: &HeaderMap) -> Format {
     }
 }
 
-fn error_response(state: &HttpState, e: &SqlError) -> Response {
+pub(super) fn error_response(state: &HttpState, e: &SqlError) -> Response {
     let code = error_code(e);
     state.metrics.error(code);
     (

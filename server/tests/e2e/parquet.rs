@@ -334,4 +334,41 @@ open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
         server.psql_ok(&["-A", "-t", "-c", "SELECT count(*) FROM cpu"]),
         "4\n"
     );
+
+    // POST /v1/import/parquet on the running server.
+    let post = |path: &str, file: &str| {
+        let body = std::fs::read(d.join(file)).unwrap();
+        let (status, _, resp) = crate::http::request(server.http_port, "POST", path, &[], &body);
+        (status, String::from_utf8(resp).unwrap())
+    };
+    assert_eq!(
+        post("/v1/import/parquet?table=cpu", "good.parquet"),
+        (200, r#"{"rows":2,"table":"cpu"}"#.to_string())
+    );
+    let (status, body) = post("/v1/import/parquet?table=cpu", "truncated.parquet");
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("\"22P04\"") && body.contains("request body is not a valid Parquet file"),
+        "{body}"
+    );
+    let (status, body) = post("/v1/import/parquet?table=cpu", "null_time.parquet");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post("/v1/import/parquet?table=fresh", "good.parquet");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        post(
+            "/v1/import/parquet?table=fresh&create=true&tags=host",
+            "good.parquet"
+        ),
+        (200, r#"{"rows":2,"table":"fresh"}"#.to_string())
+    );
+    assert_eq!(
+        server.psql_ok(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT (SELECT count(*) FROM cpu), (SELECT count(*) FROM fresh)"
+        ]),
+        "6|2\n"
+    );
 }

@@ -14,10 +14,15 @@
 use std::fs::File;
 use std::path::Path;
 
+use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use lynx_storage::Database;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::errors::ParquetError;
+use parquet::file::reader::ChunkReader;
 
 use super::{batch_bytes, write_validated, ATOMIC_WRITE_BYTES};
 use crate::error::{Result, SqlError, StatusCode};
@@ -39,8 +44,25 @@ pub struct ImportProgress {
 /// An opened Parquet file: its Arrow schema and row-group sizes.
 pub struct ParquetSource {
     path: String,
-    file: File,
+    input: Input,
     meta: ArrowReaderMetadata,
+}
+
+/// Where the Parquet bytes are: a file, or a request body in memory.
+enum Input {
+    File(File),
+    Bytes(Bytes),
+}
+
+fn group_reader<T: ChunkReader + 'static>(
+    input: T,
+    meta: &ArrowReaderMetadata,
+    group: usize,
+) -> Result<ParquetRecordBatchReader, ParquetError> {
+    ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+        .with_row_groups(vec![group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
 }
 
 fn bad_file(path: &str, message: impl std::fmt::Display) -> SqlError {
@@ -69,7 +91,19 @@ impl ParquetSource {
             ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| bad_file(&name, e))?;
         Ok(ParquetSource {
             path: name,
-            file,
+            input: Input::File(file),
+            meta,
+        })
+    }
+
+    /// A Parquet file held in memory (an HTTP request body); `name` is
+    /// used in messages.
+    pub fn from_bytes(name: &str, data: Bytes) -> Result<ParquetSource> {
+        let meta =
+            ArrowReaderMetadata::load(&data, Default::default()).map_err(|e| bad_file(name, e))?;
+        Ok(ParquetSource {
+            path: name.to_string(),
+            input: Input::Bytes(data),
             meta,
         })
     }
@@ -112,12 +146,14 @@ impl ParquetSource {
             )
             .with_sqlstate("22P04")
         };
-        let file = self.file.try_clone().map_err(|e| in_group(&e))?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
-            .with_row_groups(vec![i])
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| in_group(&e))?;
+        let reader = match &self.input {
+            Input::File(f) => {
+                let file = f.try_clone().map_err(|e| in_group(&e))?;
+                group_reader(file, &self.meta, i)
+            }
+            Input::Bytes(b) => group_reader(b.clone(), &self.meta, i),
+        }
+        .map_err(|e| in_group(&e))?;
         let mut out = Vec::new();
         for batch in reader {
             let batch = batch.map_err(|e| in_group(&e))?;
