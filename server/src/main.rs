@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (PostgreSQL protocol and HTTP).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Import Parquet files into a table of a stopped data directory.
     Import(lynxstore::bulk::ImportArgs),
     /// Export a table (optionally filtered) to a Parquet file.

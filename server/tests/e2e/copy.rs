@@ -375,7 +375,10 @@ async fn bad_copy_input_reports_its_sqlstate_and_stores_nothing() {
         panic!("COPY cpu (nope) should fail");
     };
     assert_eq!(
-        err.as_db_error().expect(&err.to_string()).code().code(),
+        err.as_db_error()
+            .unwrap_or_else(|| panic!("{err}"))
+            .code()
+            .code(),
         "42703"
     );
     let err = c
