@@ -11,6 +11,7 @@
 //! written until the input ended without error (see
 //! [`crate::bulk::write_validated`] for inputs beyond one WAL record).
 
+mod column;
 mod decode;
 mod encode;
 pub mod options;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::ScalarValue;
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 use lynx_storage::Database;
 
+use super::column::ColumnBuilder;
 use crate::error::{Result, SqlError, StatusCode};
 
 /// Rows per Arrow batch built from COPY input.
@@ -28,11 +28,10 @@ pub struct RowSink {
     db: Arc<Database>,
     table: String,
     columns: Vec<String>,
-    types: Vec<DataType>,
-    nulls: Vec<ScalarValue>,
     schema: SchemaRef,
     settings: PgFormatSettings,
-    pending: Vec<Vec<ScalarValue>>,
+    builders: Vec<ColumnBuilder>,
+    pending: usize,
     batches: Vec<RecordBatch>,
 }
 
@@ -60,21 +59,18 @@ impl RowSink {
                 .map(|(n, t)| Field::new(n, t.clone(), true))
                 .collect::<Vec<_>>(),
         ));
-        let nulls = columns
+        let builders = columns
             .iter()
-            .map(|(_, t)| ScalarValue::try_from(t))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let n = columns.len();
-        let (columns, types) = columns.into_iter().unzip();
+            .map(|(_, t)| ColumnBuilder::new(t, CHUNK_ROWS))
+            .collect();
         Ok(RowSink {
             db,
             table,
-            columns,
-            types,
-            nulls,
+            columns: columns.into_iter().map(|(n, _)| n).collect(),
             schema,
             settings,
-            pending: (0..n).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
+            builders,
+            pending: 0,
             batches: Vec::new(),
         })
     }
@@ -100,18 +96,18 @@ impl RowSink {
     pub fn push_text(&mut self, fields: &[Option<&[u8]>], line: u64) -> Result<()> {
         debug_assert_eq!(fields.len(), self.columns.len());
         for (col, field) in fields.iter().enumerate() {
-            let v = match field {
-                None => self.nulls[col].clone(),
+            match field {
+                None => self.builders[col].append_null()?,
                 Some(raw) => {
                     let s = std::str::from_utf8(raw).map_err(|e| {
                         let byte = raw.get(e.valid_up_to()).copied().unwrap_or(0);
                         self.value_error(&PgTypeError::InvalidUtf8 { byte }, line, col, raw)
                     })?;
-                    lynx_pgtypes::parse_text(s, &self.types[col], &self.settings)
-                        .map_err(|e| self.value_error(&e, line, col, raw))?
+                    if let Err(e) = self.builders[col].append_text(s, &self.settings) {
+                        return Err(self.value_error(&e, line, col, raw));
+                    }
                 }
-            };
-            self.pending[col].push(v);
+            }
         }
         self.row_done()
     }
@@ -119,27 +115,30 @@ impl RowSink {
     /// One row of binary fields (`None` = NULL); `row` is for error context.
     pub fn push_binary(&mut self, fields: &[Option<&[u8]>], row: u64) -> Result<()> {
         for (col, field) in fields.iter().enumerate() {
-            let v = match field {
-                None => self.nulls[col].clone(),
-                Some(raw) => lynx_pgtypes::parse_binary(raw, &self.types[col]).map_err(|e| {
-                    let mut err = SqlError::from_pgtype(&e);
-                    if let PgTypeError::InvalidBinary { .. } = e {
-                        // In COPY, malformed field bytes are 22P03.
-                        err = err.with_sqlstate("22P03");
-                    }
-                    err.with_context(format!(
-                        "COPY {}, line {row}, column {}",
-                        self.table, self.columns[col]
-                    ))
-                })?,
+            let Some(raw) = field else {
+                self.builders[col].append_null()?;
+                continue;
             };
-            self.pending[col].push(v);
+            let target = self.builders[col].data_type();
+            let v = lynx_pgtypes::parse_binary(raw, &target).map_err(|e| {
+                let mut err = SqlError::from_pgtype(&e);
+                if let PgTypeError::InvalidBinary { .. } = e {
+                    // In COPY, malformed field bytes are 22P03.
+                    err = err.with_sqlstate("22P03");
+                }
+                err.with_context(format!(
+                    "COPY {}, line {row}, column {}",
+                    self.table, self.columns[col]
+                ))
+            })?;
+            self.builders[col].append_scalar(v)?;
         }
         self.row_done()
     }
 
     fn row_done(&mut self) -> Result<()> {
-        if self.pending.first().map_or(0, Vec::len) >= CHUNK_ROWS {
+        self.pending += 1;
+        if self.pending >= CHUNK_ROWS {
             self.flush()?;
         }
         Ok(())
@@ -147,18 +146,15 @@ impl RowSink {
 
     /// Builds a batch from the pending rows and validates it for the table.
     fn flush(&mut self) -> Result<()> {
-        let rows = self.pending.first().map_or(0, Vec::len);
-        if rows == 0 {
+        if self.pending == 0 {
             return Ok(());
         }
+        self.pending = 0;
         let arrays = self
-            .pending
+            .builders
             .iter_mut()
-            .map(|values| ScalarValue::iter_to_array(std::mem::take(values)))
-            .collect::<std::result::Result<Vec<ArrayRef>, _>>()?;
-        for p in &mut self.pending {
-            p.reserve(CHUNK_ROWS);
-        }
+            .map(ColumnBuilder::finish)
+            .collect::<Result<Vec<ArrayRef>>>()?;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         let conformed = self.db.conform(&self.table, &batch)?;
         self.batches.push(conformed);
