@@ -138,7 +138,9 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         .iter()
         .map(|f| ParquetSource::open(f).map_err(|e| sql_error(f, e)))
         .collect::<Result<Vec<_>, _>>()?;
-    let db = open_db(&args.data_dir)?;
+    let db = Arc::new(open_db(&args.data_dir)?);
+    // Background flushes keep the memtables small while rows stream in.
+    let maintenance = db.start_maintenance(std::time::Duration::from_secs(1));
     if db.table_def(&args.table).is_none() {
         let Some(first) = sources.first() else {
             return Err("no input files".into());
@@ -200,12 +202,14 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
                 } else {
                     "; nothing was stored".into()
                 };
+                drop(maintenance);
                 db.close().map_err(|e| e.to_string())?;
                 return Err(format!("{}{kept}", sql_error(file, e)));
             }
         }
         base += source.total_bytes();
     }
+    drop(maintenance);
     db.close().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

@@ -131,15 +131,22 @@ pub async fn execute(stmt: &CopyStatement, session: &mut Session) -> Result<Outp
                 blocking(move || ParquetSource::open(&path)?.import(&db, &table, &mut |_| {}))
                     .await??
             } else {
+                use tokio::io::AsyncReadExt;
                 let mut copy = copy_in(stmt, session)?;
-                let data = tokio::fs::read(&path).await.map_err(|e| {
+                let io = |e: std::io::Error| {
                     SqlError::new(
                         StatusCode::Unavailable,
                         format!("could not read file \"{name}\": {e}"),
                     )
-                })?;
-                for chunk in data.chunks(64 * 1024) {
-                    copy.feed(chunk);
+                };
+                let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = file.read(&mut buf).await.map_err(io)?;
+                    if n == 0 {
+                        break;
+                    }
+                    copy.feed(&buf[..n]);
                 }
                 copy.finish().await?
             };
