@@ -11,6 +11,8 @@ pub mod files;
 pub mod parquet_in;
 pub mod parquet_out;
 pub mod schema_map;
+#[cfg(test)]
+mod tests;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
@@ -33,12 +35,22 @@ pub fn batch_bytes(b: &RecordBatch) -> usize {
 /// in the middle can leave a prefix of them (bad data cannot: it was
 /// rejected before the first write). Blocking.
 pub fn write_validated(db: &Database, table: &str, batches: &[RecordBatch]) -> Result<u64> {
+    write_validated_in(db, table, batches, ATOMIC_WRITE_BYTES)
+}
+
+/// [`write_validated`] with another request size limit (tests).
+pub fn write_validated_in(
+    db: &Database,
+    table: &str,
+    batches: &[RecordBatch],
+    atomic_bytes: usize,
+) -> Result<u64> {
     let mut written = 0u64;
     let mut group: Vec<&RecordBatch> = Vec::new();
     let mut group_bytes = 0;
     for b in batches {
         let size = batch_bytes(b);
-        if !group.is_empty() && group_bytes + size > ATOMIC_WRITE_BYTES {
+        if !group.is_empty() && group_bytes + size > atomic_bytes {
             written += write_group(db, table, &group)?;
             group.clear();
             group_bytes = 0;

@@ -24,7 +24,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::errors::ParquetError;
 use parquet::file::reader::ChunkReader;
 
-use super::{batch_bytes, write_validated, ATOMIC_WRITE_BYTES};
+use super::{batch_bytes, write_validated_in, ATOMIC_WRITE_BYTES};
 use crate::error::{Result, SqlError, StatusCode};
 
 /// Rows per decoded batch.
@@ -177,6 +177,17 @@ impl ParquetSource {
         table: &str,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
+        self.import_in(db, table, ATOMIC_WRITE_BYTES, progress)
+    }
+
+    /// [`ParquetSource::import`] with another single-write limit (tests).
+    pub fn import_in(
+        &self,
+        db: &Database,
+        table: &str,
+        atomic_bytes: usize,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<u64> {
         let def = db.table_def(table).ok_or_else(|| {
             SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
         })?;
@@ -197,7 +208,7 @@ impl ParquetSource {
             if in_memory {
                 kept_bytes += batches.iter().map(batch_bytes).sum::<usize>();
                 kept.extend(batches);
-                if kept_bytes > ATOMIC_WRITE_BYTES {
+                if kept_bytes > atomic_bytes {
                     in_memory = false;
                     kept.clear();
                 }
@@ -205,7 +216,7 @@ impl ParquetSource {
             progress(&p);
         }
         if in_memory {
-            return write_validated(db, table, &kept);
+            return write_validated_in(db, table, &kept, atomic_bytes);
         }
         p.phase = "writing";
         p.rows = 0;
@@ -213,7 +224,7 @@ impl ParquetSource {
         let mut written = 0;
         for i in 0..self.num_row_groups() {
             let batches = self.read_group(db, table, i)?;
-            written += write_validated(db, table, &batches)?;
+            written += write_validated_in(db, table, &batches, atomic_bytes)?;
             p.rows = written;
             p.bytes += self.group_bytes(i);
             progress(&p);
