@@ -70,10 +70,39 @@ fn open_db(dir: &Path) -> Result<Database, String> {
     })
 }
 
+/// A file to import and the Hive-style `key=value` directories above it
+/// (below the directory named on the command line).
+pub struct InputFile {
+    pub path: PathBuf,
+    pub partitions: Vec<(String, String)>,
+}
+
+fn hive_partitions(root: &Path, file: &Path) -> Vec<(String, String)> {
+    let Ok(rel) = file.strip_prefix(root) else {
+        return Vec::new();
+    };
+    let Some(parent) = rel.parent() else {
+        return Vec::new();
+    };
+    parent
+        .components()
+        .filter_map(|c| {
+            let s = c.as_os_str().to_str()?;
+            let (k, v) = s.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// Files named by the arguments: files as given, directories searched
-/// recursively for `*.parquet`, anything else as a glob pattern.
-pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
+/// recursively for `*.parquet` (with Hive-style partition values from
+/// `key=value` directories), anything else as a glob pattern.
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<InputFile>, String> {
     let mut files = Vec::new();
+    let plain = |path: PathBuf| InputFile {
+        path,
+        partitions: Vec::new(),
+    };
     for input in inputs {
         let path = Path::new(input);
         if path.is_dir() {
@@ -83,9 +112,12 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
                 return Err(format!("{input}: no .parquet files in this directory"));
             }
             found.sort();
-            files.extend(found);
+            files.extend(found.into_iter().map(|f| InputFile {
+                partitions: hive_partitions(path, &f),
+                path: f,
+            }));
         } else if path.exists() {
-            files.push(path.to_path_buf());
+            files.push(plain(path.to_path_buf()));
         } else {
             let matches = glob::glob(input).map_err(|e| format!("{input}: {e}"))?;
             let mut found: Vec<PathBuf> = matches
@@ -96,10 +128,10 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
                 return Err(format!("{input}: no such file, and no file matches it"));
             }
             found.sort();
-            files.extend(found);
+            files.extend(found.into_iter().map(plain));
         }
     }
-    files.dedup();
+    files.dedup_by(|a, b| a.path == b.path);
     Ok(files)
 }
 
@@ -133,11 +165,16 @@ fn sql_error(file: &Path, e: SqlError) -> String {
 
 pub fn import(args: ImportArgs) -> Result<(), String> {
     let started = Instant::now();
-    let files = expand_inputs(&args.inputs)?;
-    let sources = files
+    let inputs = expand_inputs(&args.inputs)?;
+    let sources = inputs
         .iter()
-        .map(|f| ParquetSource::open(f).map_err(|e| sql_error(f, e)))
+        .map(|f| {
+            ParquetSource::open(&f.path)
+                .map(|s| s.with_partitions(f.partitions.clone()))
+                .map_err(|e| sql_error(&f.path, e))
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    let files: Vec<PathBuf> = inputs.into_iter().map(|f| f.path).collect();
     let db = Arc::new(open_db(&args.data_dir)?);
     // Background flushes keep the memtables small while rows stream in.
     let maintenance = db.start_maintenance(std::time::Duration::from_secs(1));

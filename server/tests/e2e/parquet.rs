@@ -213,6 +213,8 @@ pq.write_table(wrong, D + '/wrong_type.parquet')
 extra = pa.table({'time': pa.array([t0], pa.timestamp('us', tz='UTC')), 'nope': [1]})
 pq.write_table(extra, D + '/extra.parquet')
 open(D + '/not.parquet', 'w').write('time,host\n2024-01-01,a\n')
+hive = pa.table({'time': pa.array([t0, t0 + datetime.timedelta(seconds=5)], pa.timestamp('us', tz='UTC')), 'host': ['a', 'b'], 'usage': [1.0, 2.0]})
+pq.write_to_dataset(hive, D + '/hive', partition_cols=['host'])
 data = open(D + '/good.parquet', 'rb').read()
 open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
 "#,
@@ -299,6 +301,18 @@ open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
         e.contains("1 earlier file(s), 2 rows, stay imported"),
         "{e}"
     );
+    // A Hive-style partitioned directory: host=a/..., host=b/...
+    let out = lynx_ok(&[
+        "import",
+        &f("hive"),
+        "--table",
+        "hive",
+        "--create",
+        "--data-dir",
+        data_s,
+        "--quiet",
+    ]);
+    assert!(out.starts_with("imported 2 rows from 2 file(s)"), "{out}");
 
     let server = Server::start_with(&data, &["--import-dir", d.to_str().unwrap()]);
     assert_eq!(
@@ -307,6 +321,13 @@ open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
             "COPY (SELECT time, host, usage, cores, big FROM cpu ORDER BY time) TO STDOUT"
         ]),
         "2024-01-01 00:00:00+00\ta\t0.5\t4\t\\N\n2024-01-01 00:00:10+00\tb\t\\N\t8\t\\N\n"
+    );
+    assert_eq!(
+        server.psql_ok(&[
+            "-c",
+            "COPY (SELECT time, host, usage FROM hive ORDER BY time) TO STDOUT"
+        ]),
+        "2024-01-01 00:00:00+00\ta\t1\n2024-01-01 00:00:05+00\tb\t2\n"
     );
     // The same through COPY: bad files change nothing.
     for (file, code) in [

@@ -9,14 +9,19 @@
 //! group by row group: memory stays bounded by one row group, and only a
 //! crash during that second pass can leave part of the file stored.
 //!
+//! Files found under Hive-style `key=value` directories get those keys as
+//! text columns ([`ParquetSource::with_partitions`]).
+//!
 //! Hot path: batch-at-a-time; no per-row work beyond the engine's casts.
 
 use std::fs::File;
 use std::path::Path;
 
 use bytes::Bytes;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_storage::Database;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -46,6 +51,10 @@ pub struct ParquetSource {
     path: String,
     input: Input,
     meta: ArrowReaderMetadata,
+    /// The file's columns plus Hive-style partition columns.
+    schema: SchemaRef,
+    /// `key=value` directories above the file: constant text columns.
+    partitions: Vec<(String, Option<String>)>,
 }
 
 /// Where the Parquet bytes are: a file, or a request body in memory.
@@ -92,7 +101,9 @@ impl ParquetSource {
         Ok(ParquetSource {
             path: name,
             input: Input::File(file),
+            schema: meta.schema().clone(),
             meta,
+            partitions: Vec::new(),
         })
     }
 
@@ -104,12 +115,53 @@ impl ParquetSource {
         Ok(ParquetSource {
             path: name.to_string(),
             input: Input::Bytes(data),
+            schema: meta.schema().clone(),
             meta,
+            partitions: Vec::new(),
         })
     }
 
+    /// Adds Hive-style partition columns (`key=value` directories): each
+    /// becomes a text column with that value in every row (NULL for
+    /// `__HIVE_DEFAULT_PARTITION__`), unless the file has the column itself.
+    pub fn with_partitions(mut self, partitions: Vec<(String, String)>) -> Self {
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (k, v) in partitions {
+            if fields.iter().any(|f| f.name() == &k) {
+                continue;
+            }
+            fields.push(Field::new(&k, DataType::Utf8, true));
+            let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
+            self.partitions.push((k, v));
+        }
+        self.schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ));
+        self
+    }
+
     pub fn schema(&self) -> &SchemaRef {
-        self.meta.schema()
+        &self.schema
+    }
+
+    /// A decoded batch with the partition columns appended.
+    fn with_partition_columns(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if self.partitions.is_empty() {
+            return Ok(batch);
+        }
+        let n = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        for (_, v) in &self.partitions {
+            let array: StringArray = std::iter::repeat_n(v.as_deref(), n).collect();
+            columns.push(Arc::new(array) as ArrayRef);
+        }
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
 
     pub fn path(&self) -> &str {
@@ -156,7 +208,7 @@ impl ParquetSource {
         .map_err(|e| in_group(&e))?;
         let mut out = Vec::new();
         for batch in reader {
-            let batch = batch.map_err(|e| in_group(&e))?;
+            let batch = self.with_partition_columns(batch.map_err(|e| in_group(&e))?)?;
             let conformed = db.conform(table, &batch).map_err(|e| {
                 let e = SqlError::from(e);
                 SqlError {
