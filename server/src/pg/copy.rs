@@ -40,6 +40,12 @@ impl CopyHandler for PgCopy {
     {
         let conn = self.handler.conn(client);
         if let Some(copy) = conn.copy_in.lock().as_mut() {
+            if conn.cancelled.load(Ordering::SeqCst) {
+                copy.fail(SqlError::new(
+                    StatusCode::Cancelled,
+                    "canceling statement due to user request",
+                ));
+            }
             copy.feed(&copy_data.data);
         }
         Ok(())

@@ -11,6 +11,7 @@ pub mod files;
 pub mod parquet_in;
 pub mod parquet_out;
 pub mod schema_map;
+pub mod staged;
 #[cfg(test)]
 mod tests;
 

@@ -139,3 +139,43 @@ fn type_compatibility() {
     assert!(!compatible(&DataType::Float64, ColumnType::Int32));
     assert!(!compatible(&DataType::Int64, ColumnType::Text));
 }
+
+#[test]
+fn staged_rows_spill_to_a_temporary_file_that_is_always_removed() {
+    use super::staged::Staged;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path().join("db")).unwrap();
+    let file = dir.path().join("f.parquet");
+    write_file(&file, false);
+    let source = ParquetSource::open(&file).unwrap();
+    db.create_table(
+        table_from_schema("t", source.schema(), None, None).unwrap(),
+        false,
+    )
+    .unwrap();
+    source.import(&db, "t", &mut |_| {}).unwrap();
+    let batches = db.snapshot("t").unwrap().batches().unwrap();
+    let tmp = dir.path().join("db/tmp");
+    let files = || std::fs::read_dir(&tmp).map_or(0, |d| d.count());
+
+    let mut staged = Staged::with_limit(&db, 1);
+    for b in &batches {
+        staged.push(b.clone()).unwrap();
+    }
+    assert!(staged.spilled());
+    assert_eq!(files(), 1);
+    assert_eq!(staged.write_to(&db, "t").unwrap(), 6);
+    assert_eq!(files(), 0);
+    assert_eq!(rows(&db), 12);
+
+    let mut abandoned = Staged::with_limit(&db, 1);
+    abandoned.push(batches[0].clone()).unwrap();
+    assert_eq!(files(), 1);
+    drop(abandoned);
+    assert_eq!(files(), 0);
+    assert_eq!(rows(&db), 12);
+
+    let mut small = Staged::new(&db);
+    small.push(batches[0].clone()).unwrap();
+    assert!(!small.spilled());
+}

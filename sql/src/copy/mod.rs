@@ -28,7 +28,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use lynx_storage::Database;
 
-use crate::bulk::{files, parquet_in::ParquetSource, parquet_out, write_validated};
+use crate::bulk::{files, parquet_in::ParquetSource, parquet_out};
 use crate::error::{Result, SqlError, StatusCode};
 use crate::session::{Output, Session};
 use decode::Decoder;
@@ -67,6 +67,14 @@ impl CopyIn {
         }
     }
 
+    /// Aborts the copy with `e` (e.g. a CancelRequest); reported by
+    /// [`CopyIn::finish`] unless an earlier error is.
+    pub fn fail(&mut self, e: SqlError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
     /// The input is complete (CopyDone): validates the rest and writes all
     /// rows. Returns the row count for the `COPY n` tag.
     pub async fn finish(mut self) -> Result<u64> {
@@ -75,9 +83,9 @@ impl CopyIn {
         }
         self.decoder.finish(&mut self.sink)?;
         let table = self.sink.table().to_string();
-        let batches = self.sink.finish()?;
+        let staged = self.sink.finish()?;
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || write_validated(&db, &table, &batches))
+        tokio::task::spawn_blocking(move || staged.write_to(&db, &table))
             .await
             .map_err(|e| SqlError::new(StatusCode::Internal, e.to_string()))?
     }

@@ -4,7 +4,8 @@
 //! each field as the target column's type (text or binary PostgreSQL input),
 //! builds batches of [`CHUNK_ROWS`] and validates every batch against the
 //! table (casts, NOT NULL) as soon as it is full. Nothing is written here:
-//! the caller writes the validated batches once the whole input is good.
+//! the caller writes the staged batches once the whole input is good
+//! (memory stays bounded: see [`Staged`]).
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 use lynx_storage::Database;
 
 use super::column::ColumnBuilder;
+use crate::bulk::staged::Staged;
 use crate::error::{Result, SqlError, StatusCode};
 
 /// Rows per Arrow batch built from COPY input.
@@ -32,7 +34,7 @@ pub struct RowSink {
     settings: PgFormatSettings,
     builders: Vec<ColumnBuilder>,
     pending: usize,
-    batches: Vec<RecordBatch>,
+    staged: Staged,
 }
 
 /// Quotes a COPY line or value for an error context, as PostgreSQL does.
@@ -64,14 +66,14 @@ impl RowSink {
             .map(|(_, t)| ColumnBuilder::new(t, CHUNK_ROWS))
             .collect();
         Ok(RowSink {
-            db,
             table,
             columns: columns.into_iter().map(|(n, _)| n).collect(),
             schema,
             settings,
             builders,
             pending: 0,
-            batches: Vec::new(),
+            staged: Staged::new(&db),
+            db,
         })
     }
 
@@ -157,13 +159,12 @@ impl RowSink {
             .collect::<Result<Vec<ArrayRef>>>()?;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
         let conformed = self.db.conform(&self.table, &batch)?;
-        self.batches.push(conformed);
-        Ok(())
+        self.staged.push(conformed)
     }
 
-    /// The validated batches of all rows pushed.
-    pub fn finish(mut self) -> Result<Vec<RecordBatch>> {
+    /// All rows pushed, validated and staged for their write.
+    pub fn finish(mut self) -> Result<Staged> {
         self.flush()?;
-        Ok(self.batches)
+        Ok(self.staged)
     }
 }
