@@ -42,6 +42,7 @@ impl Engine {
     }
 
     pub fn with_options(db: Arc<Database>, options: EngineOptions) -> Result<Arc<Engine>> {
+        crate::bulk::staged::remove_stale(&db);
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(DATABASE, SCHEMA)
             .with_information_schema(true)

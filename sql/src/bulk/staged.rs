@@ -124,6 +124,21 @@ impl Staged {
     }
 }
 
+/// Removes staging files a crashed process left behind. Call only while
+/// holding the data directory (no COPY of this process is running yet).
+pub fn remove_stale(db: &Database) {
+    let Ok(dir) = std::fs::read_dir(db.dir().join("tmp")) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("copy-") && name.ends_with(".arrows") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         if let Some((path, _)) = self.spill.take() {

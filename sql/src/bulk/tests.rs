@@ -175,6 +175,10 @@ fn staged_rows_spill_to_a_temporary_file_that_is_always_removed() {
     assert_eq!(files(), 0);
     assert_eq!(rows(&db), 12);
 
+    std::fs::write(tmp.join("copy-1-1.arrows"), b"left by a crash").unwrap();
+    super::staged::remove_stale(&db);
+    assert_eq!(files(), 0);
+
     let mut small = Staged::new(&db);
     small.push(batches[0].clone()).unwrap();
     assert!(!small.spilled());
