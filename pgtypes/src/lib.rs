@@ -77,6 +77,8 @@ pub use oid::{
     PG_TYPE_METADATA_KEY,
 };
 pub use params::decode_param;
+/// A PostgreSQL type (OID and name), as announced in RowDescription.
+pub use pgwire::api::Type as PgType;
 pub use rows::encode_batch;
 pub use settings::{
     ByteaOutput, DateOrder, DateStyle, IntervalStyle, PgFormatSettings, SessionTimeZone,

@@ -47,6 +47,9 @@ pub struct Config {
     pub log: String,
     /// Prometheus remote write / remote read (`[prometheus]` in the file).
     pub prometheus: PrometheusConfig,
+    /// The only directory `COPY ... FROM/TO 'file'` may read or write
+    /// (server-side files). Unset: server-side files are disabled.
+    pub import_dir: Option<PathBuf>,
 }
 
 /// Limits and options of `POST /api/v1/write` and `POST /api/v1/read`.
@@ -126,6 +129,7 @@ impl Default for Config {
             http_tls: false,
             log: "info".into(),
             prometheus: PrometheusConfig::default(),
+            import_dir: None,
         }
     }
 }

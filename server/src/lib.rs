@@ -1,11 +1,13 @@
 //! The `lynxstore` server: CLI, configuration, the PostgreSQL wire protocol
 //! front end (`pg`), the HTTP front end (`http`), Prometheus remote
-//! write and read (`prom`) and the server's metrics.
+//! write and read (`prom`), the server's metrics and the offline
+//! `import` / `export` commands (`bulk`).
 //!
 //! This is the only crate that knows about sockets, HTTP or the command
 //! line. Status codes become SQLSTATEs and HTTP statuses in `sqlstate`, and
 //! nowhere else.
 
+pub mod bulk;
 pub mod config;
 pub mod http;
 pub mod metrics;

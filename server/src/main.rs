@@ -22,7 +22,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (PostgreSQL protocol and HTTP).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Import Parquet files into a table of a stopped data directory.
+    Import(lynxstore::bulk::ImportArgs),
+    /// Export a table (optionally filtered) to a Parquet file.
+    Export(lynxstore::bulk::ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +82,9 @@ struct ServeArgs {
     /// Log filter, e.g. info, debug, lynxstore=debug [default: info]
     #[arg(long)]
     log: Option<String>,
+    /// Directory that COPY ... FROM/TO 'file' may read and write (server-side files are off without it)
+    #[arg(long)]
+    import_dir: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -135,6 +142,9 @@ impl ServeArgs {
         if let Some(v) = self.log {
             c.log = v;
         }
+        if let Some(v) = self.import_dir {
+            c.import_dir = Some(v);
+        }
         Ok(c)
     }
 }
@@ -142,6 +152,8 @@ impl ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Import(args) => exit(lynxstore::bulk::import(args)),
+        Command::Export(args) => exit(lynxstore::bulk::export(args)),
         Command::Serve(args) => {
             let config = match args.into_config() {
                 Ok(c) => c,
@@ -157,6 +169,16 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lynxstore: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::info;
 
-use lynx_sql::Engine;
+use lynx_sql::{Engine, EngineOptions};
 use lynx_storage::{Database, DatabaseOptions};
 
 use crate::config::Config;
@@ -80,7 +80,13 @@ async fn serve(config: Config) -> Result<(), String> {
     };
     let db = Arc::new(db);
     let maintenance = db.start_maintenance(Duration::from_secs(1));
-    let engine = Engine::new(db.clone()).map_err(|e| e.to_string())?;
+    let engine = Engine::with_options(
+        db.clone(),
+        EngineOptions {
+            file_dir: config.import_dir.clone(),
+        },
+    )
+    .map_err(|e| e.to_string())?;
     let pg_listener = TcpListener::bind(config.pg_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.pg_addr))?;

@@ -25,6 +25,7 @@ pub fn sqlstate(status: StatusCode) -> &'static str {
         StatusCode::Cancelled => "57014",
         StatusCode::ResourceExhausted => "53000",
         StatusCode::AuthFailed => "28P01",
+        StatusCode::PermissionDenied => "42501",
         StatusCode::Corrupt => "XX001",
         StatusCode::Unavailable => "58030",
         StatusCode::Internal => "XX000",
@@ -52,6 +53,7 @@ pub fn http_status(status: StatusCode) -> axum::http::StatusCode {
         StatusCode::Cancelled => H::REQUEST_TIMEOUT,
         StatusCode::ResourceExhausted => H::TOO_MANY_REQUESTS,
         StatusCode::AuthFailed => H::UNAUTHORIZED,
+        StatusCode::PermissionDenied => H::FORBIDDEN,
         StatusCode::Corrupt | StatusCode::Internal => H::INTERNAL_SERVER_ERROR,
         StatusCode::Unavailable => H::SERVICE_UNAVAILABLE,
     }

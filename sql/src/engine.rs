@@ -4,6 +4,7 @@
 //! Sessions ([`crate::Session`]) are cheap: each statement runs on a clone of
 //! the shared state with the session's settings applied.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
@@ -19,8 +20,17 @@ use crate::error::{Result, SqlError, StatusCode};
 use crate::names::{DATABASE, SCHEMA};
 use crate::session::Session;
 
+/// Engine settings that come from the server configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// The only directory `COPY ... FROM/TO 'file'` may read or write;
+    /// `None` disables server-side files.
+    pub file_dir: Option<PathBuf>,
+}
+
 pub struct Engine {
     db: Arc<Database>,
+    file_dir: Option<PathBuf>,
     pub(crate) ctx: SessionContext,
     pub(crate) parser: PostgresCompatibilityParser,
     next_pid: AtomicI32,
@@ -28,6 +38,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(db: Arc<Database>) -> Result<Arc<Engine>> {
+        Self::with_options(db, EngineOptions::default())
+    }
+
+    pub fn with_options(db: Arc<Database>, options: EngineOptions) -> Result<Arc<Engine>> {
+        crate::bulk::staged::remove_stale(&db);
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(DATABASE, SCHEMA)
             .with_information_schema(true)
@@ -43,10 +58,16 @@ impl Engine {
         lynx_query::functions::register(&ctx);
         Ok(Arc::new(Engine {
             db,
+            file_dir: options.file_dir,
             ctx,
             parser: PostgresCompatibilityParser::new(),
             next_pid: AtomicI32::new(std::process::id() as i32 % 100_000 * 10),
         }))
+    }
+
+    /// The directory server-side COPY files are confined to.
+    pub fn file_dir(&self) -> Option<&Path> {
+        self.file_dir.as_deref()
     }
 
     pub fn db(&self) -> &Arc<Database> {

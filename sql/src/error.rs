@@ -18,6 +18,9 @@ pub struct SqlError {
     /// A SQLSTATE more specific than `status` implies, when one is known
     /// (e.g. from the type layer: 22007 vs 22P02).
     pub sqlstate: Option<&'static str>,
+    /// Where the error happened (PostgreSQL's CONTEXT line), e.g.
+    /// `COPY cpu, line 3, column usage: "abc"`.
+    pub context: Option<String>,
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
@@ -28,7 +31,27 @@ impl SqlError {
             status,
             message: message.into(),
             sqlstate: None,
+            context: None,
         }
+    }
+
+    pub fn with_context(mut self, context: impl Into<String>) -> SqlError {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// A value conversion error of the type layer, with its own SQLSTATE.
+    pub fn from_pgtype(e: &lynx_pgtypes::PgTypeError) -> SqlError {
+        let status = match e.sqlstate() {
+            "22007" => StatusCode::InvalidDatetimeFormat,
+            "22003" | "22008" => StatusCode::OutOfRange,
+            "22023" => StatusCode::InvalidParameterValue,
+            "08P01" => StatusCode::ProtocolViolation,
+            "0A000" => StatusCode::Unsupported,
+            "XX000" => StatusCode::Internal,
+            _ => StatusCode::InvalidInput,
+        };
+        SqlError::new(status, e.to_string()).with_sqlstate(e.sqlstate())
     }
 
     pub fn with_sqlstate(mut self, sqlstate: &'static str) -> SqlError {

@@ -7,8 +7,10 @@
 //! It does not know about sockets or wire formats: protocols call
 //! [`Session::prepare`] / [`Session::execute`] and encode the [`Output`].
 
+pub mod bulk;
 mod client_queries;
 mod column_names;
+pub mod copy;
 mod ddl;
 mod engine;
 pub mod error;
@@ -19,8 +21,9 @@ mod session;
 pub mod settings;
 mod utility;
 
+pub use copy::{CopyChunk, CopyIn, CopyOut};
 pub use ddl::column_type;
-pub use engine::Engine;
+pub use engine::{Engine, EngineOptions};
 pub use error::{SqlError, StatusCode};
 pub use functions::version_string;
 pub use names::{DATABASE, SCHEMA};

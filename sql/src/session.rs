@@ -58,6 +58,10 @@ pub enum Output {
         rows: Option<u64>,
     },
     Empty,
+    /// `COPY ... FROM STDIN`: the protocol layer feeds the client's data.
+    CopyIn(Box<crate::copy::CopyIn>),
+    /// `COPY ... TO STDOUT`: messages to send to the client.
+    CopyOut(crate::copy::CopyOut),
 }
 
 impl Output {
@@ -237,6 +241,25 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// Runs a prepared query (not a utility statement or INSERT): the rows
+    /// of `COPY (query) TO`.
+    pub(crate) async fn query_stream(
+        &mut self,
+        prepared: &Prepared,
+    ) -> Result<(SchemaRef, SendableRecordBatchStream)> {
+        let PreparedKind::Plan {
+            plan,
+            is_insert: false,
+        } = &prepared.kind
+        else {
+            return Err(SqlError::syntax("COPY (query) must be a SELECT"));
+        };
+        let state = self.state();
+        let physical = state.create_physical_plan(plan).await?;
+        let stream = execute_stream(physical, state.task_ctx())?;
+        Ok((prepared.schema.clone(), stream))
     }
 
     /// Parses and runs every statement of a simple query.

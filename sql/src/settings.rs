@@ -309,6 +309,24 @@ fn format_ms(ms: u64) -> String {
     }
 }
 
+impl Settings {
+    /// The value-formatting settings of `lynx_pgtypes` for this session:
+    /// TimeZone, extra_float_digits and DateStyle (for text input order).
+    pub fn format_settings(&self) -> lynx_pgtypes::PgFormatSettings {
+        let mut f = lynx_pgtypes::PgFormatSettings::default();
+        if let Some(tz) = lynx_pgtypes::SessionTimeZone::parse(&self.value("TimeZone")) {
+            f.timezone = tz;
+        }
+        if let Ok(d) = self.value("extra_float_digits").parse() {
+            f.extra_float_digits = d;
+        }
+        if let Ok(d) = lynx_pgtypes::DateStyle::parse(&self.value("DateStyle")) {
+            f.date_style = d;
+        }
+        f
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

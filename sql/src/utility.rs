@@ -45,6 +45,7 @@ pub enum Utility {
     Vacuum,
     /// Accepted and ignored, answering with this tag.
     NoOp(&'static str),
+    Copy(Box<crate::copy::CopyStatement>),
 }
 
 fn set_value(values: &[Expr]) -> Result<Option<String>> {
@@ -96,7 +97,13 @@ fn show_name(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> String {
 }
 
 /// Recognizes utility statements; `None` means "plan it with DataFusion".
-pub fn classify(stmt: &Statement, _session: &Session) -> Result<Option<Utility>> {
+pub fn classify(stmt: &Statement, session: &Session) -> Result<Option<Utility>> {
+    if let Some(copy) = crate::copy::options::classify(stmt)? {
+        // Like PostgreSQL, a missing table or column fails at Parse: drivers
+        // (tokio-postgres copy_in) rely on it.
+        crate::copy::check_relation(&copy, session)?;
+        return Ok(Some(Utility::Copy(Box::new(copy))));
+    }
     Ok(Some(match stmt {
         Statement::CreateTable(ct) => {
             if ct.external {
@@ -320,5 +327,6 @@ pub async fn execute(u: &Utility, session: &mut Session) -> Result<Output> {
             Ok(Output::command("ROLLBACK"))
         }
         Utility::NoOp(tag) => Ok(Output::command(tag)),
+        Utility::Copy(copy) => crate::copy::execute(&copy, session).await,
     }
 }

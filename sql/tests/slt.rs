@@ -86,6 +86,27 @@ impl sqllogictest::AsyncDB for Lynx {
                 }
                 Output::Command { rows, .. } => DBOutput::StatementComplete(rows.unwrap_or(0)),
                 Output::Empty => DBOutput::StatementComplete(0),
+                // COPY TO STDOUT: one text row per output line.
+                Output::CopyOut(mut out) => {
+                    use futures::StreamExt;
+                    let mut bytes = Vec::new();
+                    while let Some(chunk) = out.chunks.next().await {
+                        for m in chunk.map_err(SltError)?.messages {
+                            bytes.extend_from_slice(&m);
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    let rows = text.lines().map(|l| vec![l.replace('\t', "|")]).collect();
+                    DBOutput::Rows {
+                        types: vec![DefaultColumnType::Text],
+                        rows,
+                    }
+                }
+                Output::CopyIn(_) => {
+                    return Err(SltError(SqlError::unsupported(
+                        "COPY FROM STDIN in .slt files (no data channel)",
+                    )))
+                }
             };
         }
         Ok(last)

@@ -45,6 +45,8 @@ pub enum StatusCode {
     ResourceExhausted,
     /// Authentication failed.
     AuthFailed,
+    /// The operation is not allowed (e.g. server-side file access disabled).
+    PermissionDenied,
     /// Stored data is corrupt.
     Corrupt,
     /// A transient condition (I/O error, disk full); retrying may succeed.

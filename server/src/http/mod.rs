@@ -1,7 +1,9 @@
-//! HTTP front end (axum): health, SQL over HTTP, Prometheus metrics,
-//! Prometheus remote write and read (handlers in `crate::prom`).
+//! HTTP front end (axum): health, SQL over HTTP, Parquet import,
+//! Prometheus metrics, Prometheus remote write and read (handlers in
+//! `crate::prom`).
 
 pub mod auth;
+mod import;
 mod sql;
 
 use std::sync::atomic::Ordering;
@@ -36,6 +38,7 @@ pub fn router(
     let mut api = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/sql", post(sql::post_sql))
+        .route("/v1/import/parquet", post(import::post_parquet))
         .route("/api/v1/write", post(prom::write::post_write))
         .route("/api/v1/read", post(prom::read::post_read));
     if let Some(auth) = auth {

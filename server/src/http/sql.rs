@@ -41,7 +41,7 @@ fn wanted(headers: &HeaderMap) -> Format {
     }
 }
 
-fn error_response(state: &HttpState, e: &SqlError) -> Response {
+pub(super) fn error_response(state: &HttpState, e: &SqlError) -> Response {
     let code = error_code(e);
     state.metrics.error(code);
     (
@@ -109,6 +109,9 @@ async fn run(state: &HttpState, sql: &str) -> Result<(Option<Rows>, String), Sql
             Output::Command { tag, rows: Some(n) } => (None, format!("{tag} {n}")),
             Output::Command { tag, rows: None } => (None, tag.to_string()),
             Output::Empty => (None, String::new()),
+            Output::CopyIn(_) | Output::CopyOut(_) => return Err(SqlError::unsupported(
+                "COPY FROM STDIN / TO STDOUT over HTTP; use the PostgreSQL protocol (psql \\copy)",
+            )),
         };
     }
     Ok(last)

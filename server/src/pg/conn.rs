@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use lynx_sql::Session;
+use lynx_sql::{CopyIn, Session};
 
 pub struct Conn {
     pub session: tokio::sync::Mutex<Session>,
+    /// A `COPY ... FROM STDIN` waiting for CopyData / CopyDone / CopyFail.
+    pub copy_in: Mutex<Option<Box<CopyIn>>>,
     pub cancelled: Arc<AtomicBool>,
     pid: i32,
     registry: Arc<CancelRegistry>,
@@ -26,6 +28,7 @@ impl Conn {
         registry.flags.lock().insert(pid, cancelled.clone());
         Conn {
             session: tokio::sync::Mutex::new(session),
+            copy_in: Mutex::new(None),
             cancelled,
             pid,
             registry,

@@ -29,12 +29,19 @@ use pgwire::messages::PgWireBackendMessage;
 use tracing::Instrument;
 
 use lynx_pgtypes::PgFormatSettings;
-use lynx_sql::{Engine, Notice, Output, Prepared, Session, SqlError, StatusCode};
+use lynx_sql::{CopyOut, Engine, Notice, Output, Prepared, Session, SqlError, StatusCode};
 
 use crate::metrics::Metrics;
 use crate::pg::conn::{CancelRegistry, Conn};
 use crate::pg::format::format_settings;
 use crate::sqlstate::error_code;
+
+/// What running a statement produced: a response pgwire sends, or a
+/// `COPY ... TO STDOUT` the handler streams itself (see `copy`).
+pub enum Ran {
+    Response(Response),
+    CopyOut(CopyOut),
+}
 
 pub struct PgHandler {
     pub engine: Arc<Engine>,
@@ -51,7 +58,9 @@ pub fn pg_error(metrics: &Metrics, e: &SqlError) -> PgWireError {
 fn error_info(metrics: &Metrics, e: &SqlError) -> ErrorInfo {
     let code = error_code(e);
     metrics.error(code);
-    ErrorInfo::new("ERROR".into(), code.into(), e.message.clone())
+    let mut info = ErrorInfo::new("ERROR".into(), code.into(), e.message.clone());
+    info.where_context = e.context.clone();
+    info
 }
 
 fn cancelled_error() -> SqlError {
@@ -110,7 +119,7 @@ impl PgHandler {
         prepared: &Prepared,
         params: Vec<ScalarValue>,
         format: &Format,
-    ) -> Result<Response, SqlError> {
+    ) -> Result<Ran, SqlError> {
         let started = Instant::now();
         let query_id = self.metrics.queries_total.fetch_add(1, Ordering::Relaxed) + 1;
         let span = tracing::debug_span!("query", id = query_id, pid = session.pid());
@@ -143,8 +152,18 @@ impl PgHandler {
         };
         self.metrics.query_latency.observe(started.elapsed());
         let out: Output = out?;
-        Ok(match out {
+        Ok(Ran::Response(match out {
             Output::Empty => Response::EmptyQuery,
+            Output::CopyIn(copy) => {
+                let response = pgwire::api::results::CopyResponse::new(
+                    copy.format_code(),
+                    copy.columns(),
+                    futures::stream::empty(),
+                );
+                *conn.copy_in.lock() = Some(copy);
+                Response::CopyIn(response)
+            }
+            Output::CopyOut(out) => return Ok(Ran::CopyOut(out)),
             Output::Command { tag, rows } => {
                 let t = match (tag, rows) {
                     ("INSERT", Some(n)) => Tag::new("INSERT").with_oid(0).with_rows(n as usize),
@@ -168,7 +187,7 @@ impl PgHandler {
                     deadline,
                 )?)
             }
-        })
+        }))
     }
 
     fn rows(
@@ -251,8 +270,26 @@ impl SimpleQueryHandler for PgHandler {
                 Err(e) => Err(e),
             };
             Self::send_notices(client, &mut session).await?;
+            let result = match result {
+                Ok(Ran::CopyOut(out)) => {
+                    crate::pg::copy::flush_responses(client, &mut responses).await?;
+                    crate::pg::copy::send_copy_out(client, out, &conn.cancelled)
+                        .await?
+                        .map(Response::Execution)
+                }
+                Ok(Ran::Response(r)) => Ok(r),
+                Err(e) => Err(e),
+            };
             match result {
-                Ok(r) => responses.push(r),
+                Ok(r) => {
+                    let copy_in = matches!(r, Response::CopyIn(_));
+                    responses.push(r);
+                    if copy_in {
+                        // The client sends the data next; statements after
+                        // a COPY FROM STDIN in the same query are not run.
+                        break;
+                    }
+                }
                 Err(e) => {
                     // PostgreSQL stops at the first failing statement.
                     responses.push(Response::Error(Box::new(error_info(&self.metrics, &e))));
@@ -376,6 +413,13 @@ impl ExtendedQueryHandler for PgExtended {
             )
             .await;
         PgHandler::send_notices(client, &mut session).await?;
+        let result = match result {
+            Ok(Ran::CopyOut(out)) => crate::pg::copy::send_copy_out(client, out, &conn.cancelled)
+                .await?
+                .map(Response::Execution),
+            Ok(Ran::Response(r)) => Ok(r),
+            Err(e) => Err(e),
+        };
         result.map_err(|e| pg_error(&h.metrics, &e))
     }
 }

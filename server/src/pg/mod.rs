@@ -1,11 +1,13 @@
 //! PostgreSQL wire protocol front end (pgwire).
 //!
 //! `auth` authenticates, `handlers` runs simple and extended queries on a
-//! per-connection `lynx_sql::Session`, `conn` holds that session and its
-//! cancel flag, `format` maps session settings to value formatting.
+//! per-connection `lynx_sql::Session`, `copy` runs the COPY sub-protocol,
+//! `conn` holds the session, its cancel flag and a pending COPY FROM STDIN,
+//! `format` maps session settings to value formatting.
 
 pub mod auth;
 pub mod conn;
+pub mod copy;
 pub mod format;
 pub mod handlers;
 
@@ -124,6 +126,12 @@ impl PgWireServerHandlers for PgFrontend {
 
     fn error_handler(&self) -> Arc<impl ErrorHandler> {
         Arc::new(PgErrors)
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
+        Arc::new(copy::PgCopy {
+            handler: self.handler.clone(),
+        })
     }
 
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {

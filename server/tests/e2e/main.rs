@@ -2,8 +2,10 @@
 //! (tokio-postgres, psql, HTTP).
 
 mod explain;
+mod copy;
 mod harness;
 mod http;
+mod parquet;
 mod persistence;
 mod pg_errors;
 mod pg_protocol;

@@ -387,6 +387,15 @@ impl Database {
         Ok(rows)
     }
 
+    /// Validates `batch` for `table` and converts it to the table's schema
+    /// exactly as [`Database::write`] would, without writing anything. Bulk
+    /// loaders use it to check a whole input before the first write.
+    pub fn conform(&self, table: &str, batch: &RecordBatch) -> Result<RecordBatch> {
+        let t = self.table(table)?;
+        let def = t.state.read().def.clone();
+        conform_write(&def, batch)
+    }
+
     pub fn write(&self, table: &str, batch: &RecordBatch) -> Result<usize> {
         self.apply_back_pressure()?;
         let t = self.table(table)?;

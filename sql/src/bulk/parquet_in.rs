@@ -1,0 +1,286 @@
+//! Parquet import: one file into one table, streamed by row group.
+//!
+//! Every row group is decoded and validated against the table (types,
+//! casts, NOT NULL) before anything is written, so a bad file (not Parquet,
+//! truncated, corrupt page, a value that does not fit) stores nothing. A
+//! file whose validated rows fit [`ATOMIC_WRITE_BYTES`] is written from
+//! memory in one atomic request (single pass). A larger file is validated
+//! in a first pass that keeps nothing, then read again and written row
+//! group by row group: memory stays bounded by one row group, and only a
+//! crash during that second pass can leave part of the file stored.
+//!
+//! Files found under Hive-style `key=value` directories get those keys as
+//! text columns ([`ParquetSource::with_partitions`]).
+//!
+//! Hot path: batch-at-a-time; no per-row work beyond the engine's casts.
+
+use std::fs::File;
+use std::path::Path;
+
+use bytes::Bytes;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use lynx_storage::Database;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::errors::ParquetError;
+use parquet::file::reader::ChunkReader;
+
+use super::{batch_bytes, write_validated_in, ATOMIC_WRITE_BYTES};
+use crate::error::{Result, SqlError, StatusCode};
+
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Where an import stands, reported after every row group.
+#[derive(Debug, Clone, Default)]
+pub struct ImportProgress {
+    /// `"validating"` or `"writing"` (second pass of large files).
+    pub phase: &'static str,
+    pub rows: u64,
+    pub bytes: u64,
+    pub total_rows: u64,
+    pub total_bytes: u64,
+}
+
+/// An opened Parquet file: its Arrow schema and row-group sizes.
+pub struct ParquetSource {
+    path: String,
+    input: Input,
+    meta: ArrowReaderMetadata,
+    /// The file's columns plus Hive-style partition columns.
+    schema: SchemaRef,
+    /// `key=value` directories above the file: constant text columns.
+    partitions: Vec<(String, Option<String>)>,
+}
+
+/// Where the Parquet bytes are: a file, or a request body in memory.
+enum Input {
+    File(File),
+    Bytes(Bytes),
+}
+
+fn group_reader<T: ChunkReader + 'static>(
+    input: T,
+    meta: &ArrowReaderMetadata,
+    group: usize,
+) -> Result<ParquetRecordBatchReader, ParquetError> {
+    ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
+        .with_row_groups(vec![group])
+        .with_batch_size(BATCH_ROWS)
+        .build()
+}
+
+fn bad_file(path: &str, message: impl std::fmt::Display) -> SqlError {
+    SqlError::new(
+        StatusCode::InvalidInput,
+        format!("{path} is not a valid Parquet file: {message}"),
+    )
+    .with_sqlstate("22P04")
+}
+
+impl ParquetSource {
+    pub fn open(path: &Path) -> Result<ParquetSource> {
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| {
+            SqlError::new(
+                StatusCode::Unavailable,
+                format!("could not open file \"{name}\" for reading: {e}"),
+            )
+            .with_sqlstate(if e.kind() == std::io::ErrorKind::NotFound {
+                "58P01"
+            } else {
+                "58030"
+            })
+        })?;
+        let meta =
+            ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| bad_file(&name, e))?;
+        Ok(ParquetSource {
+            path: name,
+            input: Input::File(file),
+            schema: meta.schema().clone(),
+            meta,
+            partitions: Vec::new(),
+        })
+    }
+
+    /// A Parquet file held in memory (an HTTP request body); `name` is
+    /// used in messages.
+    pub fn from_bytes(name: &str, data: Bytes) -> Result<ParquetSource> {
+        let meta =
+            ArrowReaderMetadata::load(&data, Default::default()).map_err(|e| bad_file(name, e))?;
+        Ok(ParquetSource {
+            path: name.to_string(),
+            input: Input::Bytes(data),
+            schema: meta.schema().clone(),
+            meta,
+            partitions: Vec::new(),
+        })
+    }
+
+    /// Adds Hive-style partition columns (`key=value` directories): each
+    /// becomes a text column with that value in every row (NULL for
+    /// `__HIVE_DEFAULT_PARTITION__`), unless the file has the column itself.
+    pub fn with_partitions(mut self, partitions: Vec<(String, String)>) -> Self {
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (k, v) in partitions {
+            if fields.iter().any(|f| f.name() == &k) {
+                continue;
+            }
+            fields.push(Field::new(&k, DataType::Utf8, true));
+            let v = (v != "__HIVE_DEFAULT_PARTITION__").then_some(v);
+            self.partitions.push((k, v));
+        }
+        self.schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            self.schema.metadata().clone(),
+        ));
+        self
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// A decoded batch with the partition columns appended.
+    fn with_partition_columns(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        if self.partitions.is_empty() {
+            return Ok(batch);
+        }
+        let n = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        for (_, v) in &self.partitions {
+            let array: StringArray = std::iter::repeat_n(v.as_deref(), n).collect();
+            columns.push(Arc::new(array) as ArrayRef);
+        }
+        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn num_row_groups(&self) -> usize {
+        self.meta.metadata().num_row_groups()
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        let m = self.meta.metadata();
+        (0..m.num_row_groups())
+            .map(|i| m.row_group(i).num_rows().max(0) as u64)
+            .sum()
+    }
+
+    fn group_bytes(&self, i: usize) -> u64 {
+        self.meta.metadata().row_group(i).compressed_size().max(0) as u64
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        (0..self.num_row_groups())
+            .map(|i| self.group_bytes(i))
+            .sum()
+    }
+
+    /// Decodes row group `i` and conforms it to `table`.
+    fn read_group(&self, db: &Database, table: &str, i: usize) -> Result<Vec<RecordBatch>> {
+        let in_group = |e: &dyn std::fmt::Display| {
+            SqlError::new(
+                StatusCode::InvalidInput,
+                format!("{}, row group {i}: {e}", self.path),
+            )
+            .with_sqlstate("22P04")
+        };
+        let reader = match &self.input {
+            Input::File(f) => {
+                let file = f.try_clone().map_err(|e| in_group(&e))?;
+                group_reader(file, &self.meta, i)
+            }
+            Input::Bytes(b) => group_reader(b.clone(), &self.meta, i),
+        }
+        .map_err(|e| in_group(&e))?;
+        let mut out = Vec::new();
+        for batch in reader {
+            let batch = self.with_partition_columns(batch.map_err(|e| in_group(&e))?)?;
+            let conformed = db.conform(table, &batch).map_err(|e| {
+                let e = SqlError::from(e);
+                SqlError {
+                    message: format!("{}, row group {i}: {}", self.path, e.message),
+                    ..e
+                }
+            })?;
+            out.push(conformed);
+        }
+        Ok(out)
+    }
+
+    /// Imports the whole file into `table` (see the module docs for
+    /// atomicity). Returns the rows written. Blocking.
+    pub fn import(
+        &self,
+        db: &Database,
+        table: &str,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<u64> {
+        self.import_in(db, table, ATOMIC_WRITE_BYTES, progress)
+    }
+
+    /// [`ParquetSource::import`] with another single-write limit (tests).
+    pub fn import_in(
+        &self,
+        db: &Database,
+        table: &str,
+        atomic_bytes: usize,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<u64> {
+        let def = db.table_def(table).ok_or_else(|| {
+            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
+        })?;
+        super::schema_map::check_fits(&def, self.schema(), &self.path)?;
+        let mut p = ImportProgress {
+            phase: "validating",
+            total_rows: self.total_rows(),
+            total_bytes: self.total_bytes(),
+            ..Default::default()
+        };
+        let mut kept: Vec<RecordBatch> = Vec::new();
+        let mut kept_bytes = 0usize;
+        let mut in_memory = true;
+        for i in 0..self.num_row_groups() {
+            let batches = self.read_group(db, table, i)?;
+            p.rows += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+            p.bytes += self.group_bytes(i);
+            if in_memory {
+                kept_bytes += batches.iter().map(batch_bytes).sum::<usize>();
+                kept.extend(batches);
+                if kept_bytes > atomic_bytes {
+                    in_memory = false;
+                    kept.clear();
+                }
+            }
+            progress(&p);
+        }
+        if in_memory {
+            return write_validated_in(db, table, &kept, atomic_bytes);
+        }
+        p.phase = "writing";
+        p.rows = 0;
+        p.bytes = 0;
+        let mut written = 0;
+        for i in 0..self.num_row_groups() {
+            let batches = self.read_group(db, table, i)?;
+            written += write_validated_in(db, table, &batches, atomic_bytes)?;
+            p.rows = written;
+            p.bytes += self.group_bytes(i);
+            progress(&p);
+        }
+        Ok(written)
+    }
+}

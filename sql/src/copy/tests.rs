@@ -1,0 +1,198 @@
+//! COPY decoders and encoders against the engine: escapes, quoting, NULLs,
+//! end markers and input split at every byte.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use lynx_storage::Database;
+
+use crate::{Engine, Output, Session};
+
+struct Fixture {
+    session: Session,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Database::open(dir.path()).unwrap());
+    let engine = Engine::new(db).unwrap();
+    let mut session = engine.session("lynx", None);
+    session
+        .run("CREATE TABLE t (time TIMESTAMPTZ NOT NULL, a TEXT, b TEXT)")
+        .await
+        .unwrap();
+    Fixture { session, _dir: dir }
+}
+
+/// Runs `COPY t FROM STDIN <options>` with `data` cut into `chunk`-byte
+/// messages; returns the rows or the error message with its context.
+async fn load(f: &mut Fixture, options: &str, data: &[u8], chunk: usize) -> Result<u64, String> {
+    let out = f
+        .session
+        .run(&format!("COPY t FROM STDIN {options}"))
+        .await
+        .map_err(|e| e.message)?;
+    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY IN");
+    };
+    for piece in data.chunks(chunk.max(1)) {
+        copy.feed(piece);
+    }
+    copy.finish()
+        .await
+        .map_err(|e| format!("{} ({})", e.message, e.context.unwrap_or_default()))
+}
+
+async fn dump(f: &mut Fixture, sql: &str) -> String {
+    let out = f.session.run(sql).await.unwrap();
+    let Some(Output::CopyOut(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY OUT");
+    };
+    let mut bytes = Vec::new();
+    while let Some(c) = copy.chunks.next().await {
+        for m in c.unwrap().messages {
+            bytes.extend_from_slice(&m);
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+const CSV_OUT: &str = "COPY (SELECT a, b FROM t ORDER BY time) TO STDOUT (FORMAT csv)";
+
+#[tokio::test]
+async fn text_escapes_nulls_and_end_marker_at_every_split() {
+    let data = b"2024-01-01 00:00:00+00\ta\\x41\\101\\tz\\\\\t\\N\r\n\
+        2024-01-01 00:00:01+00\t\\\\N\t\n\\.\nignored after the end marker\n";
+    for chunk in [1, 2, 5, 1000] {
+        let mut f = fixture().await;
+        assert_eq!(load(&mut f, "", data, chunk).await, Ok(2), "chunk {chunk}");
+        assert_eq!(
+            dump(&mut f, CSV_OUT).await,
+            "aAA\tz\\,\n\\N,\"\"\n",
+            "chunk {chunk}"
+        );
+        assert_eq!(
+            dump(&mut f, "COPY (SELECT a, b FROM t ORDER BY time) TO STDOUT").await,
+            "aAA\\tz\\\\\t\\N\n\\\\N\t\n"
+        );
+    }
+}
+
+#[tokio::test]
+async fn csv_quoting_escape_force_null_and_header_at_every_split() {
+    let data = b"time,a,b\n\
+        2024-01-01 00:00:00+00,\"multi\nline, \"\"quoted\"\"\",\n\
+        2024-01-01 00:00:01+00,\"\",plain\n";
+    for chunk in [1, 3, 1000] {
+        let mut f = fixture().await;
+        assert_eq!(
+            load(&mut f, "(FORMAT csv, HEADER)", data, chunk).await,
+            Ok(2)
+        );
+        assert_eq!(
+            dump(&mut f, CSV_OUT).await,
+            "\"multi\nline, \"\"quoted\"\"\",\n\"\",plain\n"
+        );
+    }
+    // ESCAPE other than QUOTE; FORCE_NOT_NULL / FORCE_NULL.
+    let mut f = fixture().await;
+    let data = b"2024-01-01 00:00:00+00;'it\\'s \\\\';\n2024-01-01 00:00:01+00;'';''\n";
+    assert_eq!(
+        load(
+            &mut f,
+            "(FORMAT csv, DELIMITER ';', QUOTE '''', ESCAPE '\\', FORCE_NOT_NULL (b), FORCE_NULL (a))",
+            data,
+            1
+        )
+        .await,
+        Ok(2)
+    );
+    assert_eq!(dump(&mut f, CSV_OUT).await, "it's \\,\"\"\n,\"\"\n");
+}
+
+#[tokio::test]
+async fn bad_input_names_line_and_column_and_stores_nothing() {
+    let mut f = fixture().await;
+    let e = load(
+        &mut f,
+        "(FORMAT csv)",
+        b"2024-01-01 00:00:00+00,a,b\nnot a time,a,b\n",
+        7,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "invalid input syntax for type timestamp with time zone: \"not a time\" \
+         (COPY t, line 2, column time: \"not a time\")"
+    );
+    let e = load(&mut f, "", b"2024-01-01 00:00:00+00\ta\xff\tb\n", 3)
+        .await
+        .unwrap_err();
+    assert!(
+        e.starts_with("invalid byte sequence for encoding \"UTF8\": 0xff"),
+        "{e}"
+    );
+    let e = load(
+        &mut f,
+        "(FORMAT binary)",
+        b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0\0\x03\0\0",
+        4,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, "unexpected EOF in COPY data ()");
+    assert_eq!(dump(&mut f, CSV_OUT).await, "");
+}
+
+#[tokio::test]
+async fn binary_round_trip_fed_byte_by_byte() {
+    let mut f = fixture().await;
+    f.session
+        .run("INSERT INTO t VALUES ('2024-01-01 00:00:00+00', 'x', NULL), ('2024-01-02 00:00:00+00', '', 'y')")
+        .await
+        .unwrap();
+    let out = f
+        .session
+        .run("COPY t TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap();
+    let Some(Output::CopyOut(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY OUT");
+    };
+    let mut messages = Vec::new();
+    while let Some(c) = copy.chunks.next().await {
+        let c = c.unwrap();
+        messages.extend(c.messages);
+    }
+    // Header with the first row, one message per row, then the trailer.
+    assert_eq!(messages.len(), 3);
+    assert!(messages[0].starts_with(b"PGCOPY\n\xff\r\n\0"));
+    assert_eq!(&messages[2][..], b"\xff\xff");
+    let data: Vec<u8> = messages.concat();
+    f.session
+        .run("CREATE TABLE t2 (time TIMESTAMPTZ NOT NULL, a TEXT, b TEXT)")
+        .await
+        .unwrap();
+    let out = f
+        .session
+        .run("COPY t2 FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY IN");
+    };
+    for b in &data {
+        copy.feed(std::slice::from_ref(b));
+    }
+    assert_eq!(copy.finish().await.unwrap(), 2);
+    assert_eq!(
+        dump(
+            &mut f,
+            "COPY (SELECT * FROM t2 ORDER BY time) TO STDOUT (FORMAT csv)"
+        )
+        .await,
+        "2024-01-01 00:00:00+00,x,\n2024-01-02 00:00:00+00,\"\",y\n"
+    );
+}
