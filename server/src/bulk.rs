@@ -3,7 +3,8 @@
 //!
 //! Import streams each file by row group (`lynx_sql::bulk::parquet_in`),
 //! with a progress bar on stderr (bytes, rows, rows/s, ETA) and a summary
-//! line on stdout. Each file is imported on its own and is all-or-nothing
+//! line on stdout (`--url` posts each file to a running server instead, see
+//! `bulk_remote`). Each file is imported on its own and is all-or-nothing
 //! against bad data; when a file fails, the files before it stay imported
 //! and the command says so. The data directory is locked: a running server
 //! must be stopped first.
@@ -38,6 +39,9 @@ pub struct ImportArgs {
     /// Data directory of a stopped server [default: lynx-data]
     #[arg(long, default_value = "lynx-data")]
     pub data_dir: PathBuf,
+    /// Import into a running server instead: its HTTP address, e.g. http://127.0.0.1:9201
+    #[arg(long, conflicts_with = "data_dir")]
+    pub url: Option<String>,
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
@@ -163,7 +167,76 @@ fn sql_error(file: &Path, e: SqlError) -> String {
     }
 }
 
+fn progress_bar(quiet: bool, total: u64) -> Result<ProgressBar, String> {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {msg} ETA {eta}",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    Ok(bar)
+}
+
+fn summary(rows: u64, files: usize, table: &str, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {rows} rows from {files} file(s) into \"{table}\" in {secs:.1} s ({:.0} rows/s)",
+        rows as f64 / secs.max(1e-3)
+    );
+}
+
+/// `import --url`: each file posted to a running server.
+fn import_remote(args: &ImportArgs, url: &str) -> Result<(), String> {
+    let started = Instant::now();
+    let inputs = expand_inputs(&args.inputs)?;
+    if inputs.iter().any(|f| !f.partitions.is_empty()) {
+        return Err("Hive-style partition directories need a local import (--data-dir)".into());
+    }
+    let total: u64 = inputs
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len()))
+        .sum();
+    let bar = progress_bar(args.quiet, total)?;
+    let target = crate::bulk_remote::Target {
+        url,
+        table: &args.table,
+        create: args.create,
+        time_column: args.time_column.as_deref(),
+        tags: args.tags.as_deref(),
+    };
+    let mut rows = 0;
+    for (i, f) in inputs.iter().enumerate() {
+        match crate::bulk_remote::post_file(&target, &f.path, &bar) {
+            Ok(n) => {
+                rows += n;
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!("{rows} rows, {:.0} rows/s", rows as f64 / secs));
+            }
+            Err(e) => {
+                bar.abandon();
+                return Err(if i > 0 {
+                    format!("{e} ({i} earlier file(s), {rows} rows, stay imported)")
+                } else {
+                    e
+                });
+            }
+        }
+    }
+    bar.finish_and_clear();
+    summary(rows, inputs.len(), &args.table, started);
+    Ok(())
+}
+
 pub fn import(args: ImportArgs) -> Result<(), String> {
+    if let Some(url) = args.url.clone() {
+        return import_remote(&args, &url);
+    }
     let started = Instant::now();
     let inputs = expand_inputs(&args.inputs)?;
     let sources = inputs
@@ -198,18 +271,7 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         db.create_table(def, false).map_err(|e| e.to_string())?;
     }
     let total_bytes: u64 = sources.iter().map(|s| s.total_bytes()).sum();
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr())
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {msg} ETA {eta}",
-        )
-        .map_err(|e| e.to_string())?
-        .progress_chars("=> "),
-    );
+    let bar = progress_bar(args.quiet, total_bytes)?;
     let mut rows_total = 0u64;
     let mut base = 0u64;
     for (i, (source, file)) in sources.iter().zip(&files).enumerate() {
@@ -249,13 +311,7 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
     drop(maintenance);
     db.close().map_err(|e| e.to_string())?;
     bar.finish_and_clear();
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "imported {rows_total} rows from {} file(s) into \"{}\" in {secs:.1} s ({:.0} rows/s)",
-        files.len(),
-        args.table,
-        rows_total as f64 / secs.max(1e-3)
-    );
+    summary(rows_total, files.len(), &args.table, started);
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! nowhere else.
 
 pub mod bulk;
+mod bulk_remote;
 pub mod config;
 pub mod http;
 pub mod metrics;

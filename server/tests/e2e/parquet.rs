@@ -392,4 +392,35 @@ open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
         ]),
         "6|2\n"
     );
+    // lynxstore import --url: the CLI against the running server.
+    let url = format!("http://127.0.0.1:{}", server.http_port);
+    let out = lynx_ok(&[
+        "import",
+        &f("good.parquet"),
+        "--table",
+        "cpu",
+        "--url",
+        &url,
+        "--quiet",
+    ]);
+    assert!(
+        out.starts_with("imported 2 rows from 1 file(s) into \"cpu\""),
+        "{out}"
+    );
+    let e = lynx_err(&[
+        "import",
+        &f("null_time.parquet"),
+        "--table",
+        "cpu",
+        "--url",
+        &url,
+    ]);
+    assert!(
+        e.contains("SQLSTATE 23502") && e.contains("nothing from this file was stored"),
+        "{e}"
+    );
+    assert_eq!(
+        server.psql_ok(&["-A", "-t", "-c", "SELECT count(*) FROM cpu"]),
+        "8\n"
+    );
 }

@@ -95,7 +95,8 @@ impl Encoder {
         out
     }
 
-    /// Rows among the messages of [`Encoder::finish`]: none.
+    /// Writes the binary signature (into `buf`, travelling with the next
+    /// row) or the header line (its own message), once.
     fn preamble(&mut self, buf: &mut BytesMut, out: &mut Vec<Bytes>) {
         if !self.preamble_pending {
             return;
