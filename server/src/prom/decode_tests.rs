@@ -2,30 +2,12 @@ use bytes::Bytes;
 use prost::Message;
 
 use super::*;
-use crate::prom::proto::{Label, RequestV2, Sample, TimeSeries, TimeSeriesV2, WriteRequest};
+use crate::prom::proto::{RequestV2, Sample, TimeSeries, TimeSeriesV2, WriteRequest};
 
 const NOW: i64 = 1_700_000_000_000;
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: Bytes::copy_from_slice(n.as_bytes()),
-                value: Bytes::copy_from_slice(v.as_bytes()),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| Sample {
-                value,
-                timestamp,
-                start_timestamp: 0,
-            })
-            .collect(),
-        exemplars: vec![],
-        histograms: vec![],
-    }
+    TimeSeries::from_pairs(labels, samples)
 }
 
 fn parse_v1(ts: Vec<TimeSeries>) -> Result<(Vec<String>, WriteStats), DecodeError> {

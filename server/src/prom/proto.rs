@@ -40,6 +40,32 @@ pub struct TimeSeries {
     pub histograms: Vec<Bytes>,
 }
 
+impl TimeSeries {
+    /// A series from (name, value) labels and (timestamp ms, value) samples,
+    /// with no exemplars or histograms (tests, remote read answers).
+    pub fn from_pairs(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| Label {
+                    name: bytes::Bytes::copy_from_slice(n.as_bytes()),
+                    value: bytes::Bytes::copy_from_slice(v.as_bytes()),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample {
+                    value,
+                    timestamp,
+                    start_timestamp: 0,
+                })
+                .collect(),
+            exemplars: vec![],
+            histograms: vec![],
+        }
+    }
+}
+
 /// `prometheus.Label`; `string` on the wire.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Label {

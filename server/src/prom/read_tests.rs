@@ -1,33 +1,13 @@
-use bytes::Bytes;
-
 use super::*;
 use crate::prom::decode::{parse, Limits, WriteMessage};
 use crate::prom::mapping::build_batches;
-use crate::prom::proto::{Label, LabelMatcher, Sample, TimeSeries, WriteRequest};
+use crate::prom::proto::{LabelMatcher, TimeSeries, WriteRequest};
 use crate::prom::write::store;
 
 const NOW: i64 = 1_700_000_000_000;
 
 fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: Bytes::copy_from_slice(n.as_bytes()),
-                value: Bytes::copy_from_slice(v.as_bytes()),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| Sample {
-                value,
-                timestamp,
-                start_timestamp: 0,
-            })
-            .collect(),
-        exemplars: vec![],
-        histograms: vec![],
-    }
+    TimeSeries::from_pairs(labels, samples)
 }
 
 fn db_with(ts: Vec<TimeSeries>) -> (tempfile::TempDir, Database) {

@@ -1,8 +1,8 @@
 //! End-to-end tests: the real `lynxstore` binary driven by real clients
 //! (tokio-postgres, psql, HTTP).
 
-mod explain;
 mod copy;
+mod explain;
 mod harness;
 mod http;
 mod parquet;

@@ -21,25 +21,7 @@ const STALE: u64 = 0x7ff0_0000_0000_0002;
 const GO_NAN: u64 = 0x7ff8_0000_0000_0001;
 
 pub fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-    TimeSeries {
-        labels: labels
-            .iter()
-            .map(|(n, v)| Label {
-                name: Bytes::copy_from_slice(n.as_bytes()),
-                value: Bytes::copy_from_slice(v.as_bytes()),
-            })
-            .collect(),
-        samples: samples
-            .iter()
-            .map(|&(timestamp, value)| Sample {
-                value,
-                timestamp,
-                start_timestamp: 0,
-            })
-            .collect(),
-        exemplars: vec![],
-        histograms: vec![],
-    }
+    TimeSeries::from_pairs(labels, samples)
 }
 
 fn snappy(raw: &[u8]) -> Vec<u8> {

@@ -349,7 +349,8 @@ fn compaction_is_size_tiered_so_old_data_is_not_rewritten_every_time() {
     db.create_table(cpu_def("cpu", true), false).unwrap();
     let mut counts = Vec::new();
     for i in 0..9i64 {
-        db.write("cpu", &batch(&[(i, "a", Some(i as f64))])).unwrap();
+        db.write("cpu", &batch(&[(i, "a", Some(i as f64))]))
+            .unwrap();
         db.flush().unwrap();
         db.compact(4).unwrap();
         counts.push(db.segment_count());
