@@ -56,6 +56,12 @@ impl Engine {
             .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;
         crate::functions::register_static(&ctx);
         lynx_query::functions::register(&ctx);
+        ctx.register_udtf(
+            "read_parquet",
+            Arc::new(crate::bulk::read_parquet::ReadParquet {
+                dir: options.file_dir.clone(),
+            }),
+        );
         Ok(Arc::new(Engine {
             db,
             file_dir: options.file_dir,

@@ -546,3 +546,67 @@ async fn server_side_files_are_confined_to_the_import_dir() {
     );
     assert_eq!(count(&c, "t").await, 1);
 }
+
+/// `read_parquet` queries a file in the import directory without importing
+/// it, joins it with a stored table, and is confined like COPY.
+#[tokio::test]
+async fn read_parquet_queries_files_in_the_import_dir_and_joins_stored_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    std::fs::write(dir.path().join("outside.parquet"), b"PAR1").unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--import-dir", files.to_str().unwrap()],
+    );
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE cpu (time TIMESTAMPTZ NOT NULL, host TEXT, usage DOUBLE PRECISION);
+         INSERT INTO cpu VALUES ('2024-01-01 00:00:00+00', 'a', 1.5), ('2024-01-01 00:00:00+00', 'b', 2.5);
+         CREATE TABLE hosts (time TIMESTAMPTZ NOT NULL, host TEXT, dc TEXT) WITH (tags = 'host');
+         INSERT INTO hosts VALUES ('2024-01-01 00:00:00+00', 'a', 'paris'), ('2024-01-01 00:00:00+00', 'b', 'tokyo');
+         COPY (SELECT host, dc FROM hosts) TO 'hosts.parquet' (FORMAT parquet);",
+    )
+    .await
+    .unwrap();
+    let rows: Vec<(String, f64)> = c
+        .query(
+            "SELECT h.dc, c.usage FROM cpu c JOIN read_parquet('hosts.parquet') h ON c.host = h.host ORDER BY h.dc",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("paris".to_string(), 1.5), ("tokyo".to_string(), 2.5)]
+    );
+    for bad in ["../outside.parquet", "/etc/passwd"] {
+        let err = c
+            .query(&format!("SELECT * FROM read_parquet('{bad}')"), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.as_db_error().unwrap().code().code(),
+            "42501",
+            "{bad}: {err}"
+        );
+    }
+    // A file that is not Parquet is a clear error, and the session goes on.
+    std::fs::write(files.join("junk.parquet"), b"not parquet at all").unwrap();
+    let err = c
+        .query("SELECT * FROM read_parquet('junk.parquet')", &[])
+        .await
+        .unwrap_err();
+    let msg = err.as_db_error().unwrap().message().to_string();
+    assert!(msg.contains("is not a readable Parquet file"), "{msg}");
+    assert_eq!(
+        c.query("SELECT count(*) FROM cpu", &[])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -10,6 +10,7 @@
 pub mod files;
 pub mod parquet_in;
 pub mod parquet_out;
+pub mod read_parquet;
 pub mod schema_map;
 pub mod staged;
 #[cfg(test)]
