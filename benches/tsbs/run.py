@@ -99,7 +99,7 @@ def queries(hosts, hours):
         out.append((f"single-groupby-{m}-{h}-{t}", {
             "lynx": f"SELECT time_bucket(INTERVAL '1 minute', time) AS minute, {aggs} FROM cpu WHERE {where} GROUP BY minute ORDER BY minute",
             "duckdb": f"SELECT time_bucket(INTERVAL '1 minute', time) AS minute, {aggs} FROM cpu WHERE {where} GROUP BY minute ORDER BY minute",
-            "clickhouse": f"SELECT toStartOfMinute(time) AS minute, {aggs} FROM cpu WHERE {ch_where} GROUP BY minute ORDER BY minute",
+            "clickhouse": f"SELECT toDateTime64(toStartOfMinute(time), 6, 'UTC') AS minute, {aggs} FROM cpu WHERE {ch_where} GROUP BY minute ORDER BY minute",
         }))
 
     for m, h, t in [(1, 1, 1), (1, 1, 12), (1, 8, 1), (5, 1, 1), (5, 1, 12), (5, 8, 1)]:
@@ -111,7 +111,7 @@ def queries(hosts, hours):
         out.append((f"cpu-max-all-{h}", {
             "lynx": f"SELECT time_bucket(INTERVAL '1 hour', time) AS hour, {aggs} FROM cpu WHERE hostname IN ({hs}) AND time >= '{lo}+00' AND time < '{hi}+00' GROUP BY hour ORDER BY hour",
             "duckdb": f"SELECT time_bucket(INTERVAL '1 hour', time) AS hour, {aggs} FROM cpu WHERE hostname IN ({hs}) AND time >= '{lo}+00' AND time < '{hi}+00' GROUP BY hour ORDER BY hour",
-            "clickhouse": f"SELECT toStartOfHour(time) AS hour, {aggs} FROM cpu WHERE hostname IN ({hs}) AND time >= toDateTime64('{lo}', 6, 'UTC') AND time < toDateTime64('{hi}', 6, 'UTC') GROUP BY hour ORDER BY hour",
+            "clickhouse": f"SELECT toDateTime64(toStartOfHour(time), 6, 'UTC') AS hour, {aggs} FROM cpu WHERE hostname IN ({hs}) AND time >= toDateTime64('{lo}', 6, 'UTC') AND time < toDateTime64('{hi}', 6, 'UTC') GROUP BY hour ORDER BY hour",
         }))
     for m, label in [(1, "1"), (5, "5"), (10, "all")]:
         lo, hi = window(12 * 60)
@@ -119,7 +119,7 @@ def queries(hosts, hours):
         out.append((f"double-groupby-{label}", {
             "lynx": f"SELECT time_bucket(INTERVAL '1 hour', time) AS hour, hostname, {aggs} FROM cpu WHERE time >= '{lo}+00' AND time < '{hi}+00' GROUP BY hour, hostname ORDER BY hour, hostname",
             "duckdb": f"SELECT time_bucket(INTERVAL '1 hour', time) AS hour, hostname, {aggs} FROM cpu WHERE time >= '{lo}+00' AND time < '{hi}+00' GROUP BY hour, hostname ORDER BY hour, hostname",
-            "clickhouse": f"SELECT toStartOfHour(time) AS hour, hostname, {aggs} FROM cpu WHERE time >= toDateTime64('{lo}', 6, 'UTC') AND time < toDateTime64('{hi}', 6, 'UTC') GROUP BY hour, hostname ORDER BY hour, hostname",
+            "clickhouse": f"SELECT toDateTime64(toStartOfHour(time), 6, 'UTC') AS hour, hostname, {aggs} FROM cpu WHERE time >= toDateTime64('{lo}', 6, 'UTC') AND time < toDateTime64('{hi}', 6, 'UTC') GROUP BY hour, hostname ORDER BY hour, hostname",
         }))
     cols = ", ".join(["time", "hostname"] + FIELDS)
     for label, hosts_clause in [("1", f"hostname IN ({pick(1)}) AND "), ("all", "")]:
@@ -138,7 +138,7 @@ def queries(hosts, hours):
     out.append(("groupby-orderby-limit", {
         "lynx": f"SELECT time_bucket(INTERVAL '1 minute', time) AS minute, max(usage_user) FROM cpu WHERE time < '{hi}+00' GROUP BY minute ORDER BY minute DESC LIMIT 5",
         "duckdb": f"SELECT time_bucket(INTERVAL '1 minute', time) AS minute, max(usage_user) FROM cpu WHERE time < '{hi}+00' GROUP BY minute ORDER BY minute DESC LIMIT 5",
-        "clickhouse": f"SELECT toStartOfMinute(time) AS minute, max(usage_user) FROM cpu WHERE time < toDateTime64('{hi}', 6, 'UTC') GROUP BY minute ORDER BY minute DESC LIMIT 5",
+        "clickhouse": f"SELECT toDateTime64(toStartOfMinute(time), 6, 'UTC') AS minute, max(usage_user) FROM cpu WHERE time < toDateTime64('{hi}', 6, 'UTC') GROUP BY minute ORDER BY minute DESC LIMIT 5",
     }))
     return out
 
@@ -252,6 +252,9 @@ def main():
                 results[system] = norm(res)
                 times[system] = statistics.median(samples)
             same = results["lynx"] == results["duckdb"] == results["clickhouse"]
+            if not same:
+                for system in ("lynx", "duckdb", "clickhouse"):
+                    print(f"  {name} {system}: {results[system][:2]}", file=sys.stderr)
             rd = times["lynx"] / times["duckdb"]
             rc = times["lynx"] / times["clickhouse"]
             ratios_duck.append(rd)
