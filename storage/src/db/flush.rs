@@ -45,6 +45,9 @@ impl Database {
         let (watermark, work) = {
             let _gate = self.write_gate.write();
             let watermark = self.wal.last_seq();
+            // Records after the watermark go to a new file, so the trim
+            // below can delete every file the flush covers.
+            self.wal.rotate()?;
             let mut work = Vec::new();
             for t in self.tables.read().values() {
                 let mut st = t.state.write();
