@@ -87,7 +87,7 @@ pub async fn serve(
                 .await
         }
         Some(acceptor) => {
-            axum::serve(TlsListener { listener, acceptor }, router)
+            axum::serve(TlsListener::new(listener, acceptor), router)
                 .with_graceful_shutdown(stop)
                 .await
         }
@@ -95,32 +95,62 @@ pub async fn serve(
 }
 
 /// HTTPS: a TCP listener whose connections finish a TLS handshake (bounded
-/// by a timeout) before axum sees them; failed handshakes are logged and
-/// dropped without affecting other clients.
+/// by a timeout) before axum sees them. Handshakes run as their own tasks,
+/// so a slow or silent client never delays anyone else's; failed ones are
+/// logged and dropped.
 struct TlsListener {
     listener: TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
+    handshakes: tokio::task::JoinSet<Option<(TlsIo, std::net::SocketAddr)>>,
+}
+
+type TlsIo = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+impl TlsListener {
+    fn new(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) -> TlsListener {
+        TlsListener {
+            listener,
+            acceptor,
+            handshakes: tokio::task::JoinSet::new(),
+        }
+    }
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Io = TlsIo;
     type Addr = std::net::SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let (tcp, addr) = match self.listener.accept().await {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "HTTP accept failed");
-                    tokio::task::yield_now().await;
-                    continue;
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, addr)) => {
+                        let acceptor = self.acceptor.clone();
+                        self.handshakes.spawn(async move {
+                            let handshake = acceptor.accept(tcp);
+                            match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
+                                Ok(Ok(stream)) => Some((stream, addr)),
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%addr, error = %e, "TLS handshake failed");
+                                    None
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%addr, "TLS handshake timed out");
+                                    None
+                                }
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "HTTP accept failed");
+                        tokio::task::yield_now().await;
+                    }
+                },
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(ready)) = done {
+                        return ready;
+                    }
                 }
-            };
-            let handshake = self.acceptor.accept(tcp);
-            match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
-                Ok(Ok(stream)) => return (stream, addr),
-                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
             }
         }
     }
