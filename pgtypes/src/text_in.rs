@@ -282,19 +282,19 @@ fn parse_array(
     let malformed = || PgTypeError::Syntax {
         message: format!("malformed array literal: \"{s}\""),
     };
-    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = s.trim_matches(is_array_space);
     let inner = t
         .strip_prefix('{')
         .and_then(|r| r.strip_suffix('}'))
         .ok_or_else(malformed)?;
     let mut items = Vec::new();
-    if inner.trim().is_empty() {
+    if inner.trim_matches(is_array_space).is_empty() {
         return Ok(items);
     }
     let nested = matches!(elem, DataType::List(_) | DataType::LargeList(_));
     let mut chars = inner.char_indices().peekable();
     loop {
-        while chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
+        while chars.next_if(|(_, c)| is_array_space(*c)).is_some() {}
         let mut text = String::new();
         let mut quoted = false;
         let mut was_quoted = false;
@@ -326,7 +326,7 @@ fn parse_array(
                     }
                     '\\' => text.push(chars.next().ok_or_else(malformed)?.1),
                     // Whitespace after a closing quote is not part of the element.
-                    c if c.is_ascii_whitespace() && was_quoted && !quoted => {}
+                    c if is_array_space(c) && was_quoted && !quoted => {}
                     c => text.push(c),
                 }
             }
@@ -337,7 +337,7 @@ fn parse_array(
         let raw = if was_quoted {
             text.as_str()
         } else {
-            text.trim_end_matches(|c: char| c.is_ascii_whitespace())
+            text.trim_end_matches(is_array_space)
         };
         if !nested && !was_quoted && raw.eq_ignore_ascii_case("NULL") {
             items.push(
@@ -346,7 +346,7 @@ fn parse_array(
         } else {
             items.push(parse_text(raw, elem, settings)?);
         }
-        while chars.next_if(|(_, c)| c.is_ascii_whitespace()).is_some() {}
+        while chars.next_if(|(_, c)| is_array_space(*c)).is_some() {}
         match chars.next() {
             None => break,
             Some((_, ',')) => continue,
@@ -354,4 +354,10 @@ fn parse_array(
         }
     }
     Ok(items)
+}
+
+/// Whitespace as PostgreSQL's `array_in` sees it: ASCII only (U+2000 and
+/// friends are element text), including the vertical tab.
+fn is_array_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
 }

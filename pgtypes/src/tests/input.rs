@@ -115,6 +115,15 @@ fn bytea_and_arrays_parse_like_postgres() {
     assert_eq!(parse(r#"{"a b","x\"y",NULL,"NULL"}"#, &tl), want);
     assert_eq!(parse(r#"{ "a b" , "x\"y",NULL ,"NULL"}"#, &tl), want);
     assert!(parse_text("{1,2", &list, &PgFormatSettings::default()).is_err());
+    // Only ASCII whitespace separates elements (as in array_in): U+2000 is text.
+    let one = |v: &str| {
+        ScalarValue::List(ScalarValue::new_list_nullable(
+            &[ScalarValue::Utf8(Some(v.into()))],
+            &DataType::Utf8,
+        ))
+    };
+    assert_eq!(parse("{\u{2000}}", &tl), one("\u{2000}"));
+    assert_eq!(parse("{\x0b a\x0b}", &tl), one("a"));
 }
 
 fn ts_us(s: &str, dt: &DataType, settings: &PgFormatSettings) -> i64 {
