@@ -20,6 +20,7 @@ pub fn sqlstate(status: StatusCode) -> &'static str {
         StatusCode::ProtocolViolation => "08P01",
         StatusCode::OutOfRange => "22003",
         StatusCode::NotNullViolation => "23502",
+        StatusCode::StringTooLong => "22001",
         StatusCode::DivisionByZero => "22012",
         StatusCode::Unsupported => "0A000",
         StatusCode::Cancelled => "57014",
@@ -45,6 +46,7 @@ pub fn http_status(status: StatusCode) -> axum::http::StatusCode {
         | StatusCode::ProtocolViolation
         | StatusCode::OutOfRange
         | StatusCode::NotNullViolation
+        | StatusCode::StringTooLong
         | StatusCode::DivisionByZero
         | StatusCode::ColumnNotFound => H::BAD_REQUEST,
         StatusCode::TableNotFound => H::NOT_FOUND,

@@ -47,8 +47,18 @@ pub fn column_type(sql_type: &str) -> Result<ColumnType> {
         "integer" | "int" | "int4" | "serial" | "serial4" => ColumnType::Int32,
         "smallint" | "int2" | "smallserial" | "serial2" => ColumnType::Int16,
         "boolean" | "bool" => ColumnType::Bool,
-        "text" | "varchar" | "character varying" | "char" | "character" | "bpchar" | "string"
-        | "name" | "uuid" | "json" | "jsonb" => ColumnType::Text,
+        "varchar" | "character varying" => match args.first() {
+            None => ColumnType::Varchar(None),
+            Some(n) if (1..=10_485_760).contains(n) => ColumnType::Varchar(Some(*n as u32)),
+            Some(n) => {
+                return Err(SqlError::new(
+                    StatusCode::InvalidParameterValue,
+                    format!("length for type varchar must be between 1 and 10485760, not {n}"),
+                ))
+            }
+        },
+        "text" | "char" | "character" | "bpchar" | "string" | "name" | "uuid" | "json"
+        | "jsonb" => ColumnType::Text,
         "bytea" => ColumnType::Bytea,
         "numeric" | "decimal" => {
             let precision = args.first().copied().unwrap_or(38);
@@ -236,7 +246,7 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
     } else {
         for c in columns
             .iter_mut()
-            .filter(|c| c.role == ColumnRole::Field && c.column_type == ColumnType::Text)
+            .filter(|c| c.role == ColumnRole::Field && c.column_type.is_text())
         {
             c.role = ColumnRole::Tag;
         }
@@ -272,7 +282,7 @@ pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
 /// ALTER TABLE ... ADD COLUMN definition (always a nullable field or tag).
 pub fn added_column(col: &SqlColumnDef) -> Result<ColumnDef> {
     let mut c = column_def(col, &[])?;
-    if c.column_type == ColumnType::Text {
+    if c.column_type.is_text() {
         c.role = ColumnRole::Tag;
     }
     Ok(c)

@@ -54,6 +54,10 @@ impl Engine {
         catalog.register_schema(SCHEMA, Arc::new(LynxSchema::new(db.clone())))?;
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;
+        if let Some(pg_catalog) = catalog.schema("pg_catalog") {
+            let overlay = crate::pg_attribute::PgCatalogOverlay::new(pg_catalog, db.clone());
+            catalog.register_schema("pg_catalog", Arc::new(overlay))?;
+        }
         crate::functions::register_static(&ctx);
         lynx_query::functions::register(&ctx);
         ctx.register_udtf(

@@ -7,14 +7,17 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{
-    create_udf, ColumnarValue, ScalarUDF, Signature, SimpleScalarUDF, TypeSignature, Volatility,
+    create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    SimpleScalarUDF, TypeSignature, Volatility,
 };
 
 use crate::settings::{Settings, SERVER_VERSION};
@@ -44,6 +47,7 @@ pub const OWNER: &str = "lynx";
 /// Functions that are the same for every session. Registered after the
 /// pg_catalog setup, so these replace its versions.
 pub fn register_static(ctx: &SessionContext) {
+    register_format_type(ctx);
     ctx.register_udf(constant_udf(
         "version",
         ScalarValue::Utf8(Some(version_string())),
@@ -88,6 +92,69 @@ pub fn register_static(ctx: &SessionContext) {
         Volatility::Stable,
         Arc::new(encoding),
     ));
+}
+
+/// `format_type(oid, typmod)`: datafusion-pg-catalog's, except that a
+/// numeric with scale 0 keeps its scale (`numeric(12,0)`, as PostgreSQL).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FormatType {
+    inner: ScalarUDF,
+}
+
+impl ScalarUDFImpl for FormatType {
+    fn name(&self) -> &str {
+        "format_type"
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let inputs = ColumnarValue::values_to_arrays(&args.args)?;
+        let out = self.inner.invoke_with_args(args)?.into_array(rows)?;
+        let (Some(oids), Some(mods), Some(names)) = (
+            inputs.first().map(|a| cast(a, &DataType::Int64)),
+            inputs.get(1).map(|a| cast(a, &DataType::Int64)),
+            out.as_string_opt::<i32>(),
+        ) else {
+            return Ok(ColumnarValue::Array(out));
+        };
+        let (oids, mods) = (oids?, mods?);
+        let (oids, mods) = (
+            oids.as_primitive::<Int64Type>(),
+            mods.as_primitive::<Int64Type>(),
+        );
+        let fixed: StringArray = (0..names.len())
+            .map(|i| {
+                let name = names.is_valid(i).then(|| names.value(i).to_string());
+                match (oids.is_valid(i) && mods.is_valid(i)).then(|| (oids.value(i), mods.value(i)))
+                {
+                    Some((1700, m)) if m >= 4 && (m - 4) & 0x7ff == 0 => {
+                        Some(format!("numeric({},0)", ((m - 4) >> 16) & 0xffff))
+                    }
+                    _ => name,
+                }
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(fixed)))
+    }
+}
+
+/// Replaces `format_type` of the pg_catalog setup with [`FormatType`].
+pub fn register_format_type(ctx: &SessionContext) {
+    if let Ok(inner) = ctx.udf("format_type") {
+        let inner = inner.as_ref().clone();
+        ctx.register_udf(ScalarUDF::new_from_impl(FormatType { inner }));
+    }
 }
 
 /// Functions bound to one session's values.

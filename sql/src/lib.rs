@@ -16,6 +16,7 @@ mod engine;
 pub mod error;
 mod functions;
 mod names;
+mod pg_attribute;
 mod rewrite;
 mod session;
 pub mod settings;

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::SendableRecordBatchStream;
@@ -29,8 +29,9 @@ use crate::utility::{self, Utility};
 #[derive(Clone)]
 pub struct Prepared {
     pub(crate) kind: PreparedKind,
-    /// Types of `$1..$n` as far as they could be inferred.
-    pub param_types: Vec<Option<DataType>>,
+    /// Types of `$1..$n` as far as they could be inferred; the field
+    /// metadata may name the PostgreSQL type (`pg.type`, e.g. varchar).
+    pub param_types: Vec<Option<FieldRef>>,
     /// Result columns; empty for commands.
     pub schema: SchemaRef,
 }
@@ -300,9 +301,9 @@ async fn count_rows(stream: SendableRecordBatchStream) -> Result<u64> {
     Ok(total)
 }
 
-fn param_types(plan: &LogicalPlan, hints: &[Option<DataType>]) -> Result<Vec<Option<DataType>>> {
-    let types = plan.get_parameter_types()?;
-    let mut ordered: Vec<(usize, Option<DataType>)> = types
+fn param_types(plan: &LogicalPlan, hints: &[Option<DataType>]) -> Result<Vec<Option<FieldRef>>> {
+    let types = plan.get_parameter_fields()?;
+    let mut ordered: Vec<(usize, Option<FieldRef>)> = types
         .into_iter()
         .filter_map(|(id, t)| {
             id.trim_start_matches('$')
@@ -321,7 +322,7 @@ fn param_types(plan: &LogicalPlan, hints: &[Option<DataType>]) -> Result<Vec<Opt
     }
     for (i, h) in hints.iter().enumerate() {
         if out[i].is_none() {
-            out[i] = h.clone();
+            out[i] = h.clone().map(|t| Arc::new(Field::new("", t, true)));
         }
     }
     Ok(out)

@@ -5,12 +5,16 @@
 //! exactly the table's Arrow schema, so the memtable never holds a batch of
 //! another shape.
 
-use arrow::array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use std::sync::Arc;
+
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringArray,
+};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::SchemaRef;
 
 use crate::error::{Result, StorageError};
-use crate::schema::TableDef;
+use crate::schema::{ColumnType, TableDef};
 
 /// Validates and converts a batch written by a client.
 pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
@@ -34,13 +38,52 @@ pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch>
         }
     }
     let schema = def.arrow_schema();
-    conform_to(&schema, batch, true).map_err(|e| match e {
+    let batch = conform_to(&schema, batch, true).map_err(|e| match e {
         StorageError::Arrow(err) => StorageError::InvalidData {
             table: def.name.clone(),
             message: err.to_string(),
         },
         other => other,
-    })
+    })?;
+    enforce_lengths(def, batch)
+}
+
+/// `varchar(n)`: a value longer than `n` characters is an error, unless
+/// only spaces are over the limit; those are cut (PostgreSQL's rule).
+fn enforce_lengths(def: &TableDef, batch: RecordBatch) -> Result<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    let mut changed = false;
+    for (i, c) in def.columns.iter().enumerate() {
+        let ColumnType::Varchar(Some(n)) = c.column_type else {
+            continue;
+        };
+        let n = n as usize;
+        let strings = columns[i].as_string::<i32>();
+        let too_long = |v: &str| v.len() > n && v.chars().count() > n;
+        if !strings.iter().flatten().any(too_long) {
+            continue;
+        }
+        let mut cut = Vec::with_capacity(strings.len());
+        for v in strings.iter() {
+            cut.push(match v {
+                Some(v) if too_long(v) => {
+                    if too_long(v.trim_end_matches(' ')) {
+                        return Err(StorageError::ValueTooLong {
+                            type_name: format!("character varying({n})"),
+                        });
+                    }
+                    Some(v.char_indices().nth(n).map_or(v, |(end, _)| &v[..end]))
+                }
+                other => other,
+            });
+        }
+        columns[i] = Arc::new(StringArray::from(cut));
+        changed = true;
+    }
+    if !changed {
+        return Ok(batch);
+    }
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
 }
 
 /// Reshapes `batch` to `schema` by column name, filling absent columns with

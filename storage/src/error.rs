@@ -35,6 +35,8 @@ pub enum StatusCode {
     OutOfRange,
     /// A NOT NULL column received NULL.
     NotNullViolation,
+    /// A string is longer than its column's declared length.
+    StringTooLong,
     /// Division by zero during evaluation.
     DivisionByZero,
     /// The feature is not supported.
@@ -70,6 +72,8 @@ pub enum StorageError {
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
     )]
     NotNull { table: String, column: String },
+    #[error("value too long for type {type_name}")]
+    ValueTooLong { type_name: String },
     #[error("invalid table definition for \"{table}\": {message}")]
     InvalidDefinition { table: String, message: String },
     #[error("invalid data for table \"{table}\": {message}")]
@@ -99,6 +103,7 @@ impl StorageError {
             }
             StorageError::ColumnNotFound { .. } => StatusCode::ColumnNotFound,
             StorageError::NotNull { .. } => StatusCode::NotNullViolation,
+            StorageError::ValueTooLong { .. } => StatusCode::StringTooLong,
             StorageError::InvalidDefinition { .. } | StorageError::InvalidData { .. } => {
                 StatusCode::InvalidInput
             }

@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StorageError};
 
+/// Field metadata key naming the PostgreSQL type of a column when its Arrow
+/// type is ambiguous (the same key the pgwire layer reads).
+pub const PG_TYPE_METADATA_KEY: &str = "pg.type";
+
 /// Time zone string used for `timestamptz` columns (DataFusion's canonical UTC).
 pub const UTC: &str = "+00:00";
 
@@ -30,6 +34,9 @@ pub enum ColumnType {
     Int16,
     Bool,
     Text,
+    /// `varchar(n)` / `character varying`: stored as text; values longer
+    /// than `n` characters are rejected (trailing spaces are cut first).
+    Varchar(Option<u32>),
     Bytea,
     /// `numeric(precision, scale)` stored as a 128-bit decimal.
     Numeric {
@@ -50,7 +57,7 @@ impl ColumnType {
             ColumnType::Int32 => DataType::Int32,
             ColumnType::Int16 => DataType::Int16,
             ColumnType::Bool => DataType::Boolean,
-            ColumnType::Text => DataType::Utf8,
+            ColumnType::Text | ColumnType::Varchar(_) => DataType::Utf8,
             ColumnType::Bytea => DataType::Binary,
             ColumnType::Numeric { precision, scale } => DataType::Decimal128(precision, scale),
         }
@@ -77,6 +84,32 @@ impl ColumnType {
             },
             _ => return None,
         })
+    }
+
+    /// Text of any declared kind (`text`, `varchar`).
+    pub fn is_text(self) -> bool {
+        matches!(self, ColumnType::Text | ColumnType::Varchar(_))
+    }
+
+    /// The PostgreSQL type name announced for a column whose Arrow type
+    /// alone would describe it differently (`varchar` is Utf8 like `text`).
+    pub fn pg_type_name(self) -> Option<&'static str> {
+        match self {
+            ColumnType::Varchar(_) => Some("varchar"),
+            _ => None,
+        }
+    }
+
+    /// PostgreSQL's `atttypmod` of the declared type: -1 when it has none.
+    pub fn pg_typmod(self) -> i32 {
+        const VARHDRSZ: i32 = 4;
+        match self {
+            ColumnType::Varchar(Some(n)) => n as i32 + VARHDRSZ,
+            ColumnType::Numeric { precision, scale } => {
+                ((precision as i32) << 16 | (scale as i32 & 0x7ff)) + VARHDRSZ
+            }
+            _ => -1,
+        }
     }
 
     pub fn is_timestamp(self) -> bool {
@@ -189,7 +222,15 @@ impl TableDef {
         Arc::new(Schema::new(
             self.columns
                 .iter()
-                .map(|c| Field::new(&c.name, c.column_type.to_arrow(), c.nullable))
+                .map(|c| {
+                    let field = Field::new(&c.name, c.column_type.to_arrow(), c.nullable);
+                    match c.column_type.pg_type_name() {
+                        Some(name) => field.with_metadata(
+                            [(PG_TYPE_METADATA_KEY.to_string(), name.to_string())].into(),
+                        ),
+                        None => field,
+                    }
+                })
                 .collect::<Vec<_>>(),
         ))
     }

@@ -350,7 +350,7 @@ impl QueryParser for PgParser {
             .iter()
             .map(|t| {
                 t.as_ref()
-                    .and_then(|t| lynx_pgtypes::pg_type_of(t).ok())
+                    .and_then(|t| lynx_pgtypes::pg_type_of_field(t).ok())
                     .unwrap_or(Type::TEXT)
             })
             .collect())
@@ -447,19 +447,16 @@ fn decode_params(
         .iter()
         .enumerate()
         .map(|(i, bytes)| {
-            let inferred = prepared.param_types[i].clone();
+            let inferred = prepared.param_types[i].as_ref();
             let pg_type = declared
                 .get(i)
                 .cloned()
                 .flatten()
                 .filter(|t| *t != Type::UNKNOWN)
-                .or_else(|| {
-                    inferred
-                        .as_ref()
-                        .and_then(|t| lynx_pgtypes::pg_type_of(t).ok())
-                })
+                .or_else(|| inferred.and_then(|t| lynx_pgtypes::pg_type_of_field(t).ok()))
                 .unwrap_or(Type::TEXT);
             let target = inferred
+                .map(|f| f.data_type().clone())
                 .or_else(|| lynx_pgtypes::arrow_type_of(&pg_type))
                 .unwrap_or(DataType::Utf8);
             let format = portal.parameter_format.format_for(i);

@@ -200,9 +200,7 @@ pub fn incompatibility(def: &TableDef, label_columns: &[String]) -> Option<Strin
     })
     .or_else(|| {
         label_columns.iter().find_map(|l| match def.column(l) {
-            Some(c) if c.column_type != ColumnType::Text => {
-                Some(format!("its column \"{l}\" is not TEXT"))
-            }
+            Some(c) if !c.column_type.is_text() => Some(format!("its column \"{l}\" is not TEXT")),
             _ => None,
         })
     })

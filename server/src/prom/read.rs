@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use prost::Message;
 use regex::Regex;
 
-use lynx_storage::{ColumnRole, ColumnType, Database};
+use lynx_storage::{ColumnRole, Database};
 
 use super::chunk::{write_frame, XorChunk, MAX_SAMPLES_PER_CHUNK};
 use super::mapping::{self, TIME_COLUMN, VALUE_COLUMN};
@@ -114,7 +114,7 @@ pub fn select(
         let tags: Vec<&str> = def
             .columns
             .iter()
-            .filter(|c| c.role == ColumnRole::Tag && c.column_type == ColumnType::Text)
+            .filter(|c| c.role == ColumnRole::Tag && c.column_type.is_text())
             .map(|c| c.name.as_str())
             .collect();
         // Matchers on labels the table has no column for see "".

@@ -118,7 +118,7 @@ async fn every_type_round_trips_in_binary_and_text() {
             Type::INT2,
             Type::BOOL,
             Type::TEXT,
-            Type::TEXT,
+            Type::VARCHAR,
             Type::BYTEA,
             Type::NUMERIC
         ]
@@ -191,6 +191,54 @@ async fn literals_and_time_arithmetic_have_postgres_types_and_text() {
             s("1 day 02:00:00"),
             s("2024-01-01 01:30:00+00"),
             None
+        ]
+    );
+}
+
+#[tokio::test]
+async fn varchar_length_is_enforced_like_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let c = server.client().await;
+    c.batch_execute(
+        "CREATE TABLE vc (time TIMESTAMPTZ NOT NULL, code VARCHAR(3), note CHARACTER VARYING)",
+    )
+    .await
+    .unwrap();
+    let err = c
+        .batch_execute("INSERT INTO vc VALUES ('2024-01-01 00:00:00+00', 'ab', 'x'), ('2024-01-01 00:00:01+00', 'abcd', 'y')")
+        .await
+        .unwrap_err();
+    let db = err.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "22001");
+    assert_eq!(db.message(), "value too long for type character varying(3)");
+    // Three characters in six bytes fit; spaces beyond the limit are cut.
+    c.batch_execute("INSERT INTO vc VALUES ('2024-01-01 00:00:02+00', 'äöü', NULL), ('2024-01-01 00:00:03+00', 'ab    ', 'long text is fine here')")
+        .await
+        .unwrap();
+    let insert = c
+        .prepare("INSERT INTO vc (time, code) VALUES ('2024-01-01 00:00:04+00', $1)")
+        .await
+        .unwrap();
+    assert_eq!(insert.params(), &[Type::VARCHAR]);
+    let err = c.execute(&insert, &[&"wxyz"]).await.unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "22001");
+    c.execute(&insert, &[&"wxy"]).await.unwrap();
+    let rows = c
+        .query("SELECT code, note FROM vc ORDER BY time", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].columns()[0].type_(), &Type::VARCHAR);
+    let got: Vec<(String, Option<String>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("äöü".to_string(), None),
+            (
+                "ab ".to_string(),
+                Some("long text is fine here".to_string())
+            ),
+            ("wxy".to_string(), None),
         ]
     );
 }

@@ -71,6 +71,27 @@ fn psql_meta_commands_describe_the_catalog() {
          usage  | double precision         |           |          | \n \
          cores  | integer                  |           |          | \n\n"
     );
+    server.psql_ok(&[
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "CREATE TABLE hosts (time TIMESTAMP NOT NULL, name VARCHAR(20), region CHARACTER VARYING, \
+         price NUMERIC(10,2), qty NUMERIC(12,0), raw BYTEA, ok BOOLEAN, n SMALLINT, big BIGINT, r REAL, d DATE)",
+    ]);
+    assert_eq!(
+        server.psql_ok(&["-A", "-t", "-c", "\\d hosts"]),
+        "time|timestamp without time zone||not null|\n\
+         name|character varying(20)|||\n\
+         region|character varying|||\n\
+         price|numeric(10,2)|||\n\
+         qty|numeric(12,0)|||\n\
+         raw|bytea|||\n\
+         ok|boolean|||\n\
+         n|smallint|||\n\
+         big|bigint|||\n\
+         r|real|||\n\
+         d|date|||\n"
+    );
     let dplus = server.psql_ok(&["-A", "-t", "-c", "\\d+ cpu"]);
     assert!(
         dplus.starts_with("time|timestamp with time zone|"),

@@ -49,6 +49,8 @@ pub fn type_name(t: ColumnType) -> String {
         ColumnType::Int16 => "smallint".into(),
         ColumnType::Bool => "boolean".into(),
         ColumnType::Text => "text".into(),
+        ColumnType::Varchar(Some(n)) => format!("character varying({n})"),
+        ColumnType::Varchar(None) => "character varying".into(),
         ColumnType::Bytea => "bytea".into(),
         ColumnType::Numeric { precision, scale } => format!("numeric({precision},{scale})"),
     }
@@ -76,7 +78,7 @@ pub fn compatible(file: &DataType, col: ColumnType) -> bool {
         ColumnType::Int64 | ColumnType::Int32 | ColumnType::Int16 => file.is_integer(),
         ColumnType::Numeric { .. } => file.is_integer() || decimal,
         ColumnType::Bool => matches!(file, DataType::Boolean),
-        ColumnType::Text => matches!(
+        ColumnType::Text | ColumnType::Varchar(_) => matches!(
             file,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         ),
@@ -186,7 +188,7 @@ pub fn table_from_schema(
         }
     } else {
         for c in columns.iter_mut() {
-            if c.column_type == ColumnType::Text && c.role != ColumnRole::Time {
+            if c.column_type.is_text() && c.role != ColumnRole::Time {
                 c.role = ColumnRole::Tag;
             }
         }
