@@ -45,13 +45,19 @@ impl Engine {
         crate::bulk::staged::remove_stale(&db);
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(DATABASE, SCHEMA)
-            .with_information_schema(true)
+            .with_information_schema(false)
             .with_create_default_catalog_and_schema(true);
         let ctx = SessionContext::new_with_config(config);
         let catalog = ctx
             .catalog(DATABASE)
             .ok_or_else(|| SqlError::new(StatusCode::Internal, "default catalog missing"))?;
         catalog.register_schema(SCHEMA, Arc::new(LynxSchema::new(db.clone())))?;
+        // Our own information_schema replaces DataFusion's (disabled above).
+        let info = crate::information_schema::InformationSchema::new(db.clone(), &catalog);
+        catalog.register_schema(
+            crate::information_schema::INFORMATION_SCHEMA,
+            Arc::new(info),
+        )?;
         setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider)
             .map_err(|e| SqlError::new(StatusCode::Internal, format!("pg_catalog setup: {e}")))?;
         if let Some(pg_catalog) = catalog.schema("pg_catalog") {

@@ -160,7 +160,7 @@ pub fn register_format_type(ctx: &SessionContext) {
 /// Functions bound to one session's values.
 pub fn register_session(state: &mut SessionState, settings: &Settings, user: &str, pid: i32) {
     let user_value = ScalarValue::Utf8(Some(user.to_string()));
-    for name in ["session_user", "current_user", "current_role"] {
+    for name in ["session_user", "current_user", "current_role", "user"] {
         let _ = state.register_udf(Arc::new(constant_udf(name, user_value.clone())));
     }
     let _ = state.register_udf(Arc::new(constant_udf(

@@ -15,6 +15,7 @@ mod ddl;
 mod engine;
 pub mod error;
 mod functions;
+mod information_schema;
 mod names;
 mod pg_attribute;
 mod rewrite;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `lynxstore` binary driven by real clients
 //! (tokio-postgres, psql, HTTP).
 
+mod bi_clients;
 mod copy;
 mod explain;
 mod harness;
