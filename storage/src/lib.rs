@@ -29,8 +29,8 @@ mod time_filter;
 pub mod wal;
 
 pub use db::{
-    Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats, ScanUnit, StorageMetrics,
-    TableSnapshot, TagFilter,
+    BulkLoad, Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats, ScanUnit,
+    StorageMetrics, TableSnapshot, TagFilter,
 };
 pub use error::{Result, StatusCode, StorageError};
 pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};

@@ -424,3 +424,171 @@ open(D + '/truncated.parquet', 'wb').write(data[: len(data) // 2])
         "8\n"
     );
 }
+
+/// Runs a Python script with `sys.argv[1]` = `dir` (pyarrow and duckdb are
+/// installed by `scripts/test.sh`).
+fn python(dir: &Path, script: &str) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every DuckDB type we store, one row with values and one with NULLs,
+/// one row per row group, in every compression DuckDB writes.
+const DUCKDB_FILES: &str = r#"
+import duckdb, sys
+D = sys.argv[1]
+con = duckdb.connect()
+con.execute("SET TimeZone='UTC'")
+q = """
+SELECT * FROM (VALUES
+ (TIMESTAMPTZ '2024-01-02 03:04:05.123456+00', TIMESTAMP '2024-01-02 03:04:05.5', TIMESTAMP_S '2024-01-02 03:04:05',
+  TIMESTAMP_MS '2024-01-02 03:04:05.123', TIMESTAMP_NS '2024-01-02 03:04:05.123456000', DATE '2024-02-29',
+  (-128)::TINYINT, (-32768)::SMALLINT, (-2147483648)::INTEGER, (-9223372036854775808)::BIGINT, 255::UTINYINT,
+  65535::USMALLINT, 4294967295::UINTEGER, 18446744073709551615::UBIGINT, 1.5::FLOAT, 0.1::DOUBLE,
+  'hello, "world"'::VARCHAR, true, (-1234567.891)::DECIMAL(10,3), 12345678901234567890.123456789::DECIMAL(38,9),
+  '\\xDE\\xAD'::BLOB, 'host-a'::ENUM('host-a','host-b')),
+ (TIMESTAMPTZ '2024-01-03 00:00:00+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+) t(time, ts, ts_s, ts_ms, ts_ns, d, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64, s, b, dec, dec38, bin, e)
+"""
+for codec in ['snappy', 'zstd', 'gzip', 'lz4', 'brotli', 'uncompressed']:
+    con.execute(f"COPY ({q}) TO '{D}/duck_{codec}.parquet' (FORMAT parquet, COMPRESSION {codec}, ROW_GROUP_SIZE 1)")
+con.execute(f"COPY (SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' AS time, [1, 2] AS xs) TO '{D}/duck_list.parquet' (FORMAT parquet)")
+"#;
+
+const DUCKDB_TEXT: &str = "2024-01-02 03:04:05.123456+00\t2024-01-02 03:04:05.5\t2024-01-02 03:04:05\t2024-01-02 03:04:05.123\t2024-01-02 03:04:05.123456\t2024-02-29\t-128\t-32768\t-2147483648\t-9223372036854775808\t255\t65535\t4294967295\t18446744073709551615\t1.5\t0.1\thello, \"world\"\tt\t-1234567.891\t12345678901234567890.123456789\t\\\\xdead\thost-a\n\
+    2024-01-03 00:00:00+00\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n";
+
+/// Two row groups of `time, s, f64`; the second is damaged in a data
+/// page (page checksums on) or in a page header (no checksums).
+const CORRUPT_FILES: &str = r#"
+import datetime, sys
+import pyarrow as pa, pyarrow.parquet as pq
+D = sys.argv[1]
+utc = datetime.timezone.utc
+t0 = datetime.datetime(2024, 1, 1, tzinfo=utc)
+t = pa.table({'time': pa.array([t0, t0 + datetime.timedelta(seconds=1)], pa.timestamp('us', tz='UTC')),
+              's': ['a', 'b'], 'f64': [1.0, 2.0]})
+for name, checksum in [('bad_page', True), ('bad_header', False)]:
+    path = f'{D}/{name}.parquet'
+    pq.write_table(t, path, row_group_size=1, compression='none', write_page_checksum=checksum,
+                   use_dictionary=False)
+    col = pq.ParquetFile(path).metadata.row_group(1).column(2)
+    data = bytearray(open(path, 'rb').read())
+    start = col.data_page_offset
+    if checksum:
+        # The last bytes of the chunk are the page's values.
+        end = start + col.total_compressed_size
+        data[end - 4:end] = b'\xff\xfe\xfd\xfc'
+    else:
+        data[start:start + 8] = b'\xff' * 8
+    open(path, 'wb').write(bytes(data))
+"#;
+
+#[test]
+fn duckdb_files_in_every_compression_and_corrupt_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    python(d, DUCKDB_FILES);
+    python(d, CORRUPT_FILES);
+    let data = d.join("data");
+    let data_s = data.to_str().unwrap();
+    let f = |name: &str| d.join(name).to_str().unwrap().to_string();
+    for codec in ["snappy", "zstd", "gzip", "lz4", "brotli", "uncompressed"] {
+        let out = lynx_ok(&[
+            "import",
+            &f(&format!("duck_{codec}.parquet")),
+            "--table",
+            &format!("duck_{codec}"),
+            "--create",
+            "--data-dir",
+            data_s,
+            "--quiet",
+        ]);
+        assert!(
+            out.starts_with("imported 2 rows from 1 file(s)"),
+            "{codec}: {out}"
+        );
+    }
+    let e = lynx_err(&[
+        "import",
+        &f("duck_list.parquet"),
+        "--table",
+        "lists",
+        "--create",
+        "--data-dir",
+        data_s,
+    ]);
+    assert!(
+        e.contains("column \"xs\"") && e.contains("List"),
+        "a type we cannot store: {e}"
+    );
+    lynx_ok(&[
+        "import",
+        &f("duck_snappy.parquet"),
+        "--table",
+        "target",
+        "--create",
+        "--data-dir",
+        data_s,
+        "--quiet",
+    ]);
+    for (file, says) in [
+        ("bad_page.parquet", "checksum"),
+        ("bad_header.parquet", "row group 1"),
+    ] {
+        let e = lynx_err(&[
+            "import",
+            &f(file),
+            "--table",
+            "target",
+            "--data-dir",
+            data_s,
+            "--quiet",
+        ]);
+        assert!(
+            e.contains(&f(file)) && e.contains(says) && e.contains("nothing was stored"),
+            "{file}: {e}"
+        );
+    }
+
+    let server = Server::start_with(&data, &["--import-dir", d.to_str().unwrap()]);
+    for codec in ["snappy", "zstd", "gzip", "lz4", "brotli", "uncompressed"] {
+        assert_eq!(
+            copy_text(&server, &format!("duck_{codec}")),
+            DUCKDB_TEXT,
+            "{codec}"
+        );
+    }
+    // The damaged files added nothing to `target`, through COPY neither.
+    for file in ["bad_page.parquet", "bad_header.parquet"] {
+        let out = server.psql(&[
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            &format!("COPY target FROM '{file}' (FORMAT parquet)"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("ERROR:  22P04"), "{file}: {stderr}");
+    }
+    assert_eq!(copy_text(&server, "target"), DUCKDB_TEXT);
+    // SQL straight over a DuckDB file.
+    assert_eq!(
+        server.psql_ok(&[
+            "-A",
+            "-t",
+            "-c",
+            "SELECT count(*), max(u64) FROM read_parquet('duck_zstd.parquet')"
+        ]),
+        "2|18446744073709551615\n"
+    );
+}

@@ -1,13 +1,20 @@
 //! Parquet import: one file into one table, streamed by row group.
 //!
 //! Every row group is decoded and validated against the table (types,
-//! casts, NOT NULL) before anything is written, so a bad file (not Parquet,
-//! truncated, corrupt page, a value that does not fit) stores nothing. A
-//! file whose validated rows fit [`ATOMIC_WRITE_BYTES`] is written from
-//! memory in one atomic request (single pass). A larger file is validated
-//! in a first pass that keeps nothing, then read again and written row
-//! group by row group: memory stays bounded by one row group, and only a
-//! crash during that second pass can leave part of the file stored.
+//! casts, NOT NULL) and nothing becomes visible until all of them passed,
+//! so a bad file (not Parquet, truncated, corrupt page, a value that does
+//! not fit) stores nothing.
+//!
+//! - Tables without a primary key (the common case) load through
+//!   [`lynx_storage::BulkLoad`]: one pass, rows sorted into segment files
+//!   in bounded runs, all committed by one manifest version. Atomic for
+//!   any file size, also across a crash; no WAL write.
+//! - Primary-key tables go through the WAL, whose order decides which
+//!   duplicate wins: a file whose validated rows fit [`ATOMIC_WRITE_BYTES`]
+//!   is written from memory in one atomic request; a larger file is
+//!   validated in a first pass that keeps nothing, then read again and
+//!   written row group by row group, so only a crash during that second
+//!   pass can leave part of it stored.
 //!
 //! Files found under Hive-style `key=value` directories get those keys as
 //! text columns ([`ParquetSource::with_partitions`]).
@@ -38,7 +45,8 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// Where an import stands, reported after every row group.
 #[derive(Debug, Clone, Default)]
 pub struct ImportProgress {
-    /// `"validating"` or `"writing"` (second pass of large files).
+    /// `"loading"` (bulk path), or `"validating"` then `"writing"` (WAL
+    /// path; the second pass only for large files).
     pub phase: &'static str,
     pub rows: u64,
     pub bytes: u64,
@@ -189,8 +197,22 @@ impl ParquetSource {
             .sum()
     }
 
-    /// Decodes row group `i` and conforms it to `table`.
-    fn read_group(&self, db: &Database, table: &str, i: usize) -> Result<Vec<RecordBatch>> {
+    /// An engine error about row group `i`, with the file and group named.
+    fn group_error(&self, i: usize, e: lynx_storage::StorageError) -> SqlError {
+        let e = SqlError::from(e);
+        SqlError {
+            message: format!("{}, row group {i}: {}", self.path, e.message),
+            ..e
+        }
+    }
+
+    /// Decodes row group `i`, passing each batch (with the partition
+    /// columns) to `each`.
+    fn decode_group(
+        &self,
+        i: usize,
+        each: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
         let in_group = |e: &dyn std::fmt::Display| {
             SqlError::new(
                 StatusCode::InvalidInput,
@@ -206,33 +228,78 @@ impl ParquetSource {
             Input::Bytes(b) => group_reader(b.clone(), &self.meta, i),
         }
         .map_err(|e| in_group(&e))?;
-        let mut out = Vec::new();
         for batch in reader {
-            let batch = self.with_partition_columns(batch.map_err(|e| in_group(&e))?)?;
-            let conformed = db.conform(table, &batch).map_err(|e| {
-                let e = SqlError::from(e);
-                SqlError {
-                    message: format!("{}, row group {i}: {}", self.path, e.message),
-                    ..e
-                }
-            })?;
-            out.push(conformed);
+            each(self.with_partition_columns(batch.map_err(|e| in_group(&e))?)?)?;
         }
+        Ok(())
+    }
+
+    /// Decodes row group `i` and conforms it to `table`.
+    fn read_group(&self, db: &Database, table: &str, i: usize) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        self.decode_group(i, &mut |batch| {
+            out.push(
+                db.conform(table, &batch)
+                    .map_err(|e| self.group_error(i, e))?,
+            );
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// Imports the whole file into `table` (see the module docs for
-    /// atomicity). Returns the rows written. Blocking.
+    fn progress(&self, phase: &'static str) -> ImportProgress {
+        ImportProgress {
+            phase,
+            total_rows: self.total_rows(),
+            total_bytes: self.total_bytes(),
+            ..Default::default()
+        }
+    }
+
+    /// Imports the whole file into `table`, atomically: straight to
+    /// segments committed at once ([`lynx_storage::BulkLoad`]), or for
+    /// primary-key tables through the WAL (see the module docs). Returns
+    /// the rows written. Blocking.
     pub fn import(
         &self,
         db: &Database,
         table: &str,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
-        self.import_in(db, table, ATOMIC_WRITE_BYTES, progress)
+        match db.bulk_load(table)? {
+            Some(load) => self.import_bulk(db, table, load, progress),
+            None => self.import_in(db, table, ATOMIC_WRITE_BYTES, progress),
+        }
     }
 
-    /// [`ParquetSource::import`] with another single-write limit (tests).
+    /// The bulk-load path of [`ParquetSource::import`]: one pass, memory
+    /// bounded by the load's run size, visible only when every row group
+    /// decoded and validated.
+    pub fn import_bulk(
+        &self,
+        db: &Database,
+        table: &str,
+        mut load: lynx_storage::BulkLoad<'_>,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<u64> {
+        let def = db.table_def(table).ok_or_else(|| {
+            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
+        })?;
+        super::schema_map::check_fits(&def, self.schema(), &self.path)?;
+        let mut p = self.progress("loading");
+        for i in 0..self.num_row_groups() {
+            self.decode_group(i, &mut |batch| {
+                load.push(&batch).map_err(|e| self.group_error(i, e))
+            })?;
+            p.rows = load.rows();
+            p.bytes += self.group_bytes(i);
+            progress(&p);
+        }
+        Ok(load.commit()?)
+    }
+
+    /// The WAL path of [`ParquetSource::import`] with another single-write
+    /// limit (tests).
     pub fn import_in(
         &self,
         db: &Database,
@@ -244,12 +311,7 @@ impl ParquetSource {
             SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
         })?;
         super::schema_map::check_fits(&def, self.schema(), &self.path)?;
-        let mut p = ImportProgress {
-            phase: "validating",
-            total_rows: self.total_rows(),
-            total_bytes: self.total_bytes(),
-            ..Default::default()
-        };
+        let mut p = self.progress("validating");
         let mut kept: Vec<RecordBatch> = Vec::new();
         let mut kept_bytes = 0usize;
         let mut in_memory = true;

@@ -71,19 +71,38 @@ fn small_and_large_files_import_all_rows_and_bad_ones_nothing() {
     );
     db.create_table(def, false).unwrap();
 
-    // Fits in memory: one pass, progress after each row group.
+    // A table without a primary key loads straight to segments, in one
+    // pass with progress after each row group, without a WAL write.
     let mut phases = Vec::new();
+    let requests = |db: &Database| {
+        db.metrics()
+            .write_requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
     let n = source
         .import(&db, "t", &mut |p| phases.push((p.phase, p.rows)))
         .unwrap();
     assert_eq!(n, 6);
-    assert_eq!(
-        phases,
-        vec![("validating", 2), ("validating", 4), ("validating", 6)]
-    );
+    assert_eq!(phases, vec![("loading", 2), ("loading", 4), ("loading", 6)]);
     assert_eq!(rows(&db), 6);
+    assert_eq!(requests(&db), 0);
+    let segment_files = |db: &Database| {
+        std::fs::read_dir(db.dir().join("segments"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(segment_files(&db), 1);
 
-    // Larger than the single-write limit: validate, then write row groups.
+    // Runs of one row group each: three segments, committed together.
+    let load = db.bulk_load("t").unwrap().unwrap().with_run_bytes(1);
+    assert_eq!(source.import_bulk(&db, "t", load, &mut |_| {}).unwrap(), 6);
+    assert_eq!(segment_files(&db), 4);
+    assert_eq!(rows(&db), 12);
+    db.compact_all().unwrap();
+    assert_eq!(rows(&db), 12);
+
+    // The WAL path (primary-key tables), larger than the single-write
+    // limit: validate, then write row groups.
     let mut phases = Vec::new();
     let n = source
         .import_in(&db, "t", 1, &mut |p| phases.push((p.phase, p.rows)))
@@ -91,15 +110,26 @@ fn small_and_large_files_import_all_rows_and_bad_ones_nothing() {
     assert_eq!(n, 6);
     assert_eq!(phases.len(), 6);
     assert_eq!(phases[5], ("writing", 6));
-    assert_eq!(rows(&db), 12);
+    assert_eq!(rows(&db), 18);
 
-    // A bad last row group stores nothing, on either path.
+    // A bad last row group stores nothing, on every path; the bulk path
+    // removes the segments it already wrote for the earlier row groups.
     let source = ParquetSource::open(&bad).unwrap();
+    let files_before = segment_files(&db);
     for limit in [usize::MAX, 1] {
         let e = source.import_in(&db, "t", limit, &mut |_| {}).unwrap_err();
         assert!(e.message.contains("row group 2"), "{}", e.message);
-        assert_eq!(rows(&db), 12);
+        assert_eq!(rows(&db), 18);
     }
+    let load = db.bulk_load("t").unwrap().unwrap().with_run_bytes(1);
+    let e = source.import_bulk(&db, "t", load, &mut |_| {}).unwrap_err();
+    assert!(
+        e.message.contains("row group 2") && e.message.contains("null value in column \"time\""),
+        "{}",
+        e.message
+    );
+    assert_eq!(rows(&db), 18);
+    assert_eq!(segment_files(&db), files_before);
 
     // Request splitting: 6 one-row batches with a tiny limit = 6 writes.
     let batches: Vec<RecordBatch> = db.snapshot("t").unwrap().batches().unwrap();

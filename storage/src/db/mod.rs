@@ -9,8 +9,10 @@
 //!
 //! Layout: `mod.rs` (open, DDL, writes), `snapshot.rs` (reader views and
 //! scans), `flush.rs` (memtable -> segments), `maintenance.rs` (deletes on
-//! segments, compaction, retention, the background thread).
+//! segments, compaction, retention, the background thread), `bulk.rs`
+//! (bulk loads straight to segments).
 
+mod bulk;
 mod flush;
 mod maintenance;
 mod snapshot;
@@ -38,6 +40,7 @@ use crate::schema::{ColumnDef, TableDef};
 use crate::segment::Segment;
 use crate::wal::{Durability, SyncObserver, Wal};
 
+pub use bulk::BulkLoad;
 pub use maintenance::MaintenanceHandle;
 pub use snapshot::{ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter};
 

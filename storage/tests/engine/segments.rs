@@ -363,3 +363,66 @@ fn compaction_is_size_tiered_so_old_data_is_not_rewritten_every_time() {
     assert_eq!(db.compact_all().unwrap(), 1);
     assert_eq!(db.segment_count(), 1);
 }
+
+#[test]
+fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    db.create_table(cpu_def("pk", true), false).unwrap();
+    assert!(
+        db.bulk_load("pk").unwrap().is_none(),
+        "primary keys need the WAL order"
+    );
+    db.write("cpu", &batch(&[(5, "a", Some(0.5))])).unwrap();
+
+    // Every row is its own run: two days -> segments for each run and day,
+    // none visible before the commit.
+    let mut load = db.bulk_load("cpu").unwrap().unwrap().with_run_bytes(1);
+    for i in 0..6i64 {
+        let host = ["b", "a"][i as usize % 2];
+        load.push(&batch(&[((i % 2) * DAY + i, host, Some(i as f64))]))
+            .unwrap();
+    }
+    assert_eq!(load.rows(), 6);
+    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 6);
+    assert_eq!(rows(&db, "cpu").len(), 1);
+    assert_eq!(load.commit().unwrap(), 6);
+    assert_eq!(rows(&db, "cpu").len(), 7);
+    assert_eq!(db.segment_count(), 6);
+
+    // Dropped without commit (an error part-way): its files are removed.
+    let mut load = db.bulk_load("cpu").unwrap().unwrap().with_run_bytes(1);
+    load.push(&batch(&[(100, "c", Some(1.0))])).unwrap();
+    let bad = load.push(&batch(&[(101, "c", None)]).project(&[1, 2]).unwrap());
+    assert_eq!(bad.unwrap_err().status_code(), StatusCode::NotNullViolation);
+    drop(load);
+    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 6);
+
+    // A table dropped during the load: the commit fails, nothing is left.
+    let mut load = db.bulk_load("cpu").unwrap().unwrap().with_run_bytes(1);
+    load.push(&batch(&[(200, "d", Some(2.0))])).unwrap();
+    db.drop_table("cpu", false).unwrap();
+    db.create_table(cpu_def("cpu", false), false).unwrap();
+    assert_eq!(
+        load.commit().unwrap_err().status_code(),
+        StatusCode::TableNotFound
+    );
+    assert!(files(dir.path(), "segments", ".lseg").is_empty());
+    assert!(rows(&db, "cpu").is_empty());
+
+    // Committed loads survive a reopen without any WAL record.
+    let mut load = db.bulk_load("cpu").unwrap().unwrap();
+    load.push(&batch(&[(300, "e", Some(3.0)), (301, "e", Some(4.0))]))
+        .unwrap();
+    load.commit().unwrap();
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(
+        rows(&db, "cpu"),
+        vec![
+            (300, Some("e".into()), Some(3.0f64.to_bits())),
+            (301, Some("e".into()), Some(4.0f64.to_bits()))
+        ]
+    );
+}
