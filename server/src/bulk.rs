@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lynx_sql::bulk::parquet_in::ParquetSource;
 use lynx_sql::bulk::{parquet_out, schema_map};
 use lynx_sql::{Engine, Output, SqlError};
-use lynx_storage::{Database, StorageError};
+use lynx_storage::{Database, DatabaseOptions, StorageError};
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -45,6 +45,9 @@ pub struct ImportArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
+    /// Memory for rows in flight, in MiB (sorted runs are a quarter of it)
+    #[arg(long, default_value_t = 512)]
+    pub memory_mb: usize,
 }
 
 #[derive(clap::Args)]
@@ -63,8 +66,12 @@ pub struct ExportArgs {
     pub data_dir: PathBuf,
 }
 
-fn open_db(dir: &Path) -> Result<Database, String> {
-    Database::open(dir).map_err(|e| match e {
+fn open_db(dir: &Path, memory_mb: usize) -> Result<Database, String> {
+    let options = DatabaseOptions {
+        max_memtable_bytes: memory_mb.max(4) << 20,
+        ..Default::default()
+    };
+    Database::open_with(dir, options).map_err(|e| match e {
         StorageError::Locked { .. } => format!(
             "data directory {} is in use by a running server; stop it first \
              (or load through the server: COPY ... FROM STDIN)",
@@ -248,7 +255,7 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let files: Vec<PathBuf> = inputs.into_iter().map(|f| f.path).collect();
-    let db = Arc::new(open_db(&args.data_dir)?);
+    let db = Arc::new(open_db(&args.data_dir, args.memory_mb)?);
     // Background flushes keep the memtables small while rows stream in.
     let maintenance = db.start_maintenance(std::time::Duration::from_secs(1));
     if db.table_def(&args.table).is_none() {
@@ -316,7 +323,10 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
 }
 
 pub fn export(args: ExportArgs) -> Result<(), String> {
-    let db = Arc::new(open_db(&args.data_dir)?);
+    let db = Arc::new(open_db(
+        &args.data_dir,
+        DatabaseOptions::default().max_memtable_bytes >> 20,
+    )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

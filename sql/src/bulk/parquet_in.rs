@@ -262,7 +262,7 @@ impl ParquetSource {
     /// the rows written. Blocking.
     pub fn import(
         &self,
-        db: &Database,
+        db: &Arc<Database>,
         table: &str,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
@@ -279,7 +279,7 @@ impl ParquetSource {
         &self,
         db: &Database,
         table: &str,
-        mut load: lynx_storage::BulkLoad<'_>,
+        mut load: lynx_storage::BulkLoad,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
         let def = db.table_def(table).ok_or_else(|| {

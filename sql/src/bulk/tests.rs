@@ -52,7 +52,7 @@ fn rows(db: &Database) -> usize {
 #[test]
 fn small_and_large_files_import_all_rows_and_bad_ones_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path().join("db")).unwrap();
+    let db = Arc::new(Database::open(dir.path().join("db")).unwrap());
     let good = dir.path().join("good.parquet");
     let bad = dir.path().join("bad.parquet");
     write_file(&good, false);
@@ -174,7 +174,7 @@ fn type_compatibility() {
 fn staged_rows_spill_to_a_temporary_file_that_is_always_removed() {
     use super::staged::Staged;
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path().join("db")).unwrap();
+    let db = Arc::new(Database::open(dir.path().join("db")).unwrap());
     let file = dir.path().join("f.parquet");
     write_file(&file, false);
     let source = ParquetSource::open(&file).unwrap();

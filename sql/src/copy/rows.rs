@@ -3,16 +3,19 @@
 //! Decoders hand over one row at a time as field slices; [`RowSink`] parses
 //! each field as the target column's type (text or binary PostgreSQL input),
 //! builds batches of [`CHUNK_ROWS`] and validates every batch against the
-//! table (casts, NOT NULL) as soon as it is full. Nothing is written here:
-//! the caller writes the staged batches once the whole input is good
-//! (memory stays bounded: see [`Staged`]).
+//! table (casts, NOT NULL) as soon as it is full. Nothing becomes visible
+//! here: tables without a primary key load the batches straight into
+//! segments ([`lynx_storage::BulkLoad`], committed at CopyDone, atomic for
+//! any input size); primary-key tables stage them ([`Staged`]) and the
+//! caller writes them through the WAL once the whole input is good. Memory
+//! stays bounded either way.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
-use lynx_storage::Database;
+use lynx_storage::{BulkLoad, Database};
 
 use super::column::ColumnBuilder;
 use crate::bulk::staged::Staged;
@@ -34,7 +37,43 @@ pub struct RowSink {
     settings: PgFormatSettings,
     builders: Vec<ColumnBuilder>,
     pending: usize,
-    staged: Staged,
+    target: Pending,
+}
+
+/// Where validated COPY rows wait for CopyDone.
+pub enum Pending {
+    /// Sorted into segments, made visible by one commit.
+    Bulk(BulkLoad),
+    /// Kept (in memory or a spill file), then written through the WAL.
+    Staged(Staged),
+}
+
+/// Runs `f`, which may block on CPU or I/O, without stalling the other
+/// tasks of a multi-threaded runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+impl Pending {
+    fn push(&mut self, db: &Database, table: &str, batch: RecordBatch) -> Result<()> {
+        match self {
+            Pending::Bulk(load) => Ok(blocking(|| load.push(&batch))?),
+            Pending::Staged(staged) => staged.push(db.conform(table, &batch)?),
+        }
+    }
+
+    /// Makes every row visible: the bulk commit, or the staged writes.
+    /// Blocking.
+    pub fn write_to(self, db: &Database, table: &str) -> Result<u64> {
+        match self {
+            Pending::Bulk(load) => Ok(load.commit()?),
+            Pending::Staged(staged) => staged.write_to(db, table),
+        }
+    }
 }
 
 /// Quotes a COPY line or value for an error context, as PostgreSQL does.
@@ -65,6 +104,10 @@ impl RowSink {
             .iter()
             .map(|(_, t)| ColumnBuilder::new(t, CHUNK_ROWS))
             .collect();
+        let target = match db.bulk_load(&table)? {
+            Some(load) => Pending::Bulk(load),
+            None => Pending::Staged(Staged::new(&db)),
+        };
         Ok(RowSink {
             table,
             columns: columns.into_iter().map(|(n, _)| n).collect(),
@@ -72,7 +115,7 @@ impl RowSink {
             settings,
             builders,
             pending: 0,
-            staged: Staged::new(&db),
+            target,
             db,
         })
     }
@@ -158,13 +201,12 @@ impl RowSink {
             .map(ColumnBuilder::finish)
             .collect::<Result<Vec<ArrayRef>>>()?;
         let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
-        let conformed = self.db.conform(&self.table, &batch)?;
-        self.staged.push(conformed)
+        self.target.push(&self.db, &self.table, batch)
     }
 
-    /// All rows pushed, validated and staged for their write.
-    pub fn finish(mut self) -> Result<Staged> {
+    /// All rows pushed and validated, waiting for [`Pending::write_to`].
+    pub fn finish(mut self) -> Result<Pending> {
         self.flush()?;
-        Ok(self.staged)
+        Ok(self.target)
     }
 }

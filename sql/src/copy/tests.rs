@@ -196,3 +196,55 @@ async fn binary_round_trip_fed_byte_by_byte() {
         "2024-01-01 00:00:00+00,x,\n2024-01-02 00:00:00+00,\"\",y\n"
     );
 }
+
+/// A COPY larger than one sorted run writes segments while it streams;
+/// they stay invisible until CopyDone, and a bad last row removes them.
+#[tokio::test]
+async fn large_copy_is_atomic_across_segment_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = lynx_storage::DatabaseOptions {
+        max_memtable_bytes: 4 << 20, // runs of 1 MiB
+        ..Default::default()
+    };
+    let db = Arc::new(Database::open_with(dir.path(), options).unwrap());
+    let engine = Engine::new(db.clone()).unwrap();
+    let session = engine.session("lynx", None);
+    let mut f = Fixture { session, _dir: dir };
+    f.session
+        .run("CREATE TABLE t (time TIMESTAMPTZ NOT NULL, a TEXT, b TEXT)")
+        .await
+        .unwrap();
+    let mut data = String::new();
+    for i in 0..60_000 {
+        data.push_str(&format!(
+            "2024-01-01 00:00:{:02}.{i:06}+00\thost-{}\t{}\n",
+            i % 60,
+            i % 7,
+            "x".repeat(20)
+        ));
+    }
+    let segments = || {
+        std::fs::read_dir(db.dir().join("segments"))
+            .unwrap()
+            .count()
+    };
+    let mut bad = data.clone();
+    bad.push_str("never\ta\tb\n");
+    let e = load(&mut f, "", bad.as_bytes(), 1 << 16).await.unwrap_err();
+    assert!(e.contains("line 60001"), "{e}");
+    assert_eq!(segments(), 0);
+    assert_eq!(
+        load(&mut f, "", data.as_bytes(), 1 << 16).await.unwrap(),
+        60_000
+    );
+    assert!(segments() > 1, "the input spans several runs");
+    let out = f.session.run("SELECT count(*) FROM t").await.unwrap();
+    let Some(Output::Rows { mut stream, .. }) = out.into_iter().next() else {
+        panic!("not rows");
+    };
+    let batch = stream.next().await.unwrap().unwrap();
+    assert_eq!(
+        datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap(),
+        "60000"
+    );
+}

@@ -26,8 +26,8 @@ use crate::memtable::MemBatch;
 use crate::schema::TableDef;
 
 /// A bulk load in progress; see the module docs.
-pub struct BulkLoad<'a> {
-    db: &'a Database,
+pub struct BulkLoad {
+    db: Arc<Database>,
     name: String,
     table: Arc<Table>,
     def: Arc<TableDef>,
@@ -41,14 +41,14 @@ pub struct BulkLoad<'a> {
 impl Database {
     /// Starts a bulk load into `table`, or `None` for a primary-key table
     /// (write those through [`Database::write`]).
-    pub fn bulk_load(&self, table: &str) -> Result<Option<BulkLoad<'_>>> {
+    pub fn bulk_load(self: &Arc<Self>, table: &str) -> Result<Option<BulkLoad>> {
         let t = self.table(table)?;
         let def = t.state.read().def.clone();
         if def.options.primary_key {
             return Ok(None);
         }
         Ok(Some(BulkLoad {
-            db: self,
+            db: self.clone(),
             name: table.to_string(),
             table: t,
             def,
@@ -63,7 +63,7 @@ impl Database {
     }
 }
 
-impl BulkLoad<'_> {
+impl BulkLoad {
     /// Sorted runs of at most this much Arrow memory (tests use small runs).
     pub fn with_run_bytes(mut self, bytes: usize) -> Self {
         self.run_bytes = bytes.max(1);
@@ -139,7 +139,7 @@ impl BulkLoad<'_> {
     }
 }
 
-impl Drop for BulkLoad<'_> {
+impl Drop for BulkLoad {
     fn drop(&mut self) {
         // Not committed: the files were never named by the manifest.
         self.db.discard(&self.written);

@@ -367,7 +367,7 @@ fn compaction_is_size_tiered_so_old_data_is_not_rewritten_every_time() {
 #[test]
 fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path()).unwrap();
+    let db = std::sync::Arc::new(Database::open(dir.path()).unwrap());
     db.create_table(cpu_def("cpu", false), false).unwrap();
     db.create_table(cpu_def("pk", true), false).unwrap();
     assert!(
@@ -417,7 +417,7 @@ fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
         .unwrap();
     load.commit().unwrap();
     drop(db);
-    let db = Database::open(dir.path()).unwrap();
+    let db = std::sync::Arc::new(Database::open(dir.path()).unwrap());
     assert_eq!(
         rows(&db, "cpu"),
         vec![
