@@ -45,7 +45,7 @@ pub enum Pending {
     /// Sorted into segments, made visible by one commit.
     Bulk(BulkLoad),
     /// Kept (in memory or a spill file), then written through the WAL.
-    Staged(Staged),
+    Staged(Box<Staged>),
 }
 
 /// Runs `f`, which may block on CPU or I/O, without stalling the other
@@ -106,7 +106,7 @@ impl RowSink {
             .collect();
         let target = match db.bulk_load(&table)? {
             Some(load) => Pending::Bulk(load),
-            None => Pending::Staged(Staged::new(&db)),
+            None => Pending::Staged(Box::new(Staged::new(&db))),
         };
         Ok(RowSink {
             table,
