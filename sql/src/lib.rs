@@ -15,6 +15,7 @@ mod ddl;
 mod engine;
 pub mod error;
 mod functions;
+mod gapfill;
 mod information_schema;
 mod names;
 mod pg_attribute;

@@ -132,8 +132,17 @@ impl Session {
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let sql = crate::client_queries::replace_known_fragments(sql);
         let mut stmts = self.engine.parser.parse(&sql)?;
+        let db = self.engine.db();
+        let time_type = |table: &str, column: &str| {
+            let def = db.table_def(table)?;
+            Some(match def.column(column)?.column_type {
+                lynx_storage::ColumnType::Timestamp => "TIMESTAMP",
+                _ => "TIMESTAMPTZ",
+            })
+        };
         for s in &mut stmts {
             crate::column_names::name_columns(s);
+            crate::gapfill::rewrite(s, &time_type)?;
             crate::rewrite::rewrite(s);
         }
         Ok(stmts)
