@@ -11,6 +11,9 @@ pub struct Server {
     pub http_port: u16,
     pub data_dir: PathBuf,
     extra: Vec<String>,
+    /// RLIMIT_FSIZE in KiB for the next start: writes beyond it fail with
+    /// EFBIG (SIGXFSZ ignored), as writes on a full disk fail with ENOSPC.
+    pub file_size_limit_kib: Option<u64>,
 }
 
 fn free_port() -> u16 {
@@ -34,13 +37,26 @@ impl Server {
             http_port: free_port(),
             data_dir: data_dir.to_path_buf(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            file_size_limit_kib: None,
         };
         s.spawn();
         s
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_lynxstore"))
+        let mut command = match self.file_size_limit_kib {
+            None => Command::new(env!("CARGO_BIN_EXE_lynxstore")),
+            Some(kib) => {
+                // An ignored signal stays ignored across exec.
+                let mut c = Command::new("bash");
+                c.arg("-c")
+                    .arg("trap '' XFSZ; ulimit -f \"$0\"; exec \"$@\"")
+                    .arg(kib.to_string())
+                    .arg(env!("CARGO_BIN_EXE_lynxstore"));
+                c
+            }
+        };
+        let child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(&self.data_dir)
