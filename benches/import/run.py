@@ -24,7 +24,6 @@ Every system is checked to hold the same row count and sum(usage_user).
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tsbs"))
-from run import FIELDS, TAGS, THREADS, generate  # noqa: E402
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from run import FIELDS, TAGS, THREADS, free_port, generate  # noqa: E402
 
 
 def timed(cmd, **kw):

@@ -9,19 +9,11 @@ use crate::harness::Server;
 
 /// Writes Parquet files with pyarrow (`scripts/test.sh` installs it).
 fn pyarrow(dir: &Path, script: &str) {
-    let full = format!(
-        "import datetime, decimal, sys\nimport pyarrow as pa, pyarrow.parquet as pq\nD = sys.argv[1]\n{script}"
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(full)
-        .arg(dir)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "pyarrow script failed (pip install pyarrow): {}",
-        String::from_utf8_lossy(&out.stderr)
+    python(
+        dir,
+        &format!(
+            "import datetime, decimal, sys\nimport pyarrow as pa, pyarrow.parquet as pq\nD = sys.argv[1]\n{script}"
+        ),
     );
 }
 

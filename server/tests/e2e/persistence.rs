@@ -213,40 +213,27 @@ async fn a_full_disk_fails_writes_cleanly_and_loses_nothing() {
     assert!(acked > 0);
     // Reads work and see exactly the acknowledged rows; so does the next
     // (also failing) write.
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, acked);
+    assert_eq!(rows_in_t(&c).await, acked);
     assert!(c
         .batch_execute(&format!("INSERT INTO t VALUES {}", values(99_999)))
         .await
         .is_err());
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, acked);
+    assert_eq!(rows_in_t(&c).await, acked);
 
     server.kill9();
     server.file_size_limit_kib = None;
     server.start_again();
     let c = server.client().await;
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, acked);
+    assert_eq!(rows_in_t(&c).await, acked);
     c.batch_execute(&format!("INSERT INTO t VALUES {}", values(99_999)))
         .await
         .unwrap();
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM t", &[])
+    assert_eq!(rows_in_t(&c).await, acked + 100);
+}
+
+async fn rows_in_t(c: &tokio_postgres::Client) -> i64 {
+    c.query_one("SELECT count(*) FROM t", &[])
         .await
         .unwrap()
-        .get(0);
-    assert_eq!(n, acked + 100);
+        .get(0)
 }
