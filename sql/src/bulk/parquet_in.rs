@@ -42,6 +42,9 @@ use crate::error::{Result, SqlError, StatusCode};
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 64 * 1024;
 
+/// Decoded batches the decoding thread may be ahead of the load.
+const DECODE_AHEAD: usize = 4;
+
 /// Where an import stands, reported after every row group.
 #[derive(Debug, Clone, Default)]
 pub struct ImportProgress {
@@ -287,14 +290,44 @@ impl ParquetSource {
         })?;
         super::schema_map::check_fits(&def, self.schema(), &self.path)?;
         let mut p = self.progress("loading");
-        for i in 0..self.num_row_groups() {
-            self.decode_group(i, &mut |batch| {
-                load.push(&batch).map_err(|e| self.group_error(i, e))
-            })?;
-            p.rows = load.rows();
-            p.bytes += self.group_bytes(i);
-            progress(&p);
+        // Decoding runs on its own thread, ahead by a few batches, while
+        // this one validates, sorts and encodes runs: two cores busy.
+        enum Decoded {
+            Batch(RecordBatch),
+            GroupDone(usize),
         }
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(DECODE_AHEAD);
+            scope.spawn(move || {
+                for i in 0..self.num_row_groups() {
+                    let decoded = self.decode_group(i, &mut |batch| {
+                        // The receiver is gone when the load failed: stop.
+                        tx.send(Ok(Decoded::Batch(batch)))
+                            .map_err(|_| SqlError::new(StatusCode::Cancelled, "import stopped"))
+                    });
+                    let message = decoded.map(|()| Decoded::GroupDone(i));
+                    let failed = message.is_err();
+                    if tx.send(message).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            let mut group = 0;
+            for message in rx {
+                match message? {
+                    Decoded::Batch(batch) => {
+                        load.push(&batch).map_err(|e| self.group_error(group, e))?
+                    }
+                    Decoded::GroupDone(i) => {
+                        group = i + 1;
+                        p.rows = load.rows();
+                        p.bytes += self.group_bytes(i);
+                        progress(&p);
+                    }
+                }
+            }
+            Ok(())
+        })?;
         Ok(load.commit()?)
     }
 
