@@ -9,7 +9,8 @@
 //! its files are unreferenced and deleted on open). A load dropped without
 //! commit (an error, a bad row) deletes its files.
 //!
-//! Memory stays bounded by the run size whatever the input size. Used by
+//! One run is sorted and written on its own thread while the next fills.
+//! Memory stays bounded by about two runs whatever the input size. Used by
 //! Parquet imports into tables without a primary key; primary-key tables
 //! go through the WAL, whose order decides which duplicate wins.
 
@@ -35,6 +36,9 @@ pub struct BulkLoad {
     pending_bytes: usize,
     run_bytes: usize,
     written: Vec<Written>,
+    /// The run being sorted and encoded on its own thread while the next
+    /// one fills (at most one in flight).
+    in_flight: Option<std::thread::JoinHandle<Result<Written>>>,
     rows: u64,
 }
 
@@ -58,6 +62,7 @@ impl Database {
             // partition at a time.
             run_bytes: (self.max_memtable_bytes / 4).max(1 << 20),
             written: Vec::new(),
+            in_flight: None,
             rows: 0,
         }))
     }
@@ -94,15 +99,29 @@ impl BulkLoad {
         self.rows
     }
 
+    /// Hands the buffered rows to a thread that sorts them and writes
+    /// their segments, after the previous run finished.
     fn write_run(&mut self) -> Result<()> {
+        self.join_in_flight()?;
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
-        let parts = sort_and_partition(&self.def, &pending)?;
-        drop(pending);
-        let max_seq = self.db.wal.last_seq();
-        let written = self
-            .db
-            .write_segments(&self.table, &self.def, parts, max_seq)?;
+        let (db, table, def) = (self.db.clone(), self.table.clone(), self.def.clone());
+        self.in_flight = Some(std::thread::spawn(move || {
+            let parts = sort_and_partition(&def, &pending)?;
+            drop(pending);
+            let max_seq = db.wal.last_seq();
+            db.write_segments(&table, &def, parts, max_seq)
+        }));
+        Ok(())
+    }
+
+    fn join_in_flight(&mut self) -> Result<()> {
+        let Some(handle) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let written = handle
+            .join()
+            .map_err(|_| StorageError::Internal("bulk load run panicked".into()))??;
         self.written.push(written);
         Ok(())
     }
@@ -113,6 +132,7 @@ impl BulkLoad {
         if !self.pending.is_empty() {
             self.write_run()?;
         }
+        self.join_in_flight()?;
         let written = std::mem::take(&mut self.written);
         // Flushes, compactions and DROP TABLE hold this lock while they
         // change the segment list, so the list cannot move under us.
@@ -142,6 +162,7 @@ impl BulkLoad {
 impl Drop for BulkLoad {
     fn drop(&mut self) {
         // Not committed: the files were never named by the manifest.
+        let _ = self.join_in_flight();
         self.db.discard(&self.written);
     }
 }

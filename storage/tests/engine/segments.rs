@@ -385,9 +385,10 @@ fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
             .unwrap();
     }
     assert_eq!(load.rows(), 6);
-    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 6);
+    assert!(files(dir.path(), "segments", ".lseg").len() >= 5);
     assert_eq!(rows(&db, "cpu").len(), 1);
     assert_eq!(load.commit().unwrap(), 6);
+    assert_eq!(files(dir.path(), "segments", ".lseg").len(), 6);
     assert_eq!(rows(&db, "cpu").len(), 7);
     assert_eq!(db.segment_count(), 6);
 
