@@ -17,7 +17,7 @@ Loads, each timed from start until the data is durable and queryable:
   into a running LynxStore (fsync durability) and into PostgreSQL 15
   (Debian package, fresh cluster, fsync on); DuckDB `COPY ... FROM` csv;
   chdb `INSERT ... SELECT FROM file(..., CSVWithNames)`.
-- Peak RSS of `lynxstore import` (from /usr/bin/time) with --memory-mb at
+- Peak RSS of `lynxstore import` (from /usr/bin/time) with --memory-limit-bytes at
   the default and at a tenth of the file's Arrow size.
 Every system is checked to hold the same row count and sum(usage_user).
 """
@@ -96,7 +96,7 @@ def main():
     for label, mem in [("default", 512), ("tenth", max(4, int(arrow_mb / 10)))]:
         data = os.path.join(work, f"lynx-{label}")
         secs, rss = timed([binary, "import", parquet, "--table", "cpu", "--create", "--time-column", "time",
-                           "--tags", ",".join(TAGS), "--data-dir", data, "--quiet", "--memory-mb", str(mem)])
+                           "--tags", ",".join(TAGS), "--data-dir", data, "--quiet", "--memory-limit-bytes", str(mem << 20)])
         results[f"lynx_parquet_{label}"] = (secs, rss, mem)
     # LynxStore, CSV: psql \copy into a running server; then check both.
     pg_port, http_port = free_port(), free_port()
@@ -184,7 +184,7 @@ def main():
         f"Parquet ratio LynxStore/DuckDB time {lp / results['duck_parquet']:.2f}, "
         f"LynxStore/ClickHouse {lp / results['ch_parquet']:.2f}; CSV LynxStore/PostgreSQL time "
         f"{results['lynx_csv'] / results['pg_csv']:.2f} (< 1: LynxStore faster).",
-        f"lynxstore import peak RSS: {lrss:.0f} MiB with --memory-mb 512; {trss:.0f} MiB with --memory-mb {tmem} "
+        f"lynxstore import peak RSS: {lrss:.0f} MiB with --memory-limit-bytes 512 MiB; {trss:.0f} MiB with {tmem} MiB "
         f"(the file is {arrow_mb:.0f} MiB as Arrow).",
         "Checks (rows|sum(usage_user)): " + "; ".join(f"{k} {v}" for k, v in checks.items()),
     ]

@@ -45,9 +45,9 @@ pub struct ImportArgs {
     /// No progress bar
     #[arg(long)]
     pub quiet: bool,
-    /// Memory for rows in flight, in MiB (sorted runs are a quarter of it)
-    #[arg(long, default_value_t = 512)]
-    pub memory_mb: usize,
+    /// Rows held in memory (sorted runs are a quarter of it)
+    #[arg(long, default_value_t = 512 << 20)]
+    pub memory_limit_bytes: usize,
 }
 
 #[derive(clap::Args)]
@@ -66,9 +66,9 @@ pub struct ExportArgs {
     pub data_dir: PathBuf,
 }
 
-fn open_db(dir: &Path, memory_mb: usize) -> Result<Database, String> {
+fn open_db(dir: &Path, memory_limit_bytes: usize) -> Result<Database, String> {
     let options = DatabaseOptions {
-        max_memtable_bytes: memory_mb.max(4) << 20,
+        max_memtable_bytes: memory_limit_bytes.max(4 << 20),
         ..Default::default()
     };
     Database::open_with(dir, options).map_err(|e| match e {
@@ -255,7 +255,7 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let files: Vec<PathBuf> = inputs.into_iter().map(|f| f.path).collect();
-    let db = Arc::new(open_db(&args.data_dir, args.memory_mb)?);
+    let db = Arc::new(open_db(&args.data_dir, args.memory_limit_bytes)?);
     // Background flushes keep the memtables small while rows stream in.
     let maintenance = db.start_maintenance(std::time::Duration::from_secs(1));
     if db.table_def(&args.table).is_none() {
@@ -325,7 +325,7 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
 pub fn export(args: ExportArgs) -> Result<(), String> {
     let db = Arc::new(open_db(
         &args.data_dir,
-        DatabaseOptions::default().max_memtable_bytes >> 20,
+        DatabaseOptions::default().max_memtable_bytes,
     )?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

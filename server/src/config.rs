@@ -27,6 +27,9 @@ pub struct Config {
     pub flush_bytes: usize,
     /// ... or once their oldest unflushed row is this many seconds old.
     pub flush_age_secs: u64,
+    /// Rows in memory (memtables, runs of bulk loads) beyond which writers
+    /// wait for a flush; bulk loads sort runs of a quarter of it.
+    pub memory_limit_bytes: usize,
     /// Users and passwords; when empty, loopback connections are trusted.
     pub users: Vec<UserConfig>,
     /// PEM certificate and key enabling TLS on the PostgreSQL listener.
@@ -119,6 +122,7 @@ impl Default for Config {
             durability: Durability::Fsync,
             flush_bytes: 64 << 20,
             flush_age_secs: 60,
+            memory_limit_bytes: 512 << 20,
             users: Vec::new(),
             tls_cert: None,
             tls_key: None,

@@ -52,6 +52,9 @@ struct ServeArgs {
     /// ... or when unflushed rows are this many seconds old [default: 60]
     #[arg(long)]
     flush_age_secs: Option<u64>,
+    /// Rows held in memory before writers wait for a flush [default: 536870912]
+    #[arg(long)]
+    memory_limit_bytes: Option<usize>,
     /// Require this user (with --password) instead of trusting loopback clients
     #[arg(long, requires = "password")]
     user: Option<String>,
@@ -114,6 +117,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.flush_age_secs {
             c.flush_age_secs = v;
+        }
+        if let Some(v) = self.memory_limit_bytes {
+            c.memory_limit_bytes = v;
         }
         if let (Some(name), Some(password)) = (self.user, self.password) {
             c.users = vec![UserConfig { name, password }];

@@ -70,6 +70,7 @@ async fn serve(config: Config) -> Result<(), String> {
             on_wal_sync: Some(Box::new(move |d| m.wal_fsync_latency.observe(d))),
             flush_bytes: config.flush_bytes,
             flush_age: Duration::from_secs(config.flush_age_secs),
+            max_memtable_bytes: config.memory_limit_bytes,
             ..Default::default()
         };
         let dir = config.data_dir.clone();

@@ -178,6 +178,7 @@ fn help_documents_every_config_option() {
         "--durability",
         "--flush-bytes",
         "--flush-age-secs",
+        "--memory-limit-bytes",
         "--user",
         "--password",
         "--tls-cert",

@@ -237,3 +237,65 @@ async fn rows_in_t(c: &tokio_postgres::Client) -> i64 {
         .unwrap()
         .get(0)
 }
+
+/// A large COPY into a table without a primary key writes segment files
+/// while it streams; a kill -9 before CopyDone leaves no row and no file,
+/// a completed COPY survives kill -9.
+#[tokio::test]
+async fn a_crash_during_a_large_copy_leaves_nothing_and_a_finished_one_survives() {
+    use futures::SinkExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Runs of 1 MiB, so the stream writes segments long before CopyDone.
+    let mut server = Server::start_with(dir.path(), &["--memory-limit-bytes", "4194304"]);
+    let c = server.client().await;
+    c.batch_execute("CREATE TABLE t (time TIMESTAMPTZ NOT NULL, host TEXT, v DOUBLE PRECISION)")
+        .await
+        .unwrap();
+    let segments = |dir: &std::path::Path| {
+        std::fs::read_dir(dir.join("segments"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let chunk = |i: usize| {
+        let mut s = String::new();
+        for j in 0..2_000 {
+            let n = i * 2_000 + j;
+            s.push_str(&format!(
+                "2024-01-01 00:00:00.{:06}+00\thost-{}\t{n}.25\n",
+                n % 1_000_000,
+                n % 50
+            ));
+        }
+        bytes::Bytes::from(s)
+    };
+    let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    let mut sent = 0;
+    while segments(dir.path()) < 2 {
+        assert!(sent < 2_000, "no segment files after {sent} chunks");
+        sink.send(chunk(sent)).await.unwrap();
+        sent += 1;
+    }
+    server.kill9();
+    drop(sink);
+    drop(c);
+    server.start_again();
+    let c = server.client().await;
+    assert_eq!(rows_in_t(&c).await, 0);
+    assert_eq!(
+        segments(dir.path()),
+        0,
+        "unreferenced segments are removed on open"
+    );
+
+    let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    futures::pin_mut!(sink);
+    for i in 0..sent {
+        sink.send(chunk(i)).await.unwrap();
+    }
+    assert_eq!(sink.finish().await.unwrap(), sent as u64 * 2_000);
+    server.kill9();
+    server.start_again();
+    let c = server.client().await;
+    assert_eq!(rows_in_t(&c).await, sent as i64 * 2_000);
+}
