@@ -277,7 +277,6 @@ async fn a_crash_during_a_large_copy_leaves_nothing_and_a_finished_one_survives(
         sent += 1;
     }
     server.kill9();
-    drop(sink);
     drop(c);
     server.start_again();
     let c = server.client().await;
