@@ -250,6 +250,14 @@ impl ParquetSource {
         Ok(out)
     }
 
+    /// The file's columns fit `table` (names and types), before any decode.
+    fn check_fits(&self, db: &Database, table: &str) -> Result<()> {
+        let def = db.table_def(table).ok_or_else(|| {
+            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
+        })?;
+        super::schema_map::check_fits(&def, self.schema(), &self.path)
+    }
+
     fn progress(&self, phase: &'static str) -> ImportProgress {
         ImportProgress {
             phase,
@@ -285,10 +293,7 @@ impl ParquetSource {
         mut load: lynx_storage::BulkLoad,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
-        let def = db.table_def(table).ok_or_else(|| {
-            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
-        })?;
-        super::schema_map::check_fits(&def, self.schema(), &self.path)?;
+        self.check_fits(db, table)?;
         let mut p = self.progress("loading");
         // Decoding runs on its own thread, ahead by a few batches, while
         // this one validates, sorts and encodes runs: two cores busy.
@@ -340,10 +345,7 @@ impl ParquetSource {
         atomic_bytes: usize,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
-        let def = db.table_def(table).ok_or_else(|| {
-            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
-        })?;
-        super::schema_map::check_fits(&def, self.schema(), &self.path)?;
+        self.check_fits(db, table)?;
         let mut p = self.progress("validating");
         let mut kept: Vec<RecordBatch> = Vec::new();
         let mut kept_bytes = 0usize;
