@@ -573,12 +573,13 @@ fn sorted(mut names: Vec<String>) -> Vec<String> {
     names
 }
 
-/// The PostgreSQL type of a stored column (declared, not Arrow-derived).
-fn declared_type(ty: ColumnType) -> PgType {
-    match ty {
-        ColumnType::Varchar(_) => PgType::VARCHAR,
-        other => lynx_pgtypes::pg_type_of(&other.to_arrow()).unwrap_or(PgType::TEXT),
-    }
+/// The PostgreSQL type of a stored column: its declared `pg.type` name
+/// (what results are described as), else the type of its Arrow layout.
+pub fn declared_type(ty: ColumnType) -> PgType {
+    ty.pg_type_name()
+        .and_then(lynx_pgtypes::type_by_name)
+        .or_else(|| lynx_pgtypes::pg_type_of(&ty.to_arrow()).ok())
+        .unwrap_or(PgType::TEXT)
 }
 
 #[async_trait]

@@ -20,12 +20,10 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::{collect, ExecutionPlan};
-use lynx_storage::{ColumnType, Database};
+use lynx_storage::Database;
 
+use crate::information_schema::declared_type;
 use crate::names::SCHEMA;
-
-/// PostgreSQL's OID of `varchar`.
-const VARCHAR_OID: i32 = 1043;
 
 /// The `pg_catalog` schema of datafusion-pg-catalog with `pg_attribute`
 /// replaced by [`DeclaredAttributes`].
@@ -162,9 +160,7 @@ impl DeclaredAttributes {
             else {
                 continue;
             };
-            if let ColumnType::Varchar(_) = column_type {
-                typids[row] = Some(VARCHAR_OID);
-            }
+            typids[row] = Some(declared_type(column_type).oid() as i32);
             typmods[row] = Some(column_type.pg_typmod());
         }
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
