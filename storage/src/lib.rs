@@ -25,6 +25,7 @@ mod manifest;
 mod memtable;
 pub mod schema;
 pub mod segment;
+mod series_order;
 mod time_filter;
 pub mod wal;
 

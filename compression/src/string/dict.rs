@@ -6,10 +6,9 @@
 //! repeat the previous code.
 //! Invariant: dictionary entries are sorted and distinct; every code < n_dict.
 
-use std::collections::HashMap;
-
 use arrow_array::OffsetSizeTrait;
 use arrow_buffer::{Buffer, OffsetBuffer};
+use hashbrown::HashMap;
 
 use super::{offsets_from_lengths, DecodedStrings, StringRows};
 use crate::cursor::ByteReader;
@@ -29,11 +28,18 @@ impl<'a> Dictionary<'a> {
         let mut first_seen: Vec<&'a [u8]> = Vec::new();
         let mut raw_codes = Vec::with_capacity(rows.values.len());
         let mut prev = None;
+        let mut prev_value: Option<&[u8]> = None;
         for (i, &v) in rows.values.iter().enumerate() {
             if !rows.is_valid(i) {
                 raw_codes.push(prev);
                 continue;
             }
+            // Sorted tags come in runs: a repeat of the last value needs no hash.
+            if prev_value == Some(v) {
+                raw_codes.push(prev);
+                continue;
+            }
+            prev_value = Some(v);
             let next = first_seen.len() as u32;
             let code = *ids.entry(v).or_insert_with(|| {
                 first_seen.push(v);

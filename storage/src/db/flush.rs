@@ -190,22 +190,18 @@ pub(super) fn sort_and_partition(
     let times = crate::segment::write::times(&all, def.time_index())?;
     let len = def.options.partition_micros.max(1);
     let partitions: Int64Array = times.iter().map(|t| t.div_euclid(len) * len).collect();
-    let partitions: ArrayRef = Arc::new(partitions);
-    // One comparable byte string per row (partition, tags, time): much
-    // faster to sort than a lexicographic sort over a dozen columns.
-    let mut cols = vec![partitions.clone()];
-    cols.extend(key.iter().map(|i| all.column(*i).clone()));
-    let converter = RowConverter::new(
-        cols.iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect(),
-    )?;
-    let rows = converter.convert_columns(&cols)?;
-    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    let tag_cols: Vec<ArrayRef> = def
+        .tag_indices()
+        .iter()
+        .map(|i| all.column(*i).clone())
+        .collect();
+    let order = match crate::series_order::series(&tag_cols, all.num_rows()) {
+        Some(series) => crate::series_order::order(partitions.values(), &series, &times),
+        None => row_format_order(&partitions, &all, &key)?,
+    };
     let order = UInt32Array::from(order);
     let sorted = take_record_batch(&all, &order)?;
-    let sorted_parts = arrow::compute::take(partitions.as_ref(), &order, None)?;
+    let sorted_parts = arrow::compute::take(&partitions, &order, None)?;
     let sorted_parts = sorted_parts
         .as_any()
         .downcast_ref::<Int64Array>()
@@ -219,4 +215,20 @@ pub(super) fn sort_and_partition(
         }
     }
     Ok(out)
+}
+
+/// (partition, key columns) order through arrow's row format, for tag
+/// columns that are not Utf8.
+fn row_format_order(partitions: &Int64Array, all: &RecordBatch, key: &[usize]) -> Result<Vec<u32>> {
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(partitions.clone())];
+    cols.extend(key.iter().map(|i| all.column(*i).clone()));
+    let converter = RowConverter::new(
+        cols.iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
+    let rows = converter.convert_columns(&cols)?;
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    Ok(order)
 }

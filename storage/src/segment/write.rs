@@ -3,8 +3,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use arrow::row::{RowConverter, SortField};
@@ -52,26 +53,37 @@ pub fn write_segment(
     out.write_all(&0u32.to_le_bytes()).map_err(io)?;
     let mut offset = super::HEAD_LEN as u64;
     let options = EncodeOptions::default();
-    for start in (0..rows).step_by(CHUNK_ROWS) {
+    let starts: Vec<usize> = (0..rows).step_by(CHUNK_ROWS).collect();
+    let columns = batch.num_columns();
+    // Every (chunk, column) blob is encoded independently, on all cores;
+    // they are written in order afterwards.
+    let blobs = parallel_map(starts.len() * columns, |task| {
+        let start = starts[task / columns];
+        let slice = batch
+            .column(task % columns)
+            .slice(start, CHUNK_ROWS.min(rows - start));
+        encode_array(slice.as_ref(), &options)
+            .map(|blob| (blob, slice.null_count() as u32))
+            .map_err(|e| StorageError::Internal(format!("encoding a column of {}: {e}", def.name)))
+    });
+    let mut blobs = blobs.into_iter();
+    for &start in &starts {
         let len = CHUNK_ROWS.min(rows - start);
         let chunk_times = &time[start..start + len];
         let mut meta = ChunkMeta {
             rows: len as u32,
             min_time: chunk_times.iter().copied().min().unwrap_or(0),
             max_time: chunk_times.iter().copied().max().unwrap_or(0),
-            columns: Vec::with_capacity(batch.num_columns()),
+            columns: Vec::with_capacity(columns),
         };
-        for column in batch.columns() {
-            let slice = column.slice(start, len);
-            let blob = encode_array(slice.as_ref(), &options).map_err(|e| {
-                StorageError::Internal(format!("encoding a column of {}: {e}", def.name))
-            })?;
+        for blob in blobs.by_ref().take(columns) {
+            let (blob, nulls) = blob?;
             out.write_all(&blob).map_err(io)?;
             meta.columns.push(BlobRef {
                 offset,
                 len: blob.len() as u64,
                 crc: crc32fast::hash(&blob),
-                nulls: slice.null_count() as u32,
+                nulls,
             });
             offset += blob.len() as u64;
         }
@@ -90,10 +102,63 @@ pub fn write_segment(
     Ok(footer)
 }
 
+/// `f(0..tasks)` on up to one thread per core, results in task order.
+fn parallel_map<T: Send>(tasks: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(tasks);
+    if threads <= 1 {
+        return (0..tasks).map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let task = next.fetch_add(1, Ordering::Relaxed);
+                        if task >= tasks {
+                            return mine;
+                        }
+                        mine.push((task, f(task)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(task, _)| *task);
+    done.into_iter().map(|(_, value)| value).collect()
+}
+
 /// The time column as i64 microseconds.
 pub(crate) fn times(batch: &RecordBatch, time_index: usize) -> Result<Vec<i64>> {
     let micros = cast(batch.column(time_index), &DataType::Int64)?;
     Ok(micros.as_primitive::<Int64Type>().values().to_vec())
+}
+
+/// Sets `changed[row]` where `col` differs from its value at `row - 1`.
+fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
+    if let Some(strings) = col.as_any().downcast_ref::<StringArray>() {
+        let value = |r: usize| strings.is_valid(r).then(|| strings.value(r));
+        for (r, c) in changed.iter_mut().enumerate().skip(1) {
+            *c |= value(r) != value(r - 1);
+        }
+        return Ok(());
+    }
+    let converter = RowConverter::new(vec![SortField::new(col.data_type().clone())])?;
+    let keys = converter.convert_columns(std::slice::from_ref(col))?;
+    for (r, c) in changed.iter_mut().enumerate().skip(1) {
+        *c |= keys.row(r) != keys.row(r - 1);
+    }
+    Ok(())
 }
 
 /// Runs of equal tag values in rows sorted by (tags, time).
@@ -115,17 +180,12 @@ fn series_directory(def: &TableDef, batch: &RecordBatch, time: &[i64]) -> Result
     let mut boundaries = vec![0];
     if !tag_idx.is_empty() && rows > 1 {
         let cols: Vec<_> = tag_idx.iter().map(|i| batch.column(*i).clone()).collect();
-        let converter = RowConverter::new(
-            cols.iter()
-                .map(|c| SortField::new(c.data_type().clone()))
-                .collect(),
-        )?;
-        let keys = converter.convert_columns(&cols)?;
-        for row in 1..rows {
-            if keys.row(row) != keys.row(row - 1) {
-                boundaries.push(row);
-            }
+        // A boundary wherever any tag column changes value from the row before.
+        let mut changed = vec![false; rows];
+        for col in &cols {
+            mark_changes(col, &mut changed)?;
         }
+        boundaries.extend((1..rows).filter(|r| changed[*r]));
     }
     boundaries.push(rows);
     Ok(boundaries
