@@ -77,6 +77,63 @@ pub(crate) struct DatetimeInput<'a> {
     pub order: DateOrder,
 }
 
+/// The common ISO form `YYYY-MM-DD HH:MM:SS[.fraction][Z|+-HH[:MM]]` (or
+/// `T` between date and time), as COPY data and drivers send it, read
+/// without the general tokenizer. None for anything else, including
+/// values out of range, which the general parser then reads or rejects.
+fn iso_timestamp(s: &str) -> Option<Resolved> {
+    let b = s.as_bytes();
+    let digit = |i: usize| -> Option<u32> {
+        let c = *b.get(i)?;
+        c.is_ascii_digit().then(|| u32::from(c - b'0'))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-')
+        && at(7, b'-')
+        && (at(10, b' ') || at(10, b'T'))
+        && at(13, b':')
+        && at(16, b':'))
+    {
+        return None;
+    }
+    let year = two(0)? * 100 + two(2)?;
+    let (hour, minute, second) = (two(11)?, two(14)?, two(17)?);
+    if year == 0 || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, two(5)?, two(8)?)?;
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if at(i, b'.') {
+        i += 1;
+        let mut scale = 100_000_000;
+        while let Some(d) = digit(i) {
+            if scale == 0 {
+                return None;
+            }
+            nanos += i64::from(d) * scale;
+            scale /= 10;
+            i += 1;
+        }
+        if i == 20 {
+            return None;
+        }
+    }
+    let zone = match b.get(i) {
+        None => None,
+        Some(b'Z') if i + 1 == b.len() => Some(ZoneSpec::Offset(0)),
+        Some(b'+' | b'-') => Some(ZoneSpec::Offset(parse_offset_seconds(s.get(i..)?)?)),
+        Some(_) => return None,
+    };
+    let secs = i64::from((hour * 60 + minute) * 60 + second);
+    Some(Resolved {
+        date: Some(date),
+        time: Some(secs * 1_000_000_000 + nanos),
+        zone,
+    })
+}
+
 impl DatetimeInput<'_> {
     fn syntax(&self, s: &str) -> PgTypeError {
         PgTypeError::invalid_datetime(self.type_name, s)
@@ -86,6 +143,19 @@ impl DatetimeInput<'_> {
     /// `with_zone`, a wall clock without offset is read in the session zone;
     /// without it, any offset in the input is ignored (as for `timestamp`).
     pub fn timestamp(&self, s: &str, unit: TimeUnit, with_zone: bool) -> Result<i64, PgTypeError> {
+        if let Some(fields) = iso_timestamp(s) {
+            return self.resolve_timestamp(s, fields, unit, with_zone);
+        }
+        self.timestamp_general(s, unit, with_zone)
+    }
+
+    /// [`Self::timestamp`] through the general tokenizer.
+    fn timestamp_general(
+        &self,
+        s: &str,
+        unit: TimeUnit,
+        with_zone: bool,
+    ) -> Result<i64, PgTypeError> {
         let fields = match self.parse(s)? {
             Parsed::Infinity(Infinity::Positive) => return Ok(i64::MAX),
             Parsed::Infinity(Infinity::Negative) => return Ok(i64::MIN),
@@ -103,6 +173,17 @@ impl DatetimeInput<'_> {
             Parsed::Allballs => return Err(self.syntax(s)),
             Parsed::Fields(f) => f,
         };
+        self.resolve_timestamp(s, fields, unit, with_zone)
+    }
+
+    /// The timestamp that `fields` (parsed from `s`) name, in `unit`.
+    fn resolve_timestamp(
+        &self,
+        s: &str,
+        fields: Resolved,
+        unit: TimeUnit,
+        with_zone: bool,
+    ) -> Result<i64, PgTypeError> {
         let date = fields.date.ok_or_else(|| self.syntax(s))?;
         if date < first_julian_day() {
             return Err(PgTypeError::DatetimeOverflow {
@@ -395,4 +476,46 @@ fn fraction_nanos(frac: &str) -> Option<i64> {
         nanos += 1;
     }
     Some(nanos)
+}
+
+#[cfg(test)]
+mod iso_fast_path {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The ISO fast path reads exactly what the general parser reads,
+        /// and leaves everything it cannot read to it.
+        #[test]
+        fn agrees_with_the_general_parser(
+            year in 0u32..10_000, month in 0u32..14, day in 0u32..33,
+            hour in 0u32..26, minute in 0u32..61, second in 0u32..61,
+            fraction in proptest::option::of("[0-9]{0,11}"),
+            sep in prop_oneof![Just(' '), Just('T')],
+            zone in prop_oneof![Just(""), Just("Z"), Just("+05:30"), Just("-08"), Just("+0530"),
+                                Just("+16"), Just("-03:00:00"), Just(" UTC"), Just("+5")],
+            zone_name in prop_oneof![Just("UTC"), Just("Europe/Paris"), Just("America/New_York")],
+            with_zone in any::<bool>(),
+        ) {
+            let frac = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+            let s = format!("{year:04}-{month:02}-{day:02}{sep}{hour:02}:{minute:02}:{second:02}{frac}{zone}");
+            let tz = SessionTimeZone::parse(zone_name).unwrap();
+            let input = DatetimeInput { type_name: "timestamp", zone: &tz, order: DateOrder::default() };
+            let general = input.timestamp_general(&s, TimeUnit::Microsecond, with_zone);
+            match iso_timestamp(&s) {
+                Some(_) => prop_assert_eq!(
+                    input.timestamp(&s, TimeUnit::Microsecond, with_zone).ok(), general.ok(), "{}", s),
+                None => {
+                    let plain = year > 0 && hour < 24 && minute < 60 && second < 60
+                        && frac.len() != 1 && frac.len() <= 10
+                        && ["", "Z", "+05:30", "-08", "+0530", "-03:00:00", "+5"].contains(&zone);
+                    if plain {
+                        // Only an impossible date may fall through.
+                        prop_assert!(NaiveDate::from_ymd_opt(year as i32, month, day).is_none(), "{}", s);
+                    }
+                }
+            }
+        }
+    }
 }

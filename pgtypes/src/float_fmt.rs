@@ -182,13 +182,16 @@ fn parse_float<T>(
     parse: impl Fn(&str) -> Option<T>,
 ) -> Result<T, PgTypeError> {
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
-    let lower = t.to_ascii_lowercase();
-    let word = lower.trim_start_matches(['+', '-']);
-    let is_word = matches!(word, "nan" | "inf" | "infinity");
     let is_number = !t.is_empty()
         && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
-    if !(is_word && (word != "nan" || lower == "nan")) && !is_number {
+    if is_number {
+        return parse(t).ok_or_else(|| PgTypeError::invalid_text(type_name, s));
+    }
+    let lower = t.to_ascii_lowercase();
+    let word = lower.trim_start_matches(['+', '-']);
+    let is_word = matches!(word, "nan" | "inf" | "infinity");
+    if !(is_word && (word != "nan" || lower == "nan")) {
         return Err(PgTypeError::invalid_text(type_name, s));
     }
     parse(t).ok_or_else(|| PgTypeError::invalid_text(type_name, s))
@@ -202,6 +205,9 @@ fn check_range(
     zero: bool,
     type_name: &'static str,
 ) -> Result<(), PgTypeError> {
+    if !infinite && !zero {
+        return Ok(());
+    }
     let t = s.trim().to_ascii_lowercase();
     let word = t.trim_start_matches(['+', '-']);
     let overflow = infinite && word != "inf" && word != "infinity";

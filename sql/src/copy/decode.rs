@@ -6,10 +6,25 @@
 //! escapes and the `\N` null marker matched before de-escaping, CSV quoting
 //! with `""` or a separate escape character, `\.` as an end marker, the
 //! 11-byte PGCOPY signature. Input is untrusted: no indexing without bounds.
+//!
+//! Text and CSV input is cut into blocks of whole records (a quote-aware
+//! scan for newlines, the only sequential step) that are parsed into Arrow
+//! batches on other threads while more input arrives; the batches are
+//! handed to the sink in input order, so rows, errors (the first one by
+//! line) and the `\.` end marker behave as with one thread.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use datafusion::arrow::array::RecordBatch;
 
 use super::options::{CopyFormat, CopyOptions};
-use super::rows::{bad_format, context_text, RowSink};
-use crate::error::Result;
+use super::rows::{bad_format, blocking, context_text, RowBuilder, RowSink, Text};
+use crate::error::{Result, SqlError, StatusCode};
+
+/// Text and CSV input is parsed in blocks of whole records of about this size.
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// Decodes one COPY FROM input stream.
 pub enum Decoder {
@@ -27,19 +42,25 @@ impl Decoder {
                 tuples: 0,
             }),
             _ => Decoder::Text(TextDecoder {
-                csv: options.format == CopyFormat::Csv,
-                delimiter: options.delimiter,
-                null: options.null.as_bytes().to_vec(),
-                quote: options.quote,
-                escape: options.escape,
-                force_not_null: options.force_not_null.flags(columns),
-                force_null: options.force_null.flags(columns),
+                syntax: Arc::new(TextSyntax {
+                    csv: options.format == CopyFormat::Csv,
+                    delimiter: options.delimiter,
+                    null: options.null.as_bytes().to_vec(),
+                    quote: options.quote,
+                    escape: options.escape,
+                    force_not_null: options.force_not_null.flags(columns),
+                    force_null: options.force_null.flags(columns),
+                }),
                 header_pending: options.header,
                 buf: Vec::new(),
+                scanned: 0,
+                in_quote: false,
+                ends: Vec::new(),
                 line: 0,
                 ended: false,
-                decoded: Vec::new(),
-                ranges: Vec::new(),
+                in_flight: VecDeque::new(),
+                max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                block_bytes: BLOCK_BYTES,
             }),
         }
     }
@@ -48,6 +69,14 @@ impl Decoder {
         match self {
             Decoder::Text(d) => d.feed(data, sink),
             Decoder::Binary(d) => d.feed(data, sink),
+        }
+    }
+
+    /// Cuts text and CSV input into blocks of about `bytes` (tests).
+    #[cfg(test)]
+    pub fn set_block_bytes(&mut self, bytes: usize) {
+        if let Decoder::Text(d) = self {
+            d.block_bytes = bytes.max(1);
         }
     }
 
@@ -60,7 +89,8 @@ impl Decoder {
     }
 }
 
-pub struct TextDecoder {
+/// How text or CSV input is written (the COPY options).
+struct TextSyntax {
     csv: bool,
     delimiter: u8,
     null: Vec<u8>,
@@ -68,13 +98,44 @@ pub struct TextDecoder {
     escape: u8,
     force_not_null: Vec<bool>,
     force_null: Vec<bool>,
+}
+
+/// Whole records cut from the input, for one parsing thread.
+struct Block {
+    data: Vec<u8>,
+    /// Records (lines) before this block, header included.
+    first_line: u64,
+    skip_header: bool,
+    /// The end of the input: a final record may lack its newline.
+    last: bool,
+    /// The newline ending each whole record.
+    ends: Vec<usize>,
+}
+
+/// What a parsing thread made of a block.
+struct Parsed {
+    batches: Vec<RecordBatch>,
+    /// The block held the `\.` end marker: later input is ignored.
+    ended: bool,
+}
+
+pub struct TextDecoder {
+    syntax: Arc<TextSyntax>,
     header_pending: bool,
-    /// Input not yet consumed.
+    /// Input not yet handed to a block.
     buf: Vec<u8>,
+    /// `buf[..scanned]` has been scanned for record ends; `in_quote` is the
+    /// CSV quote state there.
+    scanned: usize,
+    in_quote: bool,
+    /// Where the whole records in `buf` end (their newlines).
+    ends: Vec<usize>,
+    /// Records handed to blocks so far.
     line: u64,
     ended: bool,
-    decoded: Vec<u8>,
-    ranges: Vec<Option<(usize, usize)>>,
+    in_flight: VecDeque<JoinHandle<Result<Parsed>>>,
+    max_in_flight: usize,
+    block_bytes: usize,
 }
 
 impl TextDecoder {
@@ -83,79 +144,289 @@ impl TextDecoder {
             return Ok(());
         }
         self.buf.extend_from_slice(data);
-        let buf = std::mem::take(&mut self.buf);
-        let mut start = 0;
-        let result = loop {
-            let Some(end) = self.record_end(&buf, start) else {
-                break Ok(());
-            };
-            let record = &buf[start..end];
-            start = end + 1;
-            if let Err(e) = self.record(record, sink) {
-                break Err(e);
-            }
-            if self.ended {
-                break Ok(());
-            }
-        };
-        self.buf = buf;
-        self.buf.drain(..start.min(self.buf.len()));
-        result
+        self.scan();
+        if self.ends.last().is_some_and(|end| *end >= self.block_bytes) {
+            self.dispatch(sink, false);
+        }
+        self.collect(sink, false)
     }
 
     fn finish(&mut self, sink: &mut RowSink) -> Result<()> {
-        if self.ended || self.buf.is_empty() {
-            return Ok(());
+        if !self.ended && !self.buf.is_empty() {
+            self.dispatch(sink, true);
         }
-        let buf = std::mem::take(&mut self.buf);
-        if self.csv && self.in_quote_at_end(&buf) {
-            self.line += 1;
-            return Err(
-                bad_format("unterminated CSV quoted field").with_context(format!(
-                    "COPY {}, line {}: {}",
-                    sink.table(),
-                    self.line,
-                    context_text(&buf)
-                )),
-            );
-        }
-        self.record(&buf, sink)
+        self.collect(sink, true)
     }
 
-    /// Index of the newline ending the record that starts at `start`.
-    fn record_end(&self, buf: &[u8], start: usize) -> Option<usize> {
-        if !self.csv {
-            return buf
-                .get(start..)?
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| start + p);
+    /// Finds the record ends in the input not scanned yet.
+    fn scan(&mut self) {
+        let syn = &self.syntax;
+        let buf = &self.buf;
+        let from = self.scanned;
+        let rest = buf.get(from..).unwrap_or_default();
+        if !syn.csv {
+            self.ends
+                .extend(memchr::memchr_iter(b'\n', rest).map(|p| from + p));
+            self.scanned = buf.len();
+            return;
         }
-        let mut in_quote = false;
-        let mut i = start;
-        while let Some(&c) = buf.get(i) {
-            if in_quote {
-                if c == self.escape && self.escape != self.quote {
-                    match buf.get(i + 1) {
+        if syn.escape == syn.quote {
+            // Quotes toggle the state ("" toggles twice): a running parity,
+            // 64 bytes at a time.
+            for (k, block) in rest.chunks(64).enumerate() {
+                let mut padded = [0u8; 64];
+                let block = match <&[u8; 64]>::try_from(block) {
+                    Ok(whole) => whole,
+                    Err(_) => {
+                        padded[..block.len()].copy_from_slice(block);
+                        &padded
+                    }
+                };
+                let quotes = byte_mask(block, syn.quote);
+                let newlines = byte_mask(block, b'\n');
+                let mut inside = prefix_xor(quotes);
+                if self.in_quote {
+                    inside = !inside;
+                }
+                let mut ends = newlines & !inside;
+                while ends != 0 {
+                    self.ends
+                        .push(from + k * 64 + ends.trailing_zeros() as usize);
+                    ends &= ends - 1;
+                }
+                self.in_quote ^= quotes.count_ones() % 2 == 1;
+            }
+            self.scanned = buf.len();
+            return;
+        }
+        let mut i = from;
+        loop {
+            match syn.csv_newline(buf, i, &mut self.in_quote) {
+                Ok(at) => {
+                    self.ends.push(at);
+                    i = at + 1;
+                }
+                Err(resume) => {
+                    self.scanned = resume;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands the whole records in the buffer (all of it at the end of the
+    /// input) to a parsing thread.
+    fn dispatch(&mut self, sink: &RowSink, last: bool) {
+        let cut = match self.ends.last() {
+            _ if last => self.buf.len(),
+            Some(end) => end + 1,
+            None => return,
+        };
+        let rest = self.buf.split_off(cut);
+        let ends = std::mem::take(&mut self.ends);
+        let block = Block {
+            data: std::mem::replace(&mut self.buf, rest),
+            first_line: self.line,
+            skip_header: std::mem::take(&mut self.header_pending),
+            last,
+            ends,
+        };
+        self.line += block.ends.len() as u64;
+        self.scanned -= cut.min(self.scanned);
+        let syntax = self.syntax.clone();
+        let rows = sink.builder();
+        self.in_flight
+            .push_back(std::thread::spawn(move || syntax.parse_block(rows, &block)));
+    }
+
+    /// Hands parsed blocks to the sink in input order: those already done,
+    /// those over the in-flight limit, or (`all`) every one.
+    fn collect(&mut self, sink: &mut RowSink, all: bool) -> Result<()> {
+        while let Some(front) = self.in_flight.front() {
+            if !all && self.in_flight.len() <= self.max_in_flight && !front.is_finished() {
+                break;
+            }
+            let Some(handle) = self.in_flight.pop_front() else {
+                break;
+            };
+            let parsed = blocking(|| handle.join()).map_err(|_| {
+                SqlError::new(StatusCode::Internal, "COPY: a parsing thread panicked")
+            })??;
+            for batch in parsed.batches {
+                sink.push_batch(batch)?;
+            }
+            if parsed.ended {
+                self.ended = true;
+                self.in_flight.clear();
+                self.buf = Vec::new();
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where one field's value is.
+#[derive(Clone, Copy)]
+enum Span {
+    Null,
+    /// `record[a..b]`: the value as written (no quotes or escapes inside).
+    Raw(usize, usize),
+    /// `decoded[a..b]`: the value after removing quotes or escapes.
+    Decoded(usize, usize),
+}
+
+/// Bit j is set where `block[j] == byte`. Written so that the compiler
+/// vectorizes the comparison; each group of 8 bytes (0 or 1 each) is then
+/// packed into 8 bits with one multiplication (4x faster than a bit per
+/// iteration, measured).
+fn byte_mask(block: &[u8; 64], byte: u8) -> u64 {
+    let mut eq = [0u8; 64];
+    for (e, b) in eq.iter_mut().zip(block) {
+        *e = u8::from(*b == byte);
+    }
+    let mut mask = 0u64;
+    for (k, group) in eq.chunks_exact(8).enumerate() {
+        let v = u64::from_le_bytes(group.try_into().unwrap_or([0; 8]));
+        mask |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    mask
+}
+
+/// Bit j of the result is the parity of bits 0..=j of `x`: which bytes of
+/// a 64-byte block lie inside quotes.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn byte_mask_marks_exactly_the_matching_bytes(
+            block in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()], 64),
+            byte in prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()],
+        ) {
+            let block: [u8; 64] = block.try_into().unwrap();
+            let want = (0..64).filter(|j| block[*j] == byte).fold(0u64, |m, j| m | 1 << j);
+            prop_assert_eq!(super::byte_mask(&block, byte), want);
+        }
+
+        #[test]
+        fn prefix_xor_is_the_running_parity(x in any::<u64>()) {
+            let want = (0..64).fold(0u64, |m, j| m | ((((x & (u64::MAX >> (63 - j))).count_ones() % 2) as u64) << j));
+            prop_assert_eq!(super::prefix_xor(x), want);
+        }
+    }
+}
+
+/// Scratch space for splitting one record into fields.
+#[derive(Default)]
+struct Fields {
+    decoded: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl TextSyntax {
+    /// Parses the records of `block` into batches (on a parsing thread).
+    fn parse_block(&self, mut rows: RowBuilder, block: &Block) -> Result<Parsed> {
+        let data = &block.data;
+        let mut fields = Fields::default();
+        let mut line = block.first_line;
+        let mut skip_header = block.skip_header;
+        let mut batches = Vec::new();
+        let mut start = 0;
+        let tail = (block.last && block.ends.last().map_or(0, |e| e + 1) < data.len())
+            .then_some(data.len());
+        for end in block.ends.iter().copied().chain(tail) {
+            let record = data.get(start..end).unwrap_or_default();
+            start = end + 1;
+            if self.csv && end == data.len() && self.in_quote_at_end(record) {
+                return Err(
+                    bad_format("unterminated CSV quoted field").with_context(format!(
+                        "COPY {}, line {}: {}",
+                        rows.table(),
+                        line + 1,
+                        context_text(record)
+                    )),
+                );
+            }
+            let record = record.strip_suffix(b"\r").unwrap_or(record);
+            line += 1;
+            if record == b"\\." {
+                if let Some(batch) = rows.take_batch()? {
+                    batches.push(batch);
+                }
+                return Ok(Parsed {
+                    batches,
+                    ended: true,
+                });
+            }
+            if std::mem::take(&mut skip_header) {
+                continue;
+            }
+            if let Some(batch) = self.record(record, line, &mut fields, &mut rows)? {
+                batches.push(batch);
+            }
+        }
+        if let Some(batch) = rows.take_batch()? {
+            batches.push(batch);
+        }
+        Ok(Parsed {
+            batches,
+            ended: false,
+        })
+    }
+
+    /// The next newline outside quotes in CSV input from `i`, `in_quote`
+    /// being the quote state at `i` (updated). Err(where to resume) when
+    /// the input ends first.
+    fn csv_newline(
+        &self,
+        buf: &[u8],
+        mut i: usize,
+        in_quote: &mut bool,
+    ) -> std::result::Result<usize, usize> {
+        let separate_escape = self.escape != self.quote;
+        loop {
+            let Some(rest) = buf.get(i..) else {
+                return Err(i);
+            };
+            let next = if separate_escape {
+                memchr::memchr3(self.quote, self.escape, b'\n', rest)
+            } else {
+                memchr::memchr2(self.quote, b'\n', rest)
+            };
+            let Some((at, c)) = next.and_then(|p| Some((i + p, *rest.get(p)?))) else {
+                return Err(buf.len());
+            };
+            i = at + 1;
+            if *in_quote {
+                if c == self.escape && separate_escape {
+                    match buf.get(at + 1) {
                         Some(&n) if n == self.quote || n == self.escape => {
-                            i += 2;
+                            i = at + 2;
                             continue;
                         }
-                        None => return None,
+                        // Decided by the next byte: resume here.
+                        None => return Err(at),
                         _ => {}
                     }
                 }
                 if c == self.quote {
-                    in_quote = false;
+                    *in_quote = false;
                 }
             } else if c == self.quote {
-                in_quote = true;
+                *in_quote = true;
             } else if c == b'\n' {
-                return Some(i);
+                return Ok(at);
             }
-            i += 1;
         }
-        None
     }
 
     fn in_quote_at_end(&self, buf: &[u8]) -> bool {
@@ -178,175 +449,233 @@ impl TextDecoder {
         in_quote
     }
 
-    fn record(&mut self, record: &[u8], sink: &mut RowSink) -> Result<()> {
-        let record = record.strip_suffix(b"\r").unwrap_or(record);
-        self.line += 1;
-        if record == b"\\." {
-            self.ended = true;
-            return Ok(());
-        }
-        if self.header_pending {
-            self.header_pending = false;
-            return Ok(());
-        }
-        self.decoded.clear();
-        self.ranges.clear();
+    /// Splits and parses one record; a batch when one is complete.
+    fn record(
+        &self,
+        record: &[u8],
+        line: u64,
+        fields: &mut Fields,
+        rows: &mut RowBuilder,
+    ) -> Result<Option<RecordBatch>> {
+        fields.decoded.clear();
+        fields.spans.clear();
         if self.csv {
-            self.split_csv(record);
+            self.split_csv(record, fields);
         } else {
-            self.split_text(record);
+            self.split_text(record, fields);
         }
-        let expected = sink.columns().len();
-        let context = || {
+        let expected = rows.columns().len();
+        let context = |rows: &RowBuilder| {
             format!(
                 "COPY {}, line {}: {}",
-                sink.table(),
-                self.line,
+                rows.table(),
+                line,
                 context_text(record)
             )
         };
-        if self.ranges.len() > expected {
-            return Err(bad_format("extra data after last expected column").with_context(context()));
+        if fields.spans.len() > expected {
+            return Err(
+                bad_format("extra data after last expected column").with_context(context(rows))
+            );
         }
-        if self.ranges.len() < expected {
-            let missing = &sink.columns()[self.ranges.len()];
+        if fields.spans.len() < expected {
+            let missing = &rows.columns()[fields.spans.len()];
             return Err(bad_format(format!("missing data for column \"{missing}\""))
-                .with_context(context()));
+                .with_context(context(rows)));
         }
-        let decoded = &self.decoded;
-        let fields: Vec<Option<&[u8]>> = self
-            .ranges
-            .iter()
-            .map(|r| r.and_then(|(a, b)| decoded.get(a..b)))
-            .collect();
-        sink.push_text(&fields, self.line)
+        // One UTF-8 check per record: fields cut from a valid record at
+        // ASCII delimiters and quotes are valid (a cut elsewhere fails
+        // `str::get` and is checked, and reported, per field).
+        let text = std::str::from_utf8(record).ok();
+        let decoded = &fields.decoded;
+        let values = fields.spans.iter().map(|span| match *span {
+            Span::Null => None,
+            Span::Raw(a, b) => Some(match text.and_then(|t| t.get(a..b)) {
+                Some(s) => Text::Str(s),
+                None => Text::Bytes(record.get(a..b).unwrap_or_default()),
+            }),
+            Span::Decoded(a, b) => Some(Text::Bytes(decoded.get(a..b).unwrap_or_default())),
+        });
+        rows.push_text(values, line)
     }
 
     /// PostgreSQL text format: delimiter-separated, backslash escapes.
-    fn split_text(&mut self, line: &[u8]) {
+    fn split_text(&self, line: &[u8], fields: &mut Fields) {
         let mut i = 0;
         loop {
             let raw_start = i;
-            let out_start = self.decoded.len();
-            while let Some(&c) = line.get(i) {
-                if c == self.delimiter {
-                    break;
-                }
-                i += 1;
-                if c != b'\\' {
-                    self.decoded.push(c);
-                    continue;
-                }
-                let Some(&e) = line.get(i) else {
-                    self.decoded.push(b'\\');
-                    break;
-                };
-                i += 1;
-                match e {
-                    b'0'..=b'7' => {
-                        let mut v = u32::from(e - b'0');
-                        for _ in 0..2 {
-                            match line.get(i) {
-                                Some(&d @ b'0'..=b'7') => {
-                                    v = v * 8 + u32::from(d - b'0');
-                                    i += 1;
-                                }
-                                _ => break,
-                            }
-                        }
-                        self.decoded.push((v & 0xff) as u8);
-                    }
-                    b'x' if line.get(i).is_some_and(u8::is_ascii_hexdigit) => {
-                        let mut v = 0u32;
-                        for _ in 0..2 {
-                            match line.get(i).and_then(|d| (*d as char).to_digit(16)) {
-                                Some(d) => {
-                                    v = v * 16 + d;
-                                    i += 1;
-                                }
-                                None => break,
-                            }
-                        }
-                        self.decoded.push(v as u8);
-                    }
-                    b'b' => self.decoded.push(8),
-                    b'f' => self.decoded.push(12),
-                    b'n' => self.decoded.push(b'\n'),
-                    b'r' => self.decoded.push(b'\r'),
-                    b't' => self.decoded.push(b'\t'),
-                    b'v' => self.decoded.push(11),
-                    other => self.decoded.push(other),
-                }
-            }
-            let raw = line.get(raw_start..i).unwrap_or_default();
-            if raw == self.null.as_slice() {
-                self.decoded.truncate(out_start);
-                self.ranges.push(None);
+            let rest = line.get(i..).unwrap_or_default();
+            let stop = rest
+                .iter()
+                .position(|&b| b == self.delimiter || b == b'\\')
+                .map_or(line.len(), |p| i + p);
+            let span = if line.get(stop) == Some(&b'\\') {
+                let out_start = fields.decoded.len();
+                i = self.unescape_text(line, raw_start, fields);
+                Span::Decoded(out_start, fields.decoded.len())
             } else {
-                self.ranges.push(Some((out_start, self.decoded.len())));
-            }
+                i = stop;
+                Span::Raw(raw_start, stop)
+            };
+            let raw = line.get(raw_start..i).unwrap_or_default();
+            fields.spans.push(if raw == self.null.as_slice() {
+                Span::Null
+            } else {
+                span
+            });
             if line.get(i) == Some(&self.delimiter) {
                 i += 1;
             } else {
                 return;
             }
         }
+    }
+
+    /// De-escapes the text-format field starting at `i` into `decoded`;
+    /// returns where the field ends.
+    fn unescape_text(&self, line: &[u8], mut i: usize, fields: &mut Fields) -> usize {
+        while let Some(&c) = line.get(i) {
+            if c == self.delimiter {
+                break;
+            }
+            i += 1;
+            if c != b'\\' {
+                fields.decoded.push(c);
+                continue;
+            }
+            let Some(&e) = line.get(i) else {
+                fields.decoded.push(b'\\');
+                break;
+            };
+            i += 1;
+            match e {
+                b'0'..=b'7' => {
+                    let mut v = u32::from(e - b'0');
+                    for _ in 0..2 {
+                        match line.get(i) {
+                            Some(&d @ b'0'..=b'7') => {
+                                v = v * 8 + u32::from(d - b'0');
+                                i += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    fields.decoded.push((v & 0xff) as u8);
+                }
+                b'x' if line.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                    let mut v = 0u32;
+                    for _ in 0..2 {
+                        match line.get(i).and_then(|d| (*d as char).to_digit(16)) {
+                            Some(d) => {
+                                v = v * 16 + d;
+                                i += 1;
+                            }
+                            None => break,
+                        }
+                    }
+                    fields.decoded.push(v as u8);
+                }
+                b'b' => fields.decoded.push(8),
+                b'f' => fields.decoded.push(12),
+                b'n' => fields.decoded.push(b'\n'),
+                b'r' => fields.decoded.push(b'\r'),
+                b't' => fields.decoded.push(b'\t'),
+                b'v' => fields.decoded.push(11),
+                other => fields.decoded.push(other),
+            }
+        }
+        i
     }
 
     /// CSV: fields may be quoted; quotes inside quoted parts are doubled
     /// (or preceded by ESCAPE); unquoted NULL-string fields are NULL.
-    fn split_csv(&mut self, line: &[u8]) {
+    fn split_csv(&self, line: &[u8], fields: &mut Fields) {
         let mut i = 0;
         loop {
-            let col = self.ranges.len();
+            let col = fields.spans.len();
             let raw_start = i;
-            let out_start = self.decoded.len();
-            let mut saw_quote = false;
-            'field: while let Some(&c) = line.get(i) {
-                if c == self.delimiter {
-                    break;
+            let (span, saw_quote) = match self.plain_csv_field(line, i) {
+                Some((span, end, quoted)) => {
+                    i = end;
+                    (span, quoted)
                 }
-                i += 1;
-                if c != self.quote {
-                    self.decoded.push(c);
-                    continue;
+                None => {
+                    let out_start = fields.decoded.len();
+                    i = self.unquote_csv(line, i, fields);
+                    (Span::Decoded(out_start, fields.decoded.len()), true)
                 }
-                saw_quote = true;
-                while let Some(&q) = line.get(i) {
-                    i += 1;
-                    if q == self.escape {
-                        if let Some(&n) = line.get(i) {
-                            if n == self.quote || n == self.escape {
-                                self.decoded.push(n);
-                                i += 1;
-                                continue;
-                            }
-                        }
-                    }
-                    if q == self.quote {
-                        continue 'field;
-                    }
-                    self.decoded.push(q);
-                }
-            }
+            };
             let raw = line.get(raw_start..i).unwrap_or_default();
-            let value = self.decoded.get(out_start..).unwrap_or_default();
+            let value = match span {
+                Span::Raw(a, b) => line.get(a..b),
+                Span::Decoded(a, b) => fields.decoded.get(a..b),
+                Span::Null => None,
+            }
+            .unwrap_or_default();
             let force_not_null = self.force_not_null.get(col).copied().unwrap_or(false);
             let force_null = self.force_null.get(col).copied().unwrap_or(false);
             let is_null = (!saw_quote && !force_not_null && raw == self.null.as_slice())
                 || (saw_quote && force_null && value == self.null.as_slice());
-            if is_null {
-                self.decoded.truncate(out_start);
-                self.ranges.push(None);
-            } else {
-                self.ranges.push(Some((out_start, self.decoded.len())));
-            }
+            fields.spans.push(if is_null { Span::Null } else { span });
             if line.get(i) == Some(&self.delimiter) {
                 i += 1;
             } else {
                 return;
             }
         }
+    }
+
+    /// The common CSV fields that need no copy: unquoted without a quote
+    /// inside, or wholly quoted without a quote or escape inside. Returns
+    /// the value's span, where the field ends and whether it was quoted.
+    fn plain_csv_field(&self, line: &[u8], i: usize) -> Option<(Span, usize, bool)> {
+        let rest = line.get(i..)?;
+        if rest.first() != Some(&self.quote) {
+            let end =
+                // Fields are short: a plain loop beats memchr's setup.
+                rest.iter()
+                    .position(|&b| b == self.delimiter || b == self.quote)
+                    .map_or(line.len(), |p| i + p);
+            return (line.get(end) != Some(&self.quote)).then_some((Span::Raw(i, end), end, false));
+        }
+        let close = i + 1 + rest.get(1..)?.iter().position(|&b| b == self.quote)?;
+        let after = close + 1;
+        let inner = line.get(i + 1..close)?;
+        let ends = after == line.len() || line.get(after) == Some(&self.delimiter);
+        let escapes = self.escape != self.quote && inner.contains(&self.escape);
+        (ends && !escapes).then_some((Span::Raw(i + 1, close), after, true))
+    }
+
+    /// Removes the quoting of the CSV field starting at `i` into `decoded`;
+    /// returns where the field ends.
+    fn unquote_csv(&self, line: &[u8], mut i: usize, fields: &mut Fields) -> usize {
+        'field: while let Some(&c) = line.get(i) {
+            if c == self.delimiter {
+                break;
+            }
+            i += 1;
+            if c != self.quote {
+                fields.decoded.push(c);
+                continue;
+            }
+            while let Some(&q) = line.get(i) {
+                i += 1;
+                if q == self.escape {
+                    if let Some(&n) = line.get(i) {
+                        if n == self.quote || n == self.escape {
+                            fields.decoded.push(n);
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
+                if q == self.quote {
+                    continue 'field;
+                }
+                fields.decoded.push(q);
+            }
+        }
+        i
     }
 }
 

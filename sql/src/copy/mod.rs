@@ -67,6 +67,11 @@ impl CopyIn {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_block_bytes(&mut self, bytes: usize) {
+        self.decoder.set_block_bytes(bytes);
+    }
+
     /// Aborts the copy with `e` (e.g. a CancelRequest); reported by
     /// [`CopyIn::finish`] unless an earlier error is.
     pub fn fail(&mut self, e: SqlError) {

@@ -29,14 +29,34 @@ pub fn bad_format(message: impl Into<String>) -> SqlError {
     SqlError::new(StatusCode::InvalidInput, message).with_sqlstate("22P04")
 }
 
-pub struct RowSink {
-    db: Arc<Database>,
+/// One text field: already checked UTF-8, or bytes still to check.
+pub enum Text<'a> {
+    Str(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// What every row of one COPY is parsed into: the table's name and the
+/// target columns (for error context), their types and the session's
+/// input settings. Shared by the parsing threads.
+struct Shape {
     table: String,
     columns: Vec<String>,
     schema: SchemaRef,
     settings: PgFormatSettings,
+}
+
+/// Parses rows into column builders and cuts them into batches of
+/// [`CHUNK_ROWS`]. One per parsing thread.
+pub struct RowBuilder {
+    shape: Arc<Shape>,
     builders: Vec<ColumnBuilder>,
     pending: usize,
+}
+
+/// Validated batches go to a [`Pending`] target.
+pub struct RowSink {
+    db: Arc<Database>,
+    rows: RowBuilder,
     target: Pending,
 }
 
@@ -50,7 +70,7 @@ pub enum Pending {
 
 /// Runs `f`, which may block on CPU or I/O, without stalling the other
 /// tasks of a multi-threaded runtime.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
@@ -87,78 +107,70 @@ pub fn context_text(bytes: &[u8]) -> String {
     }
 }
 
-impl RowSink {
-    pub fn new(
-        db: Arc<Database>,
-        table: String,
-        columns: Vec<(String, DataType)>,
-        settings: PgFormatSettings,
-    ) -> Result<RowSink> {
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|(n, t)| Field::new(n, t.clone(), true))
-                .collect::<Vec<_>>(),
-        ));
-        let builders = columns
+impl RowBuilder {
+    fn new(shape: Arc<Shape>) -> RowBuilder {
+        let builders = shape
+            .schema
+            .fields()
             .iter()
-            .map(|(_, t)| ColumnBuilder::new(t, CHUNK_ROWS))
+            .map(|f| ColumnBuilder::new(f.data_type(), CHUNK_ROWS))
             .collect();
-        let target = match db.bulk_load(&table)? {
-            Some(load) => Pending::Bulk(load),
-            None => Pending::Staged(Box::new(Staged::new(&db))),
-        };
-        Ok(RowSink {
-            table,
-            columns: columns.into_iter().map(|(n, _)| n).collect(),
-            schema,
-            settings,
+        RowBuilder {
+            shape,
             builders,
             pending: 0,
-            target,
-            db,
-        })
+        }
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        &self.shape.table
     }
 
     pub fn columns(&self) -> &[String] {
-        &self.columns
+        &self.shape.columns
     }
 
     fn value_error(&self, e: &PgTypeError, line: u64, col: usize, raw: &[u8]) -> SqlError {
         SqlError::from_pgtype(e).with_context(format!(
             "COPY {}, line {line}, column {}: {}",
-            self.table,
-            self.columns[col],
+            self.shape.table,
+            self.shape.columns[col],
             context_text(raw)
         ))
     }
 
     /// One row of text fields (`None` = NULL); `line` is for error context.
-    pub fn push_text(&mut self, fields: &[Option<&[u8]>], line: u64) -> Result<()> {
-        debug_assert_eq!(fields.len(), self.columns.len());
-        for (col, field) in fields.iter().enumerate() {
-            match field {
-                None => self.builders[col].append_null()?,
-                Some(raw) => {
-                    let s = std::str::from_utf8(raw).map_err(|e| {
-                        let byte = raw.get(e.valid_up_to()).copied().unwrap_or(0);
-                        self.value_error(&PgTypeError::InvalidUtf8 { byte }, line, col, raw)
-                    })?;
-                    if let Err(e) = self.builders[col].append_text(s, &self.settings) {
-                        return Err(self.value_error(&e, line, col, raw));
-                    }
+    /// Returns a batch when [`CHUNK_ROWS`] rows are complete.
+    pub fn push_text<'a>(
+        &mut self,
+        fields: impl Iterator<Item = Option<Text<'a>>>,
+        line: u64,
+    ) -> Result<Option<RecordBatch>> {
+        for (col, field) in fields.enumerate() {
+            let s = match field {
+                None => {
+                    self.builders[col].append_null()?;
+                    continue;
                 }
+                Some(Text::Str(s)) => s,
+                Some(Text::Bytes(raw)) => std::str::from_utf8(raw).map_err(|e| {
+                    let byte = raw.get(e.valid_up_to()).copied().unwrap_or(0);
+                    self.value_error(&PgTypeError::InvalidUtf8 { byte }, line, col, raw)
+                })?,
+            };
+            if let Err(e) = self.builders[col].append_text(s, &self.shape.settings) {
+                return Err(self.value_error(&e, line, col, s.as_bytes()));
             }
         }
         self.row_done()
     }
 
     /// One row of binary fields (`None` = NULL); `row` is for error context.
-    pub fn push_binary(&mut self, fields: &[Option<&[u8]>], row: u64) -> Result<()> {
+    pub fn push_binary(
+        &mut self,
+        fields: &[Option<&[u8]>],
+        row: u64,
+    ) -> Result<Option<RecordBatch>> {
         for (col, field) in fields.iter().enumerate() {
             let Some(raw) = field else {
                 self.builders[col].append_null()?;
@@ -173,7 +185,7 @@ impl RowSink {
                 }
                 err.with_context(format!(
                     "COPY {}, line {row}, column {}",
-                    self.table, self.columns[col]
+                    self.shape.table, self.shape.columns[col]
                 ))
             })?;
             self.builders[col].append_scalar(v)?;
@@ -181,18 +193,18 @@ impl RowSink {
         self.row_done()
     }
 
-    fn row_done(&mut self) -> Result<()> {
+    fn row_done(&mut self) -> Result<Option<RecordBatch>> {
         self.pending += 1;
         if self.pending >= CHUNK_ROWS {
-            self.flush()?;
+            return self.take_batch();
         }
-        Ok(())
+        Ok(None)
     }
 
-    /// Builds a batch from the pending rows and validates it for the table.
-    fn flush(&mut self) -> Result<()> {
+    /// The rows pushed since the last batch, as a batch.
+    pub fn take_batch(&mut self) -> Result<Option<RecordBatch>> {
         if self.pending == 0 {
-            return Ok(());
+            return Ok(None);
         }
         self.pending = 0;
         let arrays = self
@@ -200,13 +212,75 @@ impl RowSink {
             .iter_mut()
             .map(ColumnBuilder::finish)
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
-        self.target.push(&self.db, &self.table, batch)
+        Ok(Some(RecordBatch::try_new(
+            self.shape.schema.clone(),
+            arrays,
+        )?))
+    }
+}
+
+impl RowSink {
+    pub fn new(
+        db: Arc<Database>,
+        table: String,
+        columns: Vec<(String, DataType)>,
+        settings: PgFormatSettings,
+    ) -> Result<RowSink> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(n, t)| Field::new(n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let target = match db.bulk_load(&table)? {
+            Some(load) => Pending::Bulk(load),
+            None => Pending::Staged(Box::new(Staged::new(&db))),
+        };
+        let shape = Arc::new(Shape {
+            table,
+            columns: columns.into_iter().map(|(n, _)| n).collect(),
+            schema,
+            settings,
+        });
+        Ok(RowSink {
+            rows: RowBuilder::new(shape),
+            target,
+            db,
+        })
+    }
+
+    pub fn table(&self) -> &str {
+        self.rows.table()
+    }
+
+    pub fn columns(&self) -> &[String] {
+        self.rows.columns()
+    }
+
+    /// A builder for another parsing thread: same columns, no rows.
+    pub fn builder(&self) -> RowBuilder {
+        RowBuilder::new(self.rows.shape.clone())
+    }
+
+    /// Validates a batch of parsed rows for the table and keeps it.
+    pub fn push_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let table = &self.rows.shape.table;
+        self.target.push(&self.db, table, batch)
+    }
+
+    /// One row of binary fields, parsed on this thread.
+    pub fn push_binary(&mut self, fields: &[Option<&[u8]>], row: u64) -> Result<()> {
+        match self.rows.push_binary(fields, row)? {
+            Some(batch) => self.push_batch(batch),
+            None => Ok(()),
+        }
     }
 
     /// All rows pushed and validated, waiting for [`Pending::write_to`].
     pub fn finish(mut self) -> Result<Pending> {
-        self.flush()?;
+        if let Some(batch) = self.rows.take_batch()? {
+            self.push_batch(batch)?;
+        }
         Ok(self.target)
     }
 }

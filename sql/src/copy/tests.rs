@@ -26,7 +26,9 @@ async fn fixture() -> Fixture {
 }
 
 /// Runs `COPY t FROM STDIN <options>` with `data` cut into `chunk`-byte
-/// messages; returns the rows or the error message with its context.
+/// messages, parsed in blocks of about `3 * chunk` bytes (so that records
+/// fall on every side of a block boundary); returns the rows or the error
+/// message with its context.
 async fn load(f: &mut Fixture, options: &str, data: &[u8], chunk: usize) -> Result<u64, String> {
     let out = f
         .session
@@ -36,6 +38,7 @@ async fn load(f: &mut Fixture, options: &str, data: &[u8], chunk: usize) -> Resu
     let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
         panic!("not a COPY IN");
     };
+    copy.set_block_bytes(3 * chunk);
     for piece in data.chunks(chunk.max(1)) {
         copy.feed(piece);
     }
@@ -247,4 +250,73 @@ async fn large_copy_is_atomic_across_segment_runs() {
         datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap(),
         "60000"
     );
+}
+
+/// Feeds `data` to `COPY <table> FROM STDIN <options>` in `chunk`-byte
+/// messages parsed in blocks of about `block` bytes.
+async fn load_into(
+    f: &mut Fixture,
+    table: &str,
+    options: &str,
+    data: &[u8],
+    chunk: usize,
+    block: usize,
+) -> Result<u64, String> {
+    let out = f
+        .session
+        .run(&format!("COPY {table} FROM STDIN {options}"))
+        .await
+        .map_err(|e| e.message)?;
+    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY IN");
+    };
+    copy.set_block_bytes(block);
+    for piece in data.chunks(chunk.max(1)) {
+        copy.feed(piece);
+    }
+    copy.finish().await.map_err(|e| e.message)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// However the input is cut into messages and parsing blocks, CSV and
+    /// text input with quotes, escapes, delimiters, newlines and NULLs
+    /// load the same rows as the whole input parsed at once.
+    #[test]
+    fn splitting_the_input_never_changes_the_rows(
+        values in proptest::collection::vec(
+            proptest::option::of("[a,\"\\\\\n\r\té.]{0,6}"), 2..40),
+        csv in proptest::bool::ANY,
+        chunk in 1usize..64,
+        block in 1usize..200,
+    ) {
+        let mut data = String::new();
+        for (i, pair) in values.chunks(2).enumerate() {
+            let field = |v: &Option<String>| match (v, csv) {
+                (None, true) => String::new(),
+                (None, false) => "\\N".to_string(),
+                (Some(s), true) => format!("\"{}\"", s.replace('"', "\"\"")),
+                (Some(s), false) => s
+                    .replace('\\', "\\\\")
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+                    .replace('\t', "\\t"),
+            };
+            let sep = if csv { "," } else { "\t" };
+            let b = pair.get(1).cloned().flatten();
+            data.push_str(&format!("2024-01-01 00:00:{:02}+00{sep}{}{sep}{}\n", i % 60, field(&pair[0]), field(&b)));
+        }
+        let options = if csv { "(FORMAT csv)" } else { "" };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut f = fixture().await;
+            f.session.run("CREATE TABLE whole (time TIMESTAMPTZ NOT NULL, a TEXT, b TEXT)").await.unwrap();
+            let rows = values.len().div_ceil(2) as u64;
+            assert_eq!(load_into(&mut f, "whole", options, data.as_bytes(), data.len(), usize::MAX).await, Ok(rows));
+            assert_eq!(load_into(&mut f, "t", options, data.as_bytes(), chunk, block).await, Ok(rows));
+            let sql = |t: &str| format!("COPY (SELECT a, b FROM {t} ORDER BY time, a, b) TO STDOUT (FORMAT csv)");
+            let whole = dump(&mut f, &sql("whole")).await;
+            assert_eq!(dump(&mut f, &sql("t")).await, whole);
+        });
+    }
 }
