@@ -23,6 +23,7 @@ mod dedup;
 pub mod error;
 mod manifest;
 mod memtable;
+mod parallel;
 pub mod schema;
 pub mod segment;
 mod series_order;

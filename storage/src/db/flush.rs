@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, take_record_batch};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow::compute::{concat, interleave};
 use arrow::row::{RowConverter, SortField};
 
 use super::{Database, Table};
@@ -23,6 +23,7 @@ use crate::dedup::dedup_last_write_wins;
 use crate::error::{Result, StorageError};
 use crate::manifest::{segment_file_name, SegmentEntry};
 use crate::memtable::{MemBatch, Memtable};
+use crate::parallel::parallel_map;
 use crate::schema::TableDef;
 use crate::segment::{write_segment, Segment};
 
@@ -176,59 +177,82 @@ pub(super) fn sort_and_partition(
     let Some(first) = batches.first() else {
         return Ok(Vec::new());
     };
-    let mut key = def.tag_indices();
-    key.push(def.time_index());
-    let all = if def.options.primary_key {
-        let deduped = dedup_last_write_wins(&key, batches)?;
-        concat_batches(&first.batch.schema(), &deduped)?
+    let schema = first.batch.schema();
+    let sources: Vec<RecordBatch> = if def.options.primary_key {
+        let mut key = def.tag_indices();
+        key.push(def.time_index());
+        dedup_last_write_wins(&key, batches)?
     } else {
-        concat_batches(&first.batch.schema(), batches.iter().map(|b| &b.batch))?
+        batches.iter().map(|b| b.batch.clone()).collect()
     };
-    if all.num_rows() == 0 {
+    let rows: usize = sources.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
         return Ok(Vec::new());
     }
-    let times = crate::segment::write::times(&all, def.time_index())?;
+    // Only the key columns are concatenated; the others are gathered
+    // once, in sorted order, straight from the source batches.
+    let column = |i: usize| -> Result<ArrayRef> {
+        let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+        Ok(concat(&parts)?)
+    };
+    let time_col = column(def.time_index())?;
+    let times = crate::segment::write::time_values(&time_col)?;
     let len = def.options.partition_micros.max(1);
     let partitions: Int64Array = times.iter().map(|t| t.div_euclid(len) * len).collect();
-    let tag_cols: Vec<ArrayRef> = def
+    let tag_cols = def
         .tag_indices()
-        .iter()
-        .map(|i| all.column(*i).clone())
-        .collect();
-    let order = match crate::series_order::series(&tag_cols, all.num_rows()) {
+        .into_iter()
+        .map(column)
+        .collect::<Result<Vec<_>>>()?;
+    let order = match crate::series_order::series(&tag_cols, rows) {
         Some(series) => crate::series_order::order(partitions.values(), &series, &times),
-        None => row_format_order(&partitions, &all, &key)?,
+        None => row_format_order(&partitions, &tag_cols, &time_col)?,
     };
-    let order = UInt32Array::from(order);
-    let sorted = take_record_batch(&all, &order)?;
-    let sorted_parts = arrow::compute::take(&partitions, &order, None)?;
-    let sorted_parts = sorted_parts
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| StorageError::Internal("partition keys".into()))?;
+    let mut locate = Vec::with_capacity(rows);
+    for (b, batch) in sources.iter().enumerate() {
+        locate.extend((0..batch.num_rows()).map(|r| (b, r)));
+    }
+    let picks: Vec<(usize, usize)> = order.iter().map(|g| locate[*g as usize]).collect();
+    drop(locate);
+    let columns = parallel_map(schema.fields().len(), |c| {
+        let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
+        interleave(&parts, &picks)
+    })
+    .into_iter()
+    .collect::<std::result::Result<Vec<_>, _>>()?;
+    let sorted = RecordBatch::try_new(schema, columns)?;
+    let sorted_parts: Vec<i64> = order
+        .iter()
+        .map(|g| partitions.value(*g as usize))
+        .collect();
     let mut out = Vec::new();
     let mut start = 0;
     for row in 1..=sorted.num_rows() {
-        if row == sorted.num_rows() || sorted_parts.value(row) != sorted_parts.value(start) {
-            out.push((sorted_parts.value(start), sorted.slice(start, row - start)));
+        if row == sorted.num_rows() || sorted_parts[row] != sorted_parts[start] {
+            out.push((sorted_parts[start], sorted.slice(start, row - start)));
             start = row;
         }
     }
     Ok(out)
 }
 
-/// (partition, key columns) order through arrow's row format, for tag
+/// (partition, tags, time) order through arrow's row format, for tag
 /// columns that are not Utf8.
-fn row_format_order(partitions: &Int64Array, all: &RecordBatch, key: &[usize]) -> Result<Vec<u32>> {
+fn row_format_order(
+    partitions: &Int64Array,
+    tags: &[ArrayRef],
+    time: &ArrayRef,
+) -> Result<Vec<u32>> {
     let mut cols: Vec<ArrayRef> = vec![Arc::new(partitions.clone())];
-    cols.extend(key.iter().map(|i| all.column(*i).clone()));
+    cols.extend(tags.iter().cloned());
+    cols.push(time.clone());
     let converter = RowConverter::new(
         cols.iter()
             .map(|c| SortField::new(c.data_type().clone()))
             .collect(),
     )?;
-    let rows = converter.convert_columns(&cols)?;
-    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-    order.sort_unstable_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+    let keys = converter.convert_columns(&cols)?;
+    let mut order: Vec<u32> = (0..partitions.len() as u32).collect();
+    order.sort_unstable_by(|a, b| keys.row(*a as usize).cmp(&keys.row(*b as usize)));
     Ok(order)
 }

@@ -3,7 +3,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::cast;
@@ -15,6 +14,7 @@ use super::{
     BlobRef, ChunkMeta, Footer, SeriesEntry, CHUNK_ROWS, FORMAT_VERSION, HEAD_MAGIC, TAIL_MAGIC,
 };
 use crate::error::{Result, StorageError};
+use crate::parallel::parallel_map;
 use crate::schema::TableDef;
 
 /// Writes `batch` (the table's columns in `def` order, sorted by (tags,
@@ -102,45 +102,14 @@ pub fn write_segment(
     Ok(footer)
 }
 
-/// `f(0..tasks)` on up to one thread per core, results in task order.
-fn parallel_map<T: Send>(tasks: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(tasks);
-    if threads <= 1 {
-        return (0..tasks).map(f).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, T)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let task = next.fetch_add(1, Ordering::Relaxed);
-                        if task >= tasks {
-                            return mine;
-                        }
-                        mine.push((task, f(task)));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    done.sort_unstable_by_key(|(task, _)| *task);
-    done.into_iter().map(|(_, value)| value).collect()
-}
-
 /// The time column as i64 microseconds.
 pub(crate) fn times(batch: &RecordBatch, time_index: usize) -> Result<Vec<i64>> {
-    let micros = cast(batch.column(time_index), &DataType::Int64)?;
+    time_values(batch.column(time_index))
+}
+
+/// A time column's values as i64 microseconds.
+pub(crate) fn time_values(column: &ArrayRef) -> Result<Vec<i64>> {
+    let micros = cast(column, &DataType::Int64)?;
     Ok(micros.as_primitive::<Int64Type>().values().to_vec())
 }
 
