@@ -30,21 +30,7 @@ async fn fixture() -> Fixture {
 /// fall on every side of a block boundary); returns the rows or the error
 /// message with its context.
 async fn load(f: &mut Fixture, options: &str, data: &[u8], chunk: usize) -> Result<u64, String> {
-    let out = f
-        .session
-        .run(&format!("COPY t FROM STDIN {options}"))
-        .await
-        .map_err(|e| e.message)?;
-    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
-        panic!("not a COPY IN");
-    };
-    copy.set_block_bytes(3 * chunk);
-    for piece in data.chunks(chunk.max(1)) {
-        copy.feed(piece);
-    }
-    copy.finish()
-        .await
-        .map_err(|e| format!("{} ({})", e.message, e.context.unwrap_or_default()))
+    load_into(f, "t", options, data, chunk, 3 * chunk).await
 }
 
 async fn dump(f: &mut Fixture, sql: &str) -> String {
@@ -274,7 +260,9 @@ async fn load_into(
     for piece in data.chunks(chunk.max(1)) {
         copy.feed(piece);
     }
-    copy.finish().await.map_err(|e| e.message)
+    copy.finish()
+        .await
+        .map_err(|e| format!("{} ({})", e.message, e.context.unwrap_or_default()))
 }
 
 proptest::proptest! {
