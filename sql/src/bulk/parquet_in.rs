@@ -43,7 +43,7 @@ use crate::error::{Result, SqlError, StatusCode};
 const BATCH_ROWS: usize = 64 * 1024;
 
 /// Decoded batches the decoding thread may be ahead of the load.
-const DECODE_AHEAD: usize = 4;
+const DECODE_AHEAD: usize = 2;
 
 /// Where an import stands, reported after every row group.
 #[derive(Debug, Clone, Default)]
@@ -78,10 +78,11 @@ fn group_reader<T: ChunkReader + 'static>(
     input: T,
     meta: &ArrowReaderMetadata,
     group: usize,
+    batch_rows: usize,
 ) -> Result<ParquetRecordBatchReader, ParquetError> {
     ParquetRecordBatchReaderBuilder::new_with_metadata(input, meta.clone())
         .with_row_groups(vec![group])
-        .with_batch_size(BATCH_ROWS)
+        .with_batch_size(batch_rows)
         .build()
 }
 
@@ -214,6 +215,7 @@ impl ParquetSource {
     fn decode_group(
         &self,
         i: usize,
+        batch_rows: usize,
         each: &mut dyn FnMut(RecordBatch) -> Result<()>,
     ) -> Result<()> {
         let in_group = |e: &dyn std::fmt::Display| {
@@ -226,9 +228,9 @@ impl ParquetSource {
         let reader = match &self.input {
             Input::File(f) => {
                 let file = f.try_clone().map_err(|e| in_group(&e))?;
-                group_reader(file, &self.meta, i)
+                group_reader(file, &self.meta, i, batch_rows)
             }
-            Input::Bytes(b) => group_reader(b.clone(), &self.meta, i),
+            Input::Bytes(b) => group_reader(b.clone(), &self.meta, i, batch_rows),
         }
         .map_err(|e| in_group(&e))?;
         for batch in reader {
@@ -240,7 +242,7 @@ impl ParquetSource {
     /// Decodes row group `i` and conforms it to `table`.
     fn read_group(&self, db: &Database, table: &str, i: usize) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        self.decode_group(i, &mut |batch| {
+        self.decode_group(i, BATCH_ROWS, &mut |batch| {
             out.push(
                 db.conform(table, &batch)
                     .map_err(|e| self.group_error(i, e))?,
@@ -303,9 +305,18 @@ impl ParquetSource {
         }
         std::thread::scope(|scope| -> Result<()> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(DECODE_AHEAD);
+            // Batches of about a quarter of a run, so that memory follows
+            // the limit: sized from the Arrow bytes per row seen so far.
+            let target_bytes = (load.run_bytes() / 4).max(1);
             scope.spawn(move || {
+                let mut bytes_per_row = 64;
                 for i in 0..self.num_row_groups() {
-                    let decoded = self.decode_group(i, &mut |batch| {
+                    let batch_rows = (target_bytes / bytes_per_row).clamp(1024, BATCH_ROWS);
+                    let decoded = self.decode_group(i, batch_rows, &mut |batch| {
+                        if batch.num_rows() > 0 {
+                            bytes_per_row =
+                                (batch.get_array_memory_size() / batch.num_rows()).max(1);
+                        }
                         // The receiver is gone when the load failed: stop.
                         tx.send(Ok(Decoded::Batch(batch)))
                             .map_err(|_| SqlError::new(StatusCode::Cancelled, "import stopped"))

@@ -94,6 +94,11 @@ impl BulkLoad {
         Ok(())
     }
 
+    /// Arrow bytes buffered before a run is sorted and written.
+    pub fn run_bytes(&self) -> usize {
+        self.run_bytes
+    }
+
     /// Rows accepted so far.
     pub fn rows(&self) -> u64 {
         self.rows
