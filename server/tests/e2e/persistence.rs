@@ -65,11 +65,18 @@ async fn rows_survive_restart_and_kill_9() {
 
 /// Rows per INSERT request in the crash test.
 const BATCH_ROWS: i64 = 25;
-const CYCLES: usize = 50;
+/// kill -9 cycles: 50 in the normal suite; `LYNX_CRASH_CYCLES=N` runs the
+/// long mode (README "Long crash test").
+fn crash_cycles() -> usize {
+    std::env::var("LYNX_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
+}
 
 /// Concurrent writers insert 25-row requests while background flushes run
 /// (tiny flush threshold); the server is killed with SIGKILL mid-ingest,
-/// 50 times. After every restart each acknowledged request is there with
+/// 50 times (or `LYNX_CRASH_CYCLES`). After every restart each acknowledged request is there with
 /// all its rows and no request is there partially.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_requests_survive_50_kill_9_cycles_during_ingest_and_flush() {
@@ -92,7 +99,7 @@ async fn acknowledged_requests_survive_50_kill_9_cycles_during_ingest_and_flush(
     let acked: Arc<Mutex<BTreeSet<i64>>> = Arc::default();
     let progress = Arc::new(tokio::sync::Notify::new());
     let mut next_req = 0i64;
-    for cycle in 0..CYCLES {
+    for cycle in 0..crash_cycles() {
         let mut writers = Vec::new();
         for w in 0..3 {
             let client = server.client().await;
