@@ -1,17 +1,21 @@
 //! Codec throughput and compressed size on deterministic time-series data.
 //!
 //! For each dataset: `encode_array` and `decode_array` throughput (values/s),
-//! plus zstd levels 1 and 3 over the same raw Arrow bytes for comparison.
+//! side by side with zstd levels 1 and 3 over the same raw Arrow bytes and
+//! the arrow-rs Parquet writer/reader (dictionary + zstd-3, the smaller of
+//! writer versions 1 and 2) on the same column. `lynx_evaluate` (predicate
+//! on encoded data) runs next to `decode_then_compare` (decode_array, then
+//! Arrow's compare kernel) for the same predicate.
 //! A size table (bits/value) is printed to stderr before the timings.
-//! TODO(lead): add the Parquet comparison (same data, arrow-rs `parquet` writer
-//! with dictionary + zstd) once the workspace wires `parquet` in.
 //!
 //! Run: `cargo bench -p lynx-compression --bench codecs -- --quick`
 
 use std::hint::black_box;
 use std::sync::Arc;
 
+use arrow::compute::kernels::cmp;
 use arrow_array::*;
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lynx_compression::{
     aggregate, decode_array, decode_blocks, encode_array, evaluate, EncodeOptions, Predicate,
@@ -92,9 +96,81 @@ fn raw_bytes(a: &dyn Array) -> Vec<u8> {
         .collect()
 }
 
+use parquet::basic::Encoding;
+use parquet::file::properties::WriterVersion;
+
+/// One way of writing the Parquet peer: writer version, dictionary on/off,
+/// and a forced column encoding.
+type ParquetConfig = (WriterVersion, bool, Option<Encoding>);
+
+/// The column as a one-column Parquet file with zstd-3, or None when the
+/// encoding does not apply to the column's type.
+fn parquet_file(a: &ArrayRef, (version, dictionary, encoding): ParquetConfig) -> Option<Bytes> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+    let batch = RecordBatch::try_from_iter([("v", a.clone())]).unwrap();
+    let mut props = WriterProperties::builder()
+        .set_writer_version(version)
+        .set_dictionary_enabled(dictionary)
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap()));
+    if let Some(e) = encoding {
+        props = props.set_encoding(e);
+    }
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props.build())).ok()?;
+    w.write(&batch).ok()?;
+    w.close().ok()?;
+    Some(Bytes::from(out))
+}
+
+/// The Parquet configuration that gives the smallest file, so the peer is
+/// at its best: dictionary (v1 and v2 pages), no dictionary with the v2
+/// fallbacks, or a forced DELTA_BINARY_PACKED (integers), DELTA_BYTE_ARRAY /
+/// DELTA_LENGTH_BYTE_ARRAY (strings) or BYTE_STREAM_SPLIT (floats).
+fn parquet_best(a: &ArrayRef) -> (ParquetConfig, Bytes) {
+    use arrow_schema::DataType;
+    // The encodings that apply to the column's physical type (the writer
+    // panics on the others).
+    let forced: &[Encoding] = match a.data_type() {
+        DataType::Utf8 | DataType::Binary => &[
+            Encoding::DELTA_BYTE_ARRAY,
+            Encoding::DELTA_LENGTH_BYTE_ARRAY,
+        ],
+        DataType::Float32 | DataType::Float64 => &[Encoding::BYTE_STREAM_SPLIT],
+        DataType::Boolean => &[],
+        _ => &[Encoding::DELTA_BINARY_PACKED],
+    };
+    let mut configs: Vec<ParquetConfig> = vec![
+        (WriterVersion::PARQUET_1_0, true, None),
+        (WriterVersion::PARQUET_2_0, true, None),
+        (WriterVersion::PARQUET_2_0, false, None),
+    ];
+    configs.extend(
+        forced
+            .iter()
+            .map(|&e| (WriterVersion::PARQUET_2_0, false, Some(e))),
+    );
+    configs
+        .into_iter()
+        .filter_map(|c| Some((c, parquet_file(a, c)?)))
+        .min_by_key(|(_, b)| b.len())
+        .unwrap()
+}
+
+fn parquet_read(file: &Bytes) -> usize {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file.clone())
+        .unwrap()
+        .with_batch_size(N)
+        .build()
+        .unwrap();
+    reader.map(|b| b.unwrap().num_rows()).sum()
+}
+
 fn print_sizes(sets: &[(&'static str, ArrayRef)]) {
-    eprintln!("| dataset | raw bytes | lynx bits/value | zstd-1 bits/value | zstd-3 bits/value |");
-    eprintln!("| --- | --- | --- | --- | --- |");
+    eprintln!("| dataset | raw bytes | lynx bits/value | zstd-1 bits/value | zstd-3 bits/value | parquet-zstd bits/value |");
+    eprintln!("| --- | --- | --- | --- | --- | --- |");
     for (name, a) in sets {
         let raw = raw_bytes(a.as_ref());
         let ours = encode_array(a.as_ref(), &EncodeOptions::default())
@@ -102,15 +178,51 @@ fn print_sizes(sets: &[(&'static str, ArrayRef)]) {
             .len();
         let z1 = zstd::bulk::compress(&raw, 1).unwrap().len();
         let z3 = zstd::bulk::compress(&raw, 3).unwrap().len();
+        let (config, pq) = parquet_best(a);
+        let pq = pq.len();
         let bpv = |b: usize| b as f64 * 8.0 / a.len() as f64;
         eprintln!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} ({config:?}) |",
             raw.len(),
             bpv(ours),
             bpv(z1),
-            bpv(z3)
+            bpv(z3),
+            bpv(pq)
         );
     }
+}
+
+/// The baseline `evaluate` must beat: decode every value, then Arrow's
+/// vectorised compare kernel (NULLs false, as `evaluate` returns).
+fn decode_then_compare(blob: &[u8], dt: &arrow_schema::DataType, p: &Predicate) -> usize {
+    let values = decode_array(blob, dt).unwrap();
+    let scalar = |s: &Scalar| -> ArrayRef {
+        match s {
+            Scalar::Int(v) => arrow::compute::cast(
+                &(Arc::new(Int64Array::from(vec![*v as i64])) as ArrayRef),
+                dt,
+            )
+            .unwrap(),
+            Scalar::Float(v) => Arc::new(Float64Array::from(vec![*v])),
+            Scalar::Bytes(b) => Arc::new(StringArray::from(vec![std::str::from_utf8(b)
+                .unwrap()
+                .to_owned()])),
+            Scalar::Bool(v) => Arc::new(BooleanArray::from(vec![*v])),
+        }
+    };
+    let datum = |s: &Scalar| arrow_array::Scalar::new(scalar(s));
+    let hits = match p {
+        Predicate::Between(lo, hi) => {
+            let a = cmp::gt_eq(&values, &datum(lo)).unwrap();
+            let b = cmp::lt_eq(&values, &datum(hi)).unwrap();
+            arrow::compute::and(&a, &b).unwrap()
+        }
+        Predicate::Gt(s) => cmp::gt(&values, &datum(s)).unwrap(),
+        Predicate::Lt(s) => cmp::lt(&values, &datum(s)).unwrap(),
+        Predicate::Eq(s) => cmp::eq(&values, &datum(s)).unwrap(),
+        other => unimplemented!("bench predicate {other:?}"),
+    };
+    hits.true_count()
 }
 
 /// A typical filter for each dataset (time range, threshold, tag equality).
@@ -147,8 +259,16 @@ fn codecs(c: &mut Criterion) {
             b.iter(|| decode_array(black_box(&blob), a.data_type()).unwrap())
         });
         let p = predicate(name);
+        assert_eq!(
+            evaluate(&blob, &p).unwrap().count_set_bits(),
+            decode_then_compare(&blob, a.data_type(), &p),
+            "{name}: evaluate disagrees with decode-then-compare"
+        );
         group.bench_function("lynx_evaluate", |b| {
             b.iter(|| evaluate(black_box(&blob), &p).unwrap())
+        });
+        group.bench_function("decode_then_compare", |b| {
+            b.iter(|| decode_then_compare(black_box(&blob), a.data_type(), &p))
         });
         group.bench_function("lynx_aggregate", |b| {
             b.iter(|| aggregate(black_box(&blob)).unwrap())
@@ -167,6 +287,14 @@ fn codecs(c: &mut Criterion) {
         });
         group.bench_function("zstd3_decompress", |b| {
             b.iter(|| zstd::bulk::decompress(black_box(&z3), raw.len()).unwrap())
+        });
+        let (config, pq) = parquet_best(a);
+        assert_eq!(parquet_read(&pq), a.len());
+        group.bench_function("parquet_zstd_write", |b| {
+            b.iter(|| parquet_file(black_box(a), config))
+        });
+        group.bench_function("parquet_zstd_read", |b| {
+            b.iter(|| parquet_read(black_box(&pq)))
         });
         group.finish();
     }

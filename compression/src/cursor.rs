@@ -27,6 +27,11 @@ impl<'a> ByteReader<'a> {
         self.pos = pos.min(self.pos);
     }
 
+    /// The next byte without consuming it (None at the end).
+    pub(crate) fn peek_u8(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }

@@ -12,7 +12,7 @@ use arrow_array::{
     new_empty_array, new_null_array, ArrayRef, BooleanArray, GenericBinaryArray,
     GenericStringArray, OffsetSizeTrait, PrimitiveArray,
 };
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
+use arrow_buffer::{Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, TimeUnit};
 
 use super::{open, read_validity};
@@ -83,14 +83,10 @@ fn decode(
             int::decode_rows(&mut r, rows, &mut keys, int::DECODE_DEPTH)?;
             int_array(keys, nulls, data_type)
         }
-        Kind::Bool => {
-            let mut keys = vec![0u64; n];
-            int::decode_rows(&mut r, rows, &mut keys, int::DECODE_DEPTH)?;
-            Arc::new(BooleanArray::new(
-                BooleanBuffer::collect_bool(n, |i| keys[i] != 0),
-                nulls,
-            ))
-        }
+        Kind::Bool => Arc::new(BooleanArray::new(
+            int::decode_bool_rows(&mut r, rows)?,
+            nulls,
+        )),
         Kind::Float(w) => {
             let mut bits = vec![0u64; n];
             float::decode_rows(&mut r, w, rows, &mut bits)?;
@@ -213,11 +209,32 @@ fn string_array(
                 "strings are not valid UTF-8 or offsets are inconsistent",
             )
         };
-        Ok(if utf8 {
-            Arc::new(GenericStringArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
-        } else {
-            Arc::new(GenericBinaryArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
-        })
+        if nulls
+            .as_ref()
+            .is_some_and(|nb| nb.len() != s.offsets.len() - 1)
+        {
+            return Err(crate::error::corrupt(
+                at,
+                "validity and values disagree on the row count",
+            ));
+        }
+        Ok(
+            if utf8 && s.utf8 && s.offsets.last().and_then(|o| o.to_usize()) == Some(s.values.len())
+            {
+                // SAFETY: the offsets were built by the decoder from entry
+                // lengths (monotonic, ending at `values.len()`, checked above),
+                // every boundary is an entry boundary, and `s.utf8` says the
+                // entries are valid UTF-8 split at char boundaries; the null
+                // buffer's length was checked above.
+                Arc::new(unsafe {
+                    GenericStringArray::<O>::new_unchecked(s.offsets, s.values, nulls)
+                })
+            } else if utf8 {
+                Arc::new(GenericStringArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
+            } else {
+                Arc::new(GenericBinaryArray::<O>::try_new(s.offsets, s.values, nulls).map_err(bad)?)
+            },
+        )
     }
     match dt {
         DataType::Utf8 => build::<i32>(r, n, nulls, true),

@@ -50,30 +50,6 @@ impl BitWriter {
     }
 }
 
-struct BitReader<'a> {
-    data: &'a [u8],
-    pos: usize,
-    len: usize,
-}
-
-impl BitReader<'_> {
-    fn read(&mut self, bits: u8) -> Option<u64> {
-        if bits == 0 {
-            return Some(0);
-        }
-        if self.pos + bits as usize > self.len {
-            return None;
-        }
-        let byte = self.pos / 8;
-        let end = (byte + 16).min(self.data.len());
-        let mut window = [0u8; 16];
-        window[..end - byte].copy_from_slice(&self.data[byte..end]);
-        let w = u128::from_le_bytes(window) >> (self.pos % 8);
-        self.pos += bits as usize;
-        Some(w as u64 & mask(bits))
-    }
-}
-
 fn value_bits(w: FloatWidth) -> u8 {
     (w.bytes() * 8) as u8
 }
@@ -122,9 +98,30 @@ pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
     }
 }
 
+/// Up to 16 stream bytes from bit `pos` on, shifted so bit `pos` is bit 0
+/// (at least 121 valid bits; bytes past the end of `data` read as zero).
+#[inline(always)]
+fn window(data: &[u8], pos: usize) -> u128 {
+    let byte = pos >> 3;
+    let raw = match data.get(byte..byte + 16) {
+        Some(b) => u128::from_le_bytes(b.try_into().unwrap()),
+        None => {
+            let mut b = [0u8; 16];
+            let tail = data.get(byte..).unwrap_or(&[]);
+            b[..tail.len()].copy_from_slice(tail);
+            u128::from_le_bytes(b)
+        }
+    };
+    raw >> (pos & 7)
+}
+
+/// Decodes one block. Hot path: one 16-byte window per value covers the
+/// control bits (at most 14) and the meaningful bits (at most 64); bounds are
+/// checked against the stream's bit length before each value is committed.
 fn decode_block(
     r: &ByteReader,
-    br: &mut BitReader,
+    data: &[u8],
+    total: usize,
     w: FloatWidth,
     out: &mut [u64],
 ) -> Result<(), CompressionError> {
@@ -132,25 +129,45 @@ fn decode_block(
     let Some((first, rest)) = out.split_first_mut() else {
         return Ok(());
     };
-    let mut prev = br.read(value_bits(w)).ok_or_else(short)?;
+    let first_bits = value_bits(w) as usize;
+    if first_bits > total {
+        return Err(short());
+    }
+    let mut prev = window(data, 0) as u64 & mask(value_bits(w));
     *first = prev;
-    let mut window: Option<(u32, u32)> = None;
+    let mut pos = first_bits;
+    // (leading zeros, meaningful length); length 0 = not set yet.
+    let (mut lz, mut len) = (0u32, 0u32);
     for o in rest.iter_mut() {
-        if br.read(1).ok_or_else(short)? == 1 {
-            let (lz, len) = if br.read(1).ok_or_else(short)? == 0 {
-                window.ok_or_else(|| r.err("XOR window reused before it was set"))?
-            } else {
-                let lz = br.read(6).ok_or_else(short)? as u32;
-                let len = br.read(6).ok_or_else(short)? as u32 + 1;
-                if lz + len > 64 {
-                    return Err(r.err("XOR window wider than 64 bits"));
-                }
-                window = Some((lz, len));
-                (lz, len)
-            };
-            let tz = 64 - lz - len;
-            prev ^= br.read(len as u8).ok_or_else(short)? << tz;
+        let bits = window(data, pos);
+        let ctrl = bits as u32;
+        if ctrl & 1 == 0 {
+            pos += 1;
+            if pos > total {
+                return Err(short());
+            }
+            *o = prev;
+            continue;
         }
+        let skip = if ctrl & 2 == 0 {
+            if len == 0 {
+                return Err(r.err("XOR window reused before it was set"));
+            }
+            2
+        } else {
+            lz = (ctrl >> 2) & 63;
+            len = ((ctrl >> 8) & 63) + 1;
+            if lz + len > 64 {
+                return Err(r.err("XOR window wider than 64 bits"));
+            }
+            14
+        };
+        pos += skip + len as usize;
+        if pos > total {
+            return Err(short());
+        }
+        let meaningful = (bits >> skip) as u64 & (u64::MAX >> (64 - len));
+        prev ^= meaningful << (64 - lz - len);
         *o = prev;
     }
     if w == FloatWidth::F32 && out.iter().any(|&b| b > u32::MAX as u64) {
@@ -175,12 +192,7 @@ pub(crate) fn decode(
         let Some(chunk) = out_chunks.next() else {
             break;
         };
-        let mut br = BitReader {
-            data,
-            pos: 0,
-            len: total,
-        };
-        decode_block(r, &mut br, w, chunk)?;
+        decode_block(r, data, total, w, chunk)?;
     }
     Ok(())
 }

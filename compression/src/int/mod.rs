@@ -162,6 +162,29 @@ pub(crate) fn decode_rows(
     }
 }
 
+/// Decodes the blocks `rows` of a boolean column's node into a bitmap
+/// (value != 0 is true). Run-length nodes fill whole runs at once; other
+/// codecs decode to integers first.
+pub(crate) fn decode_bool_rows(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
+    if r.peek_u8() != Some(id::RLE) {
+        let mut keys = vec![0u64; rows.len()];
+        decode_rows(r, rows, &mut keys, DECODE_DEPTH)?;
+        return Ok(arrow_buffer::BooleanBuffer::collect_bool(keys.len(), |i| {
+            keys[i] != 0
+        }));
+    }
+    r.u8("integer codec id")?;
+    let mut bits = arrow_buffer::BooleanBufferBuilder::new(rows.len());
+    rle::decode_bools(r, rows, &mut bits, DECODE_DEPTH - 1)?;
+    if bits.len() != rows.len() {
+        return Err(r.err("boolean node holds the wrong number of rows"));
+    }
+    Ok(bits.finish())
+}
+
 /// Decodes a node of `n` values into a new vector (`n` must be bounded by the caller).
 pub(crate) fn decode_vec(r: &mut ByteReader, n: usize) -> Result<Vec<u64>, CompressionError> {
     let mut out = vec![0u64; n];

@@ -98,3 +98,28 @@ pub(crate) fn decode(
     }
     Ok(())
 }
+
+/// Decodes the blocks `rows` of a boolean RLE node straight into a bitmap
+/// (value != 0 is true). Hot path: one word-level `append_n` per run piece.
+pub(crate) fn decode_bools(
+    r: &mut ByteReader,
+    rows: Rows,
+    out: &mut arrow_buffer::BooleanBufferBuilder,
+    depth: u8,
+) -> Result<(), CompressionError> {
+    let (vals, lens) = read_runs(r, rows.n, depth)?;
+    let (start, end) = (rows.start(), rows.end());
+    let mut at = 0usize;
+    for (&v, &l) in vals.iter().zip(&lens) {
+        let run_end = at + l as usize;
+        let (lo, hi) = (at.max(start), run_end.min(end));
+        if lo < hi {
+            out.append_n(hi - lo, v != 0);
+        }
+        if run_end >= end {
+            break;
+        }
+        at = run_end;
+    }
+    Ok(())
+}

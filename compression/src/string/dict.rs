@@ -10,7 +10,7 @@ use arrow_array::OffsetSizeTrait;
 use arrow_buffer::{Buffer, OffsetBuffer};
 use hashbrown::HashMap;
 
-use super::{offsets_from_lengths, DecodedStrings, StringRows};
+use super::{checked_total, DecodedStrings, StringRows};
 use crate::cursor::ByteReader;
 use crate::error::CompressionError;
 use crate::int::{self, Rows};
@@ -91,6 +91,16 @@ pub(crate) struct StoredDictionary {
 }
 
 impl StoredDictionary {
+    /// Every entry is valid UTF-8 on its own, so any concatenation of
+    /// entries is too, with every entry boundary a char boundary.
+    pub(crate) fn is_utf8(&self) -> bool {
+        std::str::from_utf8(&self.bytes).is_ok_and(|text| {
+            self.spans
+                .iter()
+                .all(|&(s, e)| text.is_char_boundary(s) && text.is_char_boundary(e))
+        })
+    }
+
     pub(crate) fn entry(&self, code: usize) -> &[u8] {
         let (s, e) = self.spans[code];
         &self.bytes[s..e]
@@ -136,32 +146,72 @@ pub(crate) fn read_codes(
     Ok(codes)
 }
 
+/// Entries up to this long are copied as one fixed-size move (no memcpy call).
+const SHORT: usize = 16;
+
+/// Offsets and bytes of `dict`'s entries for `codes`.
+/// Hot path: codes are walked run by run (sorted tags repeat), so a run costs
+/// one dictionary lookup; short entries are moved `SHORT` bytes at a time
+/// from a padded copy of the dictionary into a padded output.
+fn gather_entries<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    dict: &StoredDictionary,
+    codes: &[u64],
+) -> Result<(OffsetBuffer<O>, Vec<u8>), CompressionError> {
+    let lens: Vec<u64> = dict.spans.iter().map(|&(s, e)| (e - s) as u64).collect();
+    // Checks the total once; the loops below then need no per-value checks.
+    let total = checked_total::<O>(r, codes.iter().map(|&c| lens[c as usize]))?;
+    let mut padded = Vec::with_capacity(dict.bytes.len() + SHORT);
+    padded.extend_from_slice(&dict.bytes);
+    padded.resize(dict.bytes.len() + SHORT, 0);
+    let mut values = Vec::new();
+    values
+        .try_reserve_exact(total + SHORT)
+        .map_err(|_| CompressionError::TooLarge {
+            what: "dictionary strings",
+            bytes: total,
+            limit: MAX_DECODED_BYTES,
+        })?;
+    values.resize(total + SHORT, 0);
+    let mut offsets = Vec::with_capacity(codes.len() + 1);
+    offsets.push(O::usize_as(0));
+    let mut at = 0;
+    let mut rest = codes;
+    while let Some(&c) = rest.first() {
+        let run = rest.iter().position(|&x| x != c).unwrap_or(rest.len());
+        rest = &rest[run..];
+        let (s, e) = dict.spans[c as usize];
+        let len = e - s;
+        if len <= SHORT {
+            let src: &[u8; SHORT] = padded[s..s + SHORT].try_into().unwrap();
+            for _ in 0..run {
+                values[at..at + SHORT].copy_from_slice(src);
+                at += len;
+                offsets.push(O::usize_as(at));
+            }
+        } else {
+            for _ in 0..run {
+                values[at..at + len].copy_from_slice(&padded[s..e]);
+                at += len;
+                offsets.push(O::usize_as(at));
+            }
+        }
+    }
+    debug_assert_eq!(at, total);
+    values.truncate(total);
+    Ok((OffsetBuffer::new(offsets.into()), values))
+}
+
 pub(crate) fn decode<O: OffsetSizeTrait>(
     r: &mut ByteReader,
     rows: Rows,
 ) -> Result<DecodedStrings<O>, CompressionError> {
     let dict = read_dictionary(r, rows.n)?;
     let codes = read_codes(r, rows, dict.spans.len())?;
-    let n = codes.len();
-    let lens = codes.iter().map(|&c| {
-        let (s, e) = dict.spans[c as usize];
-        (e - s) as u64
-    });
-    let (offsets, total): (OffsetBuffer<O>, usize) = offsets_from_lengths(r, lens, n)?;
-    debug_assert!(total <= MAX_DECODED_BYTES);
-    let mut values = Vec::new();
-    values
-        .try_reserve_exact(total)
-        .map_err(|_| CompressionError::TooLarge {
-            what: "dictionary strings",
-            bytes: total,
-            limit: MAX_DECODED_BYTES,
-        })?;
-    for &c in &codes {
-        values.extend_from_slice(dict.entry(c as usize));
-    }
+    let (offsets, values) = gather_entries::<O>(r, &dict, &codes)?;
     Ok(DecodedStrings {
         offsets,
         values: Buffer::from_vec(values),
+        utf8: dict.is_utf8(),
     })
 }

@@ -71,6 +71,8 @@ pub(crate) fn encode_node(
 pub(crate) struct DecodedStrings<O: OffsetSizeTrait> {
     pub(crate) offsets: OffsetBuffer<O>,
     pub(crate) values: Buffer,
+    /// Known to be valid UTF-8 split at char boundaries (no need to validate).
+    pub(crate) utf8: bool,
 }
 
 /// Decodes the blocks `rows` of one node, consuming the whole node. Hot path.
@@ -86,31 +88,39 @@ pub(crate) fn decode_node<O: OffsetSizeTrait>(
     }
 }
 
-/// Offsets from lengths, checking the total against `O` and the byte limit.
+/// Arrow offsets for strings of the given lengths, and their total length.
+/// The total is checked once (against `MAX_DECODED_BYTES` and the offset
+/// type) so the prefix-sum loop needs no per-value checks.
 pub(crate) fn offsets_from_lengths<O: OffsetSizeTrait>(
     r: &ByteReader,
-    lengths: impl Iterator<Item = u64>,
+    lengths: impl Iterator<Item = u64> + Clone,
     n: usize,
 ) -> Result<(OffsetBuffer<O>, usize), CompressionError> {
+    let total = checked_total::<O>(r, lengths.clone())?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(O::usize_as(0));
-    let mut total: u64 = 0;
-    for l in lengths {
-        total = total.saturating_add(l);
-        if total > MAX_DECODED_BYTES as u64 {
-            return Err(CompressionError::TooLarge {
-                what: "string bytes",
-                bytes: total as usize,
-                limit: MAX_DECODED_BYTES,
-            });
-        }
-        offsets.push(
-            O::from_usize(total as usize)
-                .ok_or_else(|| r.err("string offsets overflow the offset type"))?,
-        );
+    let mut at = 0usize;
+    offsets.extend(lengths.map(|l| {
+        at += l as usize;
+        O::usize_as(at)
+    }));
+    Ok((OffsetBuffer::new(ScalarBuffer::from(offsets)), total))
+}
+
+/// The sum of `lengths`, checked against `MAX_DECODED_BYTES` and the offset type.
+pub(crate) fn checked_total<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    lengths: impl Iterator<Item = u64>,
+) -> Result<usize, CompressionError> {
+    let total = lengths.fold(0u64, u64::saturating_add);
+    if total > MAX_DECODED_BYTES as u64 {
+        return Err(CompressionError::TooLarge {
+            what: "string bytes",
+            bytes: total as usize,
+            limit: MAX_DECODED_BYTES,
+        });
     }
-    Ok((
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        total as usize,
-    ))
+    O::from_usize(total as usize)
+        .ok_or_else(|| r.err("string offsets overflow the offset type"))?;
+    Ok(total as usize)
 }

@@ -54,5 +54,6 @@ pub(crate) fn decode<O: OffsetSizeTrait>(
     Ok(DecodedStrings {
         offsets,
         values: Buffer::from_vec(values),
+        utf8: false,
     })
 }

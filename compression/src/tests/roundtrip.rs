@@ -269,3 +269,28 @@ fn sliced_arrays_round_trip() {
     );
     round_trip(&s.slice(11, 1500), &EncodeOptions::default());
 }
+
+/// Dictionary decoding trusts entries it validated, so a damaged chunk that
+/// claims Utf8 over binary entries must still be rejected when an entry is not UTF-8 on its own,
+/// even if the concatenated rows would form valid UTF-8 ("a\xc3" + "\xa9b").
+#[test]
+fn binary_dictionaries_that_split_a_character_are_not_utf8() {
+    let split: Vec<&[u8]> = [b"a\xc3".as_slice(), b"\xa9b".as_slice()].repeat(50);
+    let whole: Vec<&[u8]> = [b"a\xc3\xa9".as_slice(), b"b".as_slice()].repeat(50);
+    for (rows, utf8) in [(split, false), (whole, true)] {
+        let a = BinaryArray::from(rows);
+        let mut blob = encode_array(&a, &options(Some(Codec::Dictionary), 2)).unwrap();
+        // Byte 3 of the header is the type tag: relabel the chunk as Utf8.
+        let utf8_tag =
+            encode_array(&StringArray::from(vec!["x"]), &EncodeOptions::default()).unwrap()[3];
+        blob[3] = utf8_tag;
+        let back = decode_array(&blob, &DataType::Utf8);
+        assert_eq!(back.is_ok(), utf8, "{back:?}");
+        if let Ok(back) = back {
+            assert_eq!(
+                arrow_array::cast::AsArray::as_string::<i32>(&back).value(0),
+                "a\u{e9}"
+            );
+        }
+    }
+}
