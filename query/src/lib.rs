@@ -8,11 +8,13 @@
 //! Invariant: one scan reads one snapshot; a query never sees half a write.
 
 pub mod functions;
+mod latest;
 mod provider;
 mod scan;
 mod schema_provider;
 mod sink;
 
+pub use latest::LatestPerSeries;
 pub use provider::LynxTable;
 pub use scan::LynxScanExec;
 pub use schema_provider::LynxSchema;

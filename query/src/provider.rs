@@ -28,11 +28,34 @@ pub struct LynxTable {
     db: Arc<Database>,
     name: String,
     schema: SchemaRef,
+    /// Scans return only rows that can be their series' newest (see `latest`).
+    latest_per_series: bool,
 }
 
 impl LynxTable {
     pub fn new(db: Arc<Database>, name: String, schema: SchemaRef) -> LynxTable {
-        LynxTable { db, name, schema }
+        LynxTable {
+            db,
+            name,
+            schema,
+            latest_per_series: false,
+        }
+    }
+
+    /// The same table, scanned for each series' newest rows only.
+    pub(crate) fn latest_view(&self) -> LynxTable {
+        LynxTable {
+            latest_per_series: true,
+            ..LynxTable::new(self.db.clone(), self.name.clone(), self.schema.clone())
+        }
+    }
+
+    pub(crate) fn latest_per_series(&self) -> bool {
+        self.latest_per_series
+    }
+
+    pub(crate) fn def(&self) -> Option<Arc<lynx_storage::TableDef>> {
+        self.db.table_def(&self.name)
     }
 }
 
@@ -108,6 +131,7 @@ impl TableProvider for LynxTable {
             // Nanosecond literals were floored; widen hi by one microsecond.
             hi: hi.map(|h| h.saturating_add(1)),
             tags,
+            latest_per_series: self.latest_per_series,
         };
         let schema = Arc::new(self.schema.project(&projection)?);
         Ok(Arc::new(LynxScanExec::new(

@@ -117,6 +117,9 @@ impl DisplayAs for LynxScanExec {
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
+        if r.latest_per_series {
+            write!(f, ", newest rows per series")?;
+        }
         Ok(())
     }
 }

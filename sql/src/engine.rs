@@ -66,6 +66,7 @@ impl Engine {
         }
         crate::functions::register_static(&ctx);
         lynx_query::functions::register(&ctx);
+        ctx.add_analyzer_rule(Arc::new(lynx_query::LatestPerSeries));
         ctx.register_udtf(
             "read_parquet",
             Arc::new(crate::bulk::read_parquet::ReadParquet {

@@ -150,3 +150,46 @@ async fn sqllogictest_files() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The plan text of `EXPLAIN <sql>`.
+async fn explain(session: &mut Session, sql: &str) -> String {
+    let mut text = String::new();
+    for out in session.run(&format!("EXPLAIN {sql}")).await.unwrap() {
+        if let Output::Rows { stream, .. } = out {
+            let batches: Vec<_> = stream.try_collect().await.unwrap();
+            text.push_str(
+                &datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+    }
+    text
+}
+
+/// `testdata/slt/lastpoint.slt` checks the rows; this checks which of its
+/// queries take the newest-rows-per-series scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_on_newest_rows_take_the_series_directory_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Database::open(dir.path()).unwrap());
+    let mut s = Engine::new(db).unwrap().session("lynx", None);
+    s.run("CREATE TABLE lp (time TIMESTAMPTZ NOT NULL, host TEXT, region TEXT, usage DOUBLE PRECISION) WITH (tags = 'host,region')")
+        .await
+        .unwrap();
+    let marker = "newest rows per series";
+    for (sql, fast) in [
+        ("SELECT DISTINCT ON (host) * FROM lp ORDER BY host, time DESC", true),
+        ("SELECT DISTINCT ON (host, region) host, usage FROM lp WHERE region IN ('eu', 'us') ORDER BY host, region DESC, time DESC", true),
+        ("SELECT DISTINCT ON (t.host) t.usage FROM lp t ORDER BY t.host, t.time DESC", true),
+        ("SELECT DISTINCT ON (host) * FROM lp ORDER BY host, time", false),
+        ("SELECT DISTINCT ON (host) * FROM lp ORDER BY host, time DESC, usage", false),
+        ("SELECT DISTINCT ON (host) * FROM lp WHERE usage > 1 ORDER BY host, time DESC", false),
+        ("SELECT DISTINCT ON (host) * FROM lp WHERE time > '2024-01-01 00:00:00+00' ORDER BY host, time DESC", false),
+        ("SELECT DISTINCT ON (usage) * FROM lp ORDER BY usage, time DESC", false),
+        ("SELECT host, max(time) FROM lp GROUP BY host", false),
+    ] {
+        let plan = explain(&mut s, sql).await;
+        assert_eq!(plan.contains(marker), fast, "{sql}\n{plan}");
+    }
+}

@@ -14,6 +14,7 @@
 
 mod bulk;
 mod flush;
+mod latest;
 mod maintenance;
 mod snapshot;
 

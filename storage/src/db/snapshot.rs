@@ -7,6 +7,7 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
+use super::latest;
 use crate::dedup::dedup_last_write_wins;
 use crate::error::Result;
 use crate::memtable::MemBatch;
@@ -23,6 +24,10 @@ pub struct ScanRequest {
     pub hi: Option<i64>,
     /// Conjunction of tag predicates answered from series directories.
     pub tags: Vec<TagFilter>,
+    /// Only rows that can be the newest of their series (see `latest`):
+    /// a superset of each series' newest row, for `DISTINCT ON (tags) ...
+    /// ORDER BY tags, time DESC`. Needs no time bounds to be exact.
+    pub latest_per_series: bool,
 }
 
 /// `column IN (values)` on a tag column (a position in the schema).
@@ -120,6 +125,7 @@ impl TableSnapshot {
             lo,
             hi,
             tags: Vec::new(),
+            latest_per_series: false,
         };
         let mut out = Vec::new();
         for unit in self.units(&req).0 {
@@ -137,6 +143,12 @@ impl TableSnapshot {
             ..ScanStats::default()
         };
         let tag_idx = self.def.tag_indices();
+        let newest = req.latest_per_series.then(|| {
+            latest::newest_times(
+                self.segments.iter().filter(|s| s.overlaps(req.lo, req.hi)),
+                tag_idx.len(),
+            )
+        });
         let mut picked = Vec::new();
         for seg in self.segments.iter().filter(|s| s.overlaps(req.lo, req.hi)) {
             let series = &seg.footer().series;
@@ -166,10 +178,20 @@ impl TableSnapshot {
             };
             let mut ranges: Vec<Range<usize>> = Vec::new();
             let mut rows = 0;
-            for s in series.iter().filter(|s| pick(s)) {
+            let newest_here = |s: &crate::segment::SeriesEntry| {
+                newest.as_ref().is_none_or(|m| {
+                    m.get(&latest::series_key(s, tag_idx.len())) == Some(&s.last_time)
+                })
+            };
+            for s in series.iter().filter(|s| pick(s) && newest_here(s)) {
                 stats.series_read += 1;
-                rows += (s.end - s.start) as usize;
-                let r = s.start as usize..s.end as usize;
+                let r = if newest.is_some() {
+                    // Rows of a series are sorted by time: its last row is newest.
+                    s.end as usize - 1..s.end as usize
+                } else {
+                    s.start as usize..s.end as usize
+                };
+                rows += r.len();
                 match ranges.last_mut() {
                     Some(last) if last.end == r.start => last.end = r.end,
                     _ => ranges.push(r),
@@ -282,9 +304,15 @@ impl TableSnapshot {
             }
         }
         for m in &unit.mem {
+            let batch = if req.latest_per_series {
+                let time_idx = self.def.time_index();
+                latest::newest_rows(&m.batch, &self.def.tag_indices(), time_idx)?
+            } else {
+                m.batch.clone()
+            };
             sources.push(MemBatch {
                 seq: m.seq,
-                batch: m.batch.project(&read)?,
+                batch: batch.project(&read)?,
             });
         }
         if !unit.dedup {

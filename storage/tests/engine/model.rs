@@ -145,6 +145,7 @@ proptest! {
             lo: Some(lo),
             hi: Some(hi),
             tags: vec![TagFilter { column: 1, values: hosts.clone() }],
+            latest_per_series: false,
         };
         let mut pruned = Vec::new();
         for unit in snap.units(&req).0 {
