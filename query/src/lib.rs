@@ -10,11 +10,13 @@
 pub mod functions;
 mod latest;
 mod provider;
+mod run_aggregate;
 mod scan;
 mod schema_provider;
 mod sink;
 
 pub use latest::LatestPerSeries;
 pub use provider::LynxTable;
+pub use run_aggregate::{RunAggregateExec, RunAggregation};
 pub use scan::LynxScanExec;
 pub use schema_provider::LynxSchema;

@@ -79,6 +79,18 @@ impl LynxScanExec {
         }
     }
 
+    /// The table's tag column names and its time column name.
+    pub(crate) fn tag_and_time_columns(&self) -> crate::run_aggregate::TagsAndTime {
+        let def = &self.snapshot.def;
+        let tags = def
+            .columns
+            .iter()
+            .filter(|c| c.role == lynx_storage::ColumnRole::Tag)
+            .map(|c| c.name.clone())
+            .collect();
+        (tags, def.columns[def.time_index()].name.clone())
+    }
+
     fn rows_bound(&self) -> usize {
         self.partitions.iter().flatten().map(|u| u.rows).sum()
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::setup_pg_catalog;
@@ -47,7 +48,12 @@ impl Engine {
             .with_default_catalog_and_schema(DATABASE, SCHEMA)
             .with_information_schema(false)
             .with_create_default_catalog_and_schema(true);
-        let ctx = SessionContext::new_with_config(config);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(lynx_query::RunAggregation))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         let catalog = ctx
             .catalog(DATABASE)
             .ok_or_else(|| SqlError::new(StatusCode::Internal, "default catalog missing"))?;
