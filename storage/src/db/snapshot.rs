@@ -241,13 +241,17 @@ impl TableSnapshot {
             units.extend(by_partition.into_values());
             return (units, stats);
         }
-        for (seg, ranges, rows) in picked {
-            units.push(ScanUnit {
-                segments: vec![(seg, ranges)],
-                mem: Vec::new(),
-                dedup: false,
-                rows,
-            });
+        for (seg, ranges, _) in picked {
+            // Large segments become several units so they scan on all cores.
+            let ranges = ranges.unwrap_or_else(|| vec![0..seg.footer().rows as usize]);
+            for piece in split_rows(ranges, UNIT_ROWS) {
+                units.push(ScanUnit {
+                    rows: piece.iter().map(Range::len).sum(),
+                    segments: vec![(seg.clone(), Some(piece))],
+                    mem: Vec::new(),
+                    dedup: false,
+                });
+            }
         }
         // Memtable batches in groups of ~64Ki rows, so they scan in parallel.
         let mut group: Vec<MemBatch> = Vec::new();
@@ -326,6 +330,30 @@ impl TableSnapshot {
     }
 }
 
+/// Rows per scan unit cut from one segment: 16 chunks of 65,536 rows.
+const UNIT_ROWS: usize = 1 << 20;
+
+/// Cuts sorted, disjoint row ranges into pieces of at most `max` rows,
+/// cutting only at multiples of `max` so pieces align with chunks.
+fn split_rows(ranges: Vec<Range<usize>>, max: usize) -> Vec<Vec<Range<usize>>> {
+    let mut pieces: Vec<Vec<Range<usize>>> = Vec::new();
+    let mut current_slot = None;
+    for r in ranges {
+        let mut start = r.start;
+        while start < r.end {
+            let slot = start / max;
+            let end = r.end.min((slot + 1) * max);
+            if current_slot != Some(slot) {
+                pieces.push(Vec::new());
+                current_slot = Some(slot);
+            }
+            pieces.last_mut().expect("pushed above").push(start..end);
+            start = end;
+        }
+    }
+    pieces
+}
+
 fn batch_overlaps(
     batch: &RecordBatch,
     time_idx: usize,
@@ -341,4 +369,30 @@ fn batch_overlaps(
         return Ok(false); // no rows
     };
     Ok(lo.is_none_or(|lo| max >= lo) && hi.is_none_or(|hi| min <= hi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Pieces keep every row once, in order, and never cross a multiple of `max`.
+        #[test]
+        fn split_rows_keeps_every_row_within_aligned_pieces(
+            cuts in prop::collection::btree_set(0usize..3000, 0..20),
+            max in 1usize..700,
+        ) {
+            let cuts: Vec<usize> = cuts.into_iter().collect();
+            let ranges: Vec<Range<usize>> = cuts.chunks_exact(2).map(|c| c[0]..c[1]).collect();
+            let pieces = split_rows(ranges.clone(), max);
+            let rows = |rs: &[Range<usize>]| rs.iter().flat_map(|r| r.clone()).collect::<Vec<_>>();
+            prop_assert_eq!(rows(&pieces.concat()), rows(&ranges));
+            for piece in &pieces {
+                prop_assert!(!piece.is_empty());
+                let slot = piece[0].start / max;
+                prop_assert!(piece.iter().all(|r| r.start / max == slot && (r.end - 1) / max == slot));
+            }
+        }
+    }
 }

@@ -139,10 +139,10 @@ impl Segment {
                 _ => None,
             };
             let mut verified = vec![false; chunk.columns.len()];
-            for part in parts {
-                let Some(part) = trim_to_blocks(part, block_ok.as_deref()) else {
-                    continue;
-                };
+            let pieces = parts
+                .into_iter()
+                .flat_map(|part| block_runs(part, block_ok.as_deref()));
+            for part in pieces {
                 let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
                 let whole = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
                 let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
@@ -252,21 +252,37 @@ impl Segment {
     }
 }
 
-/// Shrinks a chunk-local row range to the blocks whose time bounds matter.
-fn trim_to_blocks(part: Range<usize>, block_ok: Option<&[bool]>) -> Option<Range<usize>> {
+/// The pieces of a chunk-local row range that lie in blocks whose time
+/// bounds matter: one piece per run of consecutive wanted blocks, so a
+/// range holding several series (each sorted by time) skips the middle
+/// blocks that are outside the time range, not only its two ends.
+fn block_runs(part: Range<usize>, block_ok: Option<&[bool]>) -> Vec<Range<usize>> {
     let Some(ok) = block_ok else {
-        return (!part.is_empty()).then_some(part);
+        return if part.is_empty() {
+            Vec::new()
+        } else {
+            vec![part]
+        };
     };
-    let mut first = part.start / BLOCK;
-    let mut last = part.end.div_ceil(BLOCK);
-    while first < last && !ok.get(first).copied().unwrap_or(true) {
-        first += 1;
+    let wanted = |b: usize| ok.get(b).copied().unwrap_or(true);
+    let mut runs = Vec::new();
+    let mut b = part.start / BLOCK;
+    let end_block = part.end.div_ceil(BLOCK);
+    while b < end_block {
+        if !wanted(b) {
+            b += 1;
+            continue;
+        }
+        let first = b;
+        while b < end_block && wanted(b) {
+            b += 1;
+        }
+        let range = part.start.max(first * BLOCK)..part.end.min(b * BLOCK);
+        if !range.is_empty() {
+            runs.push(range);
+        }
     }
-    while last > first && !ok.get(last - 1).copied().unwrap_or(true) {
-        last -= 1;
-    }
-    let range = part.start.max(first * BLOCK)..part.end.min(last * BLOCK);
-    (!range.is_empty()).then_some(range)
+    runs
 }
 
 fn parse(bytes: &[u8]) -> std::result::Result<Footer, String> {
@@ -320,4 +336,32 @@ fn parse(bytes: &[u8]) -> std::result::Result<Footer, String> {
         ));
     }
     Ok(footer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The pieces are disjoint, ordered, inside the range, and cover
+        /// exactly the rows whose block is wanted (or not listed).
+        #[test]
+        fn block_runs_cover_exactly_the_wanted_rows(
+            start in 0usize..5000,
+            len in 0usize..5000,
+            ok in prop::option::of(prop::collection::vec(any::<bool>(), 0..8)),
+        ) {
+            let part = start..start + len;
+            let runs = block_runs(part.clone(), ok.as_deref());
+            let wanted: Vec<usize> = part
+                .clone()
+                .filter(|r| ok.as_ref().is_none_or(|ok| ok.get(r / BLOCK).copied().unwrap_or(true)))
+                .collect();
+            let covered: Vec<usize> = runs.iter().flat_map(|r| r.clone()).collect();
+            prop_assert_eq!(covered, wanted);
+            prop_assert!(runs.iter().all(|r| !r.is_empty()));
+            prop_assert!(runs.windows(2).all(|w| w[0].end < w[1].start));
+        }
+    }
 }
