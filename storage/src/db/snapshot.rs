@@ -149,6 +149,7 @@ impl TableSnapshot {
                 tag_idx.len(),
             )
         });
+        let timed = req.lo.is_some() || req.hi.is_some();
         let mut picked = Vec::new();
         for seg in self.segments.iter().filter(|s| s.overlaps(req.lo, req.hi)) {
             let series = &seg.footer().series;
@@ -192,8 +193,10 @@ impl TableSnapshot {
                     s.start as usize..s.end as usize
                 };
                 rows += r.len();
+                // With a time range, series stay separate ranges: each is
+                // sorted by time, so a read can cut it to the exact rows.
                 match ranges.last_mut() {
-                    Some(last) if last.end == r.start => last.end = r.end,
+                    Some(last) if last.end == r.start && !timed => last.end = r.end,
                     _ => ranges.push(r),
                 }
             }
@@ -201,7 +204,7 @@ impl TableSnapshot {
                 continue;
             }
             stats.segments_read += 1;
-            let all = ranges.len() == 1 && ranges[0] == (0..seg.footer().rows as usize);
+            let all = !timed && ranges.len() == 1 && ranges[0] == (0..seg.footer().rows as usize);
             picked.push((seg.clone(), (!all).then_some(ranges), rows));
         }
         let time_idx = self.def.time_index();

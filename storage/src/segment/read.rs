@@ -12,6 +12,7 @@ use arrow::datatypes::SchemaRef;
 use lynx_compression::{block_stats, decode_array, decode_blocks, Scalar};
 use memmap2::Mmap;
 
+use super::write::time_values;
 use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
 use crate::schema::ColumnRole;
 
@@ -143,6 +144,27 @@ impl Segment {
                 .into_iter()
                 .flat_map(|part| block_runs(part, block_ok.as_deref()));
             for part in pieces {
+                // With a time range, narrow the piece to its exact rows when
+                // its times are sorted (a piece of one series), reusing the
+                // decoded time column below.
+                let mut decoded_time = None;
+                let mut part = part;
+                if let (Some(t), true) = (time_col, lo.is_some() || hi.is_some()) {
+                    let bytes = self.blob(chunk.columns[t], t, &mut verified[t])?;
+                    let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
+                    let array = self.decode(bytes, t, None, blocks.clone())?;
+                    let offset = blocks.start * BLOCK;
+                    let times = time_values(&array.slice(part.start - offset, part.len()))?;
+                    if times.is_sorted() {
+                        let first = lo.map_or(0, |lo| times.partition_point(|&v| v < lo));
+                        let end = hi.map_or(times.len(), |hi| times.partition_point(|&v| v <= hi));
+                        if first >= end {
+                            continue;
+                        }
+                        part = part.start + first..part.start + end;
+                    }
+                    decoded_time = Some((t, offset, array));
+                }
                 let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
                 let whole = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
                 let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
@@ -150,14 +172,22 @@ impl Segment {
                     let array = match source {
                         None => new_null_array(field.data_type(), part.len()),
                         Some(c) => {
-                            let bytes = self.blob(chunk.columns[*c], *c, &mut verified[*c])?;
-                            let array = self.decode(
-                                bytes,
-                                *c,
-                                whole.then_some(chunk_rows),
-                                blocks.clone(),
-                            )?;
-                            let array = array.slice(part.start - blocks.start * BLOCK, part.len());
+                            let array = match &decoded_time {
+                                Some((t, offset, time)) if t == c => {
+                                    time.slice(part.start - offset, part.len())
+                                }
+                                _ => {
+                                    let bytes =
+                                        self.blob(chunk.columns[*c], *c, &mut verified[*c])?;
+                                    let array = self.decode(
+                                        bytes,
+                                        *c,
+                                        whole.then_some(chunk_rows),
+                                        blocks.clone(),
+                                    )?;
+                                    array.slice(part.start - blocks.start * BLOCK, part.len())
+                                }
+                            };
                             if array.data_type() == field.data_type() {
                                 array
                             } else {
