@@ -93,7 +93,7 @@ pub(crate) fn read_stream<'a>(r: &mut ByteReader<'a>) -> Result<Cow<'a, [u8]>, C
             if !ratio_ok(raw_len, comp_len) {
                 return Err(corrupt(at, "zstd stream claims an implausible expansion"));
             }
-            let raw = zstd::bulk::decompress(comp, raw_len)
+            let raw = decompress(comp, raw_len)
                 .map_err(|_| corrupt(at, "zstd frame does not decompress"))?;
             if raw.len() != raw_len {
                 return Err(corrupt(at, "zstd frame has the wrong decompressed length"));
@@ -102,4 +102,26 @@ pub(crate) fn read_stream<'a>(r: &mut ByteReader<'a>) -> Result<Cow<'a, [u8]>, C
         }
         _ => Err(corrupt(at, "unknown stream mode")),
     }
+}
+
+/// Whether the stream at `r` is behind the zstd stage (so reading any part
+/// of it decompresses all of it). Does not move `r`.
+pub(crate) fn is_zstd_stream(r: &ByteReader) -> bool {
+    r.peek_u8() == Some(MODE_ZSTD)
+}
+
+/// zstd decompression with one reused context per thread (creating a
+/// context costs more than decompressing a small block).
+fn decompress(comp: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CONTEXT.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        slot.as_mut().expect("set above").decompress(comp, raw_len)
+    })
 }

@@ -139,22 +139,24 @@ impl Segment {
                 (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
                 _ => None,
             };
-            let mut verified = vec![false; chunk.columns.len()];
-            let pieces = parts
+            let pieces: Vec<Range<usize>> = parts
                 .into_iter()
-                .flat_map(|part| block_runs(part, block_ok.as_deref()));
+                .flat_map(|part| block_runs(part, block_ok.as_deref()))
+                .collect();
+            let mut cols = ChunkColumns {
+                segment: self,
+                chunk,
+                verified: vec![false; chunk.columns.len()],
+                whole: vec![None; chunk.columns.len()],
+                last: vec![None; chunk.columns.len()],
+                shared: pieces.len() > 1,
+            };
             for part in pieces {
                 // With a time range, narrow the piece to its exact rows when
-                // its times are sorted (a piece of one series), reusing the
-                // decoded time column below.
-                let mut decoded_time = None;
+                // its times are sorted (a piece of one series).
                 let mut part = part;
                 if let (Some(t), true) = (time_col, lo.is_some() || hi.is_some()) {
-                    let bytes = self.blob(chunk.columns[t], t, &mut verified[t])?;
-                    let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
-                    let array = self.decode(bytes, t, None, blocks.clone())?;
-                    let offset = blocks.start * BLOCK;
-                    let times = time_values(&array.slice(part.start - offset, part.len()))?;
+                    let times = time_values(&cols.rows(t, part.clone())?)?;
                     if times.is_sorted() {
                         let first = lo.map_or(0, |lo| times.partition_point(|&v| v < lo));
                         let end = hi.map_or(times.len(), |hi| times.partition_point(|&v| v <= hi));
@@ -163,31 +165,13 @@ impl Segment {
                         }
                         part = part.start + first..part.start + end;
                     }
-                    decoded_time = Some((t, offset, array));
                 }
-                let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
-                let whole = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
                 let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
                 for (field, source) in out_schema.fields().iter().zip(&sources) {
                     let array = match source {
                         None => new_null_array(field.data_type(), part.len()),
                         Some(c) => {
-                            let array = match &decoded_time {
-                                Some((t, offset, time)) if t == c => {
-                                    time.slice(part.start - offset, part.len())
-                                }
-                                _ => {
-                                    let bytes =
-                                        self.blob(chunk.columns[*c], *c, &mut verified[*c])?;
-                                    let array = self.decode(
-                                        bytes,
-                                        *c,
-                                        whole.then_some(chunk_rows),
-                                        blocks.clone(),
-                                    )?;
-                                    array.slice(part.start - blocks.start * BLOCK, part.len())
-                                }
-                            };
+                            let array = cols.rows(*c, part.clone())?;
                             if array.data_type() == field.data_type() {
                                 array
                             } else {
@@ -279,6 +263,58 @@ impl Segment {
             )));
         }
         Ok(array)
+    }
+}
+
+/// Decoding parts of one chunk's columns. Chunks behind the zstd stage are
+/// decoded whole once and sliced when several parts are wanted (decoding a
+/// block of them decompresses the whole chunk anyway); the last decoded
+/// blocks of each column are kept so the time column read for narrowing
+/// is not decoded twice.
+struct ChunkColumns<'a> {
+    segment: &'a Segment,
+    chunk: &'a super::ChunkMeta,
+    verified: Vec<bool>,
+    whole: Vec<Option<ArrayRef>>,
+    /// The blocks last decoded for each column (first block, array).
+    last: Vec<Option<(usize, ArrayRef)>>,
+    /// More than one part of this chunk will be read.
+    shared: bool,
+}
+
+impl ChunkColumns<'_> {
+    /// Rows `part` (chunk-local) of column `c` of the segment.
+    fn rows(&mut self, c: usize, part: Range<usize>) -> Result<ArrayRef> {
+        let seg = self.segment;
+        let chunk_rows = self.chunk.rows as usize;
+        if let Some(whole) = &self.whole[c] {
+            return Ok(whole.slice(part.start, part.len()));
+        }
+        let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
+        let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
+        let covers_chunk = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
+        let decode_whole = covers_chunk
+            || (self.shared
+                && lynx_compression::decodes_whole(bytes)
+                    .map_err(|e| seg.corrupt(format!("column {c}: {e}")))?);
+        if decode_whole {
+            let whole = seg.decode(bytes, c, Some(chunk_rows), 0..chunk_rows.div_ceil(BLOCK))?;
+            let out = whole.slice(part.start, part.len());
+            if self.shared {
+                self.whole[c] = Some(whole);
+            }
+            return Ok(out);
+        }
+        if let Some((first, array)) = &self.last[c] {
+            let offset = first * BLOCK;
+            if part.start >= offset && part.end <= offset + array.len() {
+                return Ok(array.slice(part.start - offset, part.len()));
+            }
+        }
+        let array = seg.decode(bytes, c, None, blocks.clone())?;
+        let out = array.slice(part.start - blocks.start * BLOCK, part.len());
+        self.last[c] = Some((blocks.start, array));
+        Ok(out)
     }
 }
 
