@@ -47,6 +47,9 @@ pub fn write_f64<W: Write>(w: &mut W, v: f64, extra_float_digits: i32) -> fmt::R
     }
     let mut buf = StackBuf::new();
     if extra_float_digits > 0 {
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            return write_integral(w, v.is_sign_negative(), v.abs() as u64);
+        }
         crate::shortest::shortest_f64(v.abs(), &mut buf);
         write_decimal(w, v.is_sign_negative(), buf.as_str(), 15)
     } else {
@@ -61,11 +64,24 @@ pub fn write_f32<W: Write>(w: &mut W, v: f32, extra_float_digits: i32) -> fmt::R
     }
     let mut buf = StackBuf::new();
     if extra_float_digits > 0 {
+        if v.fract() == 0.0 && v.abs() < 1e6 {
+            return write_integral(w, v.is_sign_negative(), v.abs() as u64);
+        }
         crate::shortest::shortest_f32(v.abs(), &mut buf);
         write_decimal(w, v.is_sign_negative(), buf.as_str(), 6)
     } else {
         write_g(w, f64::from(v), (6 + extra_float_digits).max(1) as usize)
     }
+}
+
+/// Fast path of the shortest form for integral values that print in fixed
+/// notation (below 10^15 for float8, 10^6 for float4): their digits.
+/// `-0` keeps its sign, as PostgreSQL prints it.
+fn write_integral<W: Write>(w: &mut W, negative: bool, magnitude: u64) -> fmt::Result {
+    if negative {
+        w.write_char('-')?;
+    }
+    write!(w, "{magnitude}")
 }
 
 fn special_name(nan: bool, inf: bool, negative: bool) -> Option<&'static str> {
@@ -341,5 +357,41 @@ mod tests {
         assert_eq!(parse_f32("3.4028235e+38").unwrap(), f32::MAX);
         assert!(parse_f64("").is_err());
         assert!(parse_f64("1 2").is_err());
+    }
+
+    proptest::proptest! {
+        /// The integral fast path prints what the shortest-digits path prints.
+        #[test]
+        fn integral_fast_path_agrees_with_shortest_digits(
+            i in -999_999_999_999_999i64..=999_999_999_999_999,
+            j in -999_999i32..=999_999,
+        ) {
+            let general = |v: f64, fixed_below: i32, f32: bool| {
+                let mut buf = StackBuf::new();
+                if f32 {
+                    crate::shortest::shortest_f32(v.abs() as f32, &mut buf);
+                } else {
+                    crate::shortest::shortest_f64(v.abs(), &mut buf);
+                }
+                let mut s = String::new();
+                write_decimal(&mut s, v.is_sign_negative(), buf.as_str(), fixed_below).unwrap();
+                s
+            };
+            let v = i as f64;
+            proptest::prop_assert_eq!(f8(v), general(v, 15, false));
+            let w = j as f32;
+            proptest::prop_assert_eq!(f4(w), general(f64::from(w), 6, true));
+        }
+    }
+
+    #[test]
+    fn integral_values_print_as_integers() {
+        assert_eq!(f8(51.0), "51");
+        assert_eq!(f8(-0.0), "-0");
+        assert_eq!(f8(0.0), "0");
+        assert_eq!(f8(1e14), "100000000000000");
+        assert_eq!(f8(1e15), "1e+15");
+        assert_eq!(f4(-0.0), "-0");
+        assert_eq!(f4(1e6), "1e+06");
     }
 }

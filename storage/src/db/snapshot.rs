@@ -246,7 +246,8 @@ impl TableSnapshot {
         }
         for (seg, ranges, _) in picked {
             // Large segments become several units so they scan on all cores.
-            let ranges = ranges.unwrap_or_else(|| std::iter::once(0..seg.footer().rows as usize).collect());
+            let ranges =
+                ranges.unwrap_or_else(|| std::iter::once(0..seg.footer().rows as usize).collect());
             for piece in split_rows(ranges, UNIT_ROWS) {
                 units.push(ScanUnit {
                     rows: piece.iter().map(Range::len).sum(),
