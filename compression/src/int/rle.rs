@@ -75,6 +75,31 @@ pub(crate) fn read_runs(
     Ok((vals, lens))
 }
 
+/// The pieces of the runs that fall in rows `start..end`: (value, rows
+/// relative to `start`), in order.
+fn pieces<'a>(
+    vals: &'a [u64],
+    lens: &'a [u64],
+    start: usize,
+    end: usize,
+) -> impl Iterator<Item = (u64, std::ops::Range<usize>)> + 'a {
+    let mut at = 0usize;
+    vals.iter()
+        .zip(lens)
+        .map_while(move |(&v, &l)| {
+            if at >= end {
+                return None;
+            }
+            let run = at..at + l as usize;
+            at = run.end;
+            Some((v, run))
+        })
+        .filter_map(move |(v, run)| {
+            let (lo, hi) = (run.start.max(start), run.end.min(end));
+            (lo < hi).then(|| (v, lo - start..hi - start))
+        })
+}
+
 /// Decodes the blocks `rows` into `out`. Hot path: one `fill` per run piece.
 pub(crate) fn decode(
     r: &mut ByteReader,
@@ -83,18 +108,8 @@ pub(crate) fn decode(
     depth: u8,
 ) -> Result<(), CompressionError> {
     let (vals, lens) = read_runs(r, rows.n, depth)?;
-    let (start, end) = (rows.start(), rows.end());
-    let mut at = 0usize;
-    for (&v, &l) in vals.iter().zip(&lens) {
-        let run_end = at + l as usize;
-        let (lo, hi) = (at.max(start), run_end.min(end));
-        if lo < hi {
-            out[lo - start..hi - start].fill(v);
-        }
-        if run_end >= end {
-            break;
-        }
-        at = run_end;
+    for (v, piece) in pieces(&vals, &lens, rows.start(), rows.end()) {
+        out[piece].fill(v);
     }
     Ok(())
 }
@@ -108,18 +123,8 @@ pub(crate) fn decode_bools(
     depth: u8,
 ) -> Result<(), CompressionError> {
     let (vals, lens) = read_runs(r, rows.n, depth)?;
-    let (start, end) = (rows.start(), rows.end());
-    let mut at = 0usize;
-    for (&v, &l) in vals.iter().zip(&lens) {
-        let run_end = at + l as usize;
-        let (lo, hi) = (at.max(start), run_end.min(end));
-        if lo < hi {
-            out.append_n(hi - lo, v != 0);
-        }
-        if run_end >= end {
-            break;
-        }
-        at = run_end;
+    for (v, piece) in pieces(&vals, &lens, rows.start(), rows.end()) {
+        out.append_n(piece.len(), v != 0);
     }
     Ok(())
 }
