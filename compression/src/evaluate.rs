@@ -50,10 +50,19 @@ pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, Co
     let nulls = read_validity(&mut r, h, Rows::all(n))?;
     let mut bits = BooleanBufferBuilder::new(n);
     let decisions = match &h.block_index {
-        Some(index) if kind != Kind::Bytes => block_decisions(&bytes[index.clone()], n, &ranges)?,
+        Some(index) if kind != Kind::Bytes && kind != Kind::Bool => block_decisions(&bytes[index.clone()], n, &ranges)?,
         _ => Vec::new(),
     };
-    if decisions.iter().any(|d| *d != Decision::Scan) {
+    if kind == Kind::Bool {
+        // The bitmap decode is faster than any per-block decision.
+        let values = int::decode_bool_rows(&mut r, Rows::all(n))?;
+        match (ranges.contains(1), ranges.contains(0)) {
+            (true, true) => bits.append_n(n, true),
+            (true, false) => bits.append_buffer(&values),
+            (false, true) => bits.append_buffer(&!&values),
+            (false, false) => bits.append_n(n, false),
+        }
+    } else if decisions.iter().any(|d| *d != Decision::Scan) {
         evaluate_by_blocks(&mut r, n, kind, &ranges, &decisions, &mut bits)?;
     } else {
         evaluate_all(&mut r, n, kind, predicate, &ranges, &column, &mut bits)?;
