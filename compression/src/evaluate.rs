@@ -50,7 +50,9 @@ pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, Co
     let nulls = read_validity(&mut r, h, Rows::all(n))?;
     let mut bits = BooleanBufferBuilder::new(n);
     let decisions = match &h.block_index {
-        Some(index) if kind != Kind::Bytes && kind != Kind::Bool => block_decisions(&bytes[index.clone()], n, &ranges)?,
+        Some(index) if kind != Kind::Bytes && kind != Kind::Bool => {
+            block_decisions(&bytes[index.clone()], n, &ranges)?
+        }
         _ => Vec::new(),
     };
     if kind == Kind::Bool {
