@@ -148,6 +148,7 @@ impl Segment {
                 chunk,
                 verified: vec![false; chunk.columns.len()],
                 whole: vec![None; chunk.columns.len()],
+                zstd: vec![None; chunk.columns.len()],
                 last: vec![None; chunk.columns.len()],
                 shared: pieces.len() > 1,
             };
@@ -276,6 +277,8 @@ struct ChunkColumns<'a> {
     chunk: &'a super::ChunkMeta,
     verified: Vec<bool>,
     whole: Vec<Option<ArrayRef>>,
+    /// Per column: is the chunk behind the zstd stage (asked once).
+    zstd: Vec<Option<bool>>,
     /// The blocks last decoded for each column (first block, array).
     last: Vec<Option<(usize, ArrayRef)>>,
     /// More than one part of this chunk will be read.
@@ -283,6 +286,16 @@ struct ChunkColumns<'a> {
 }
 
 impl ChunkColumns<'_> {
+    fn is_zstd(&mut self, c: usize, bytes: &[u8]) -> Result<bool> {
+        if let Some(z) = self.zstd[c] {
+            return Ok(z);
+        }
+        let z = lynx_compression::decodes_whole(bytes)
+            .map_err(|e| self.segment.corrupt(format!("column {c}: {e}")))?;
+        self.zstd[c] = Some(z);
+        Ok(z)
+    }
+
     /// Rows `part` (chunk-local) of column `c` of the segment.
     fn rows(&mut self, c: usize, part: Range<usize>) -> Result<ArrayRef> {
         let seg = self.segment;
@@ -293,10 +306,7 @@ impl ChunkColumns<'_> {
         let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
         let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
         let covers_chunk = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
-        let decode_whole = covers_chunk
-            || (self.shared
-                && lynx_compression::decodes_whole(bytes)
-                    .map_err(|e| seg.corrupt(format!("column {c}: {e}")))?);
+        let decode_whole = covers_chunk || (self.shared && self.is_zstd(c, bytes)?);
         if decode_whole {
             let whole = seg.decode(bytes, c, Some(chunk_rows), 0..chunk_rows.div_ceil(BLOCK))?;
             let out = whole.slice(part.start, part.len());
