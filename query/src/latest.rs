@@ -8,7 +8,8 @@
 //! plan and runs over those few rows.
 //!
 //! Invariant: the rewrite applies only when it cannot change the result:
-//! every ON expression is a tag column (each group is a union of series),
+//! every tag of the table is text (series directories name series by text
+//! tags), every ON expression is a tag column (each group is a union of series),
 //! the ORDER BY is the ON columns then the time column descending and
 //! nothing more, and every filter under the `DISTINCT ON` reads tag columns
 //! only (a series passes or fails as a whole).
@@ -73,12 +74,17 @@ fn rewrite(on: &DistinctOn) -> Result<Option<LogicalPlan>> {
     let Some(def) = table.def() else {
         return Ok(None);
     };
-    let tags: HashSet<&str> = def
+    let tag_columns: Vec<_> = def
         .columns
         .iter()
         .filter(|c| c.role == ColumnRole::Tag)
-        .map(|c| c.name.as_str())
         .collect();
+    // Series directories name series by text tags only (storage falls back
+    // to a full scan otherwise; do not claim the fast path then).
+    if !tag_columns.iter().all(|c| c.column_type.is_text()) {
+        return Ok(None);
+    }
+    let tags: HashSet<&str> = tag_columns.iter().map(|c| c.name.as_str()).collect();
     let time = def.columns[def.time_index()].name.as_str();
     let column = |e: &Expr| match e {
         Expr::Column(c) => Some(c.name.clone()),

@@ -177,6 +177,9 @@ async fn distinct_on_newest_rows_take_the_series_directory_path() {
     s.run("CREATE TABLE lp (time TIMESTAMPTZ NOT NULL, host TEXT, region TEXT, usage DOUBLE PRECISION) WITH (tags = 'host,region')")
         .await
         .unwrap();
+    s.run("CREATE TABLE racks (time TIMESTAMPTZ NOT NULL, host TEXT, rack INT) WITH (tags = 'host,rack')")
+        .await
+        .unwrap();
     let marker = "newest rows per series";
     for (sql, fast) in [
         ("SELECT DISTINCT ON (host) * FROM lp ORDER BY host, time DESC", true),
@@ -188,6 +191,7 @@ async fn distinct_on_newest_rows_take_the_series_directory_path() {
         ("SELECT DISTINCT ON (host) * FROM lp WHERE time > '2024-01-01 00:00:00+00' ORDER BY host, time DESC", false),
         ("SELECT DISTINCT ON (usage) * FROM lp ORDER BY usage, time DESC", false),
         ("SELECT host, max(time) FROM lp GROUP BY host", false),
+        ("SELECT DISTINCT ON (host) * FROM racks ORDER BY host, time DESC", false),
     ] {
         let plan = explain(&mut s, sql).await;
         assert_eq!(plan.contains(marker), fast, "{sql}\n{plan}");

@@ -143,7 +143,13 @@ impl TableSnapshot {
             ..ScanStats::default()
         };
         let tag_idx = self.def.tag_indices();
-        let newest = req.latest_per_series.then(|| {
+        // Series directories name series by their text tags only, so the
+        // newest-row path needs every tag to be text (otherwise a full scan,
+        // which the DISTINCT ON above reduces to the same rows).
+        let text_tags = tag_idx
+            .iter()
+            .all(|&i| self.schema.field(i).data_type() == &DataType::Utf8);
+        let newest = (req.latest_per_series && text_tags).then(|| {
             latest::newest_times(
                 self.segments.iter().filter(|s| s.overlaps(req.lo, req.hi)),
                 tag_idx.len(),
