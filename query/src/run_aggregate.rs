@@ -65,7 +65,20 @@ impl RunAggregateExec {
     /// Takes the place of `agg` (a Partial aggregate the rule found eligible),
     /// with the same input and output schema.
     fn new(agg: &AggregateExec, input: Arc<dyn ExecutionPlan>) -> RunAggregateExec {
-        let schema = agg.schema();
+        RunAggregateExec::with_parts(
+            input,
+            agg.group_expr().expr().to_vec(),
+            agg.aggr_expr().to_vec(),
+            agg.schema(),
+        )
+    }
+
+    fn with_parts(
+        input: Arc<dyn ExecutionPlan>,
+        group_by: Vec<GroupExpr>,
+        aggr: Vec<Arc<AggregateFunctionExpr>>,
+        schema: SchemaRef,
+    ) -> RunAggregateExec {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             input.properties().output_partitioning().clone(),
@@ -74,8 +87,8 @@ impl RunAggregateExec {
         );
         RunAggregateExec {
             input,
-            group_by: agg.group_expr().expr().to_vec(),
-            aggr: agg.aggr_expr().to_vec(),
+            group_by,
+            aggr,
             schema,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
@@ -132,21 +145,12 @@ impl ExecutionPlan for RunAggregateExec {
         self: Arc<Self>,
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let input = children.swap_remove(0);
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(self.schema.clone()),
-            input.properties().output_partitioning().clone(),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        );
-        Ok(Arc::new(RunAggregateExec {
-            input,
-            group_by: self.group_by.clone(),
-            aggr: self.aggr.clone(),
-            schema: self.schema.clone(),
-            properties: Arc::new(properties),
-            metrics: ExecutionPlanMetricsSet::new(),
-        }))
+        Ok(Arc::new(RunAggregateExec::with_parts(
+            children.swap_remove(0),
+            self.group_by.clone(),
+            self.aggr.clone(),
+            self.schema.clone(),
+        )))
     }
 
     fn execute(
