@@ -3,12 +3,15 @@
 //! Scans take a snapshot of the table and push down what the filters imply:
 //! the time range (segments, chunks and 1024-row blocks outside it are
 //! skipped) and tag equality / IN lists (answered from each segment's series
-//! directory), plus projection and limit. Pushdown is inexact: DataFusion
-//! re-applies the filters to the rows that come back.
+//! directory), plus projection and limit. The storage scan applies those
+//! two kinds of predicate exactly (segments by series directory and binary
+//! search on the sorted time column, memtable rows by a mask), so filters
+//! made only of them are `Exact` and DataFusion neither re-applies them nor
+//! reads their columns; every other filter is `Inexact`.
 
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::{DataFusionError, Result, ScalarValue};
@@ -88,9 +91,25 @@ impl TableProvider for LynxTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let Some(def) = self.def() else {
+            return Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()]);
+        };
+        let time_col = &def.columns[def.time_index()].name;
+        let text_tags: Vec<&str> = def
+            .columns
+            .iter()
+            .filter(|c| c.role == ColumnRole::Tag && c.column_type.to_arrow() == DataType::Utf8)
+            .map(|c| c.name.as_str())
+            .collect();
         Ok(filters
             .iter()
-            .map(|_| TableProviderFilterPushDown::Inexact)
+            .map(|f| {
+                if applied_exactly(f, time_col, &text_tags) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
             .collect())
     }
 
@@ -128,8 +147,7 @@ impl TableProvider for LynxTable {
         let request = ScanRequest {
             projection: Some(projection.clone()),
             lo,
-            // Nanosecond literals were floored; widen hi by one microsecond.
-            hi: hi.map(|h| h.saturating_add(1)),
+            hi,
             tags,
             latest_per_series: self.latest_per_series,
         };
@@ -219,54 +237,81 @@ fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
     }
 }
 
-/// Bounds `[lo, hi]` in microseconds implied by simple comparisons of the
-/// time column with constants; `None` means unbounded.
+/// Whether the storage scan alone makes `filter` hold: a conjunction of
+/// time comparisons with constants and tag equality / IN lists on text tags.
+fn applied_exactly(filter: &Expr, time_col: &str, text_tags: &[&str]) -> bool {
+    split_and(filter).into_iter().all(|c| {
+        let mut range: Range = (None, None);
+        bound_of(time_col, c, &mut range) || text_tags.iter().any(|t| literal_set(t, c).is_some())
+    })
+}
+
+/// Inclusive bounds `[lo, hi]` in microseconds implied by comparisons of
+/// the time column with constants; `None` means unbounded.
 type Range = (Option<i64>, Option<i64>);
 
 fn time_range(time_col: &str, filters: &[Expr]) -> Range {
     let mut range: Range = (None, None);
     for f in filters {
-        collect_bounds(time_col, f, &mut range);
+        for c in split_and(f) {
+            bound_of(time_col, c, &mut range);
+        }
     }
     range
 }
 
-fn collect_bounds(time_col: &str, expr: &Expr, range: &mut Range) {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
-        if let Expr::Between(b) = expr {
-            if !b.negated && is_col(time_col, &b.expr) {
-                if let (Some(lo), Some(hi)) = (micros(&b.low), micros(&b.high)) {
-                    tighten(range, Some(lo), Some(hi));
-                }
-            }
+/// Tightens `range` by `expr` when it is `time <op> constant` (either
+/// side), `time BETWEEN a AND b` or `time = constant`, returning whether it
+/// was. The bounds are exact: `time < 10` is `hi = 9`, and a nanosecond
+/// constant is rounded in the direction that keeps the same rows.
+fn bound_of(time_col: &str, expr: &Expr, range: &mut Range) -> bool {
+    if let Expr::Between(b) = expr {
+        if b.negated || !is_time(time_col, &b.expr) {
+            return false;
         }
-        return;
+        let (Some(lo), Some(hi)) = (
+            micros(&b.low, Operator::GtEq),
+            micros(&b.high, Operator::LtEq),
+        ) else {
+            return false;
+        };
+        tighten(range, Some(lo), Some(hi));
+        return true;
+    }
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return false;
+    };
+    let (op, constant) = if is_time(time_col, left) {
+        (*op, right)
+    } else if is_time(time_col, right) {
+        match op.swap() {
+            Some(op) => (op, left),
+            None => return false,
+        }
+    } else {
+        return false;
     };
     match op {
-        Operator::And => {
-            collect_bounds(time_col, left, range);
-            collect_bounds(time_col, right, range);
-        }
-        _ => {
-            let (op, value) = if is_col(time_col, left) {
-                (*op, micros(right))
-            } else if is_col(time_col, right) {
-                match op.swap() {
-                    Some(op) => (op, micros(left)),
-                    None => return,
-                }
-            } else {
-                return;
+        Operator::Gt | Operator::GtEq => match micros(constant, op) {
+            Some(v) => tighten(range, Some(v), None),
+            None => return false,
+        },
+        Operator::Lt | Operator::LtEq => match micros(constant, op) {
+            Some(v) => tighten(range, None, Some(v)),
+            None => return false,
+        },
+        Operator::Eq => {
+            let (Some(lo), Some(hi)) = (
+                micros(constant, Operator::GtEq),
+                micros(constant, Operator::LtEq),
+            ) else {
+                return false;
             };
-            let Some(v) = value else { return };
-            match op {
-                Operator::Gt | Operator::GtEq => tighten(range, Some(v), None),
-                Operator::Lt | Operator::LtEq => tighten(range, None, Some(v)),
-                Operator::Eq => tighten(range, Some(v), Some(v)),
-                _ => {}
-            }
+            tighten(range, Some(lo), Some(hi));
         }
+        _ => return false,
     }
+    true
 }
 
 fn tighten(range: &mut Range, lo: Option<i64>, hi: Option<i64>) {
@@ -278,25 +323,63 @@ fn tighten(range: &mut Range, lo: Option<i64>, hi: Option<i64>) {
     }
 }
 
-fn is_col(name: &str, expr: &Expr) -> bool {
+/// The time column itself, or a cast of it that keeps every microsecond
+/// (to a timestamp of microsecond or nanosecond unit, any time zone).
+fn is_time(name: &str, expr: &Expr) -> bool {
     match expr {
         Expr::Column(c) => c.name == name,
-        Expr::Cast(c) => is_col(name, &c.expr),
+        Expr::Cast(c) => {
+            matches!(
+                c.field.data_type(),
+                DataType::Timestamp(TimeUnit::Microsecond | TimeUnit::Nanosecond, _)
+            ) && is_time(name, &c.expr)
+        }
         _ => false,
     }
 }
 
-/// A constant timestamp as microseconds (rounded outward is not needed:
-/// pruning is inexact and only drops batches entirely outside the range).
-fn micros(expr: &Expr) -> Option<i64> {
+/// The column `name`, or a cast of it to another string type.
+fn is_col(name: &str, expr: &Expr) -> bool {
+    match expr {
+        Expr::Column(c) => c.name == name,
+        Expr::Cast(c) => {
+            matches!(
+                c.field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            ) && is_col(name, &c.expr)
+        }
+        _ => false,
+    }
+}
+
+/// The microsecond bound that `time <op> constant` implies for a column of
+/// whole microseconds: a lower bound for `>`/`>=`, an upper bound for
+/// `<`/`<=`. `None` when the constant is not a timestamp or overflows.
+fn micros(expr: &Expr, op: Operator) -> Option<i64> {
     let Expr::Literal(v, _) = expr else {
         return None;
     };
-    match v {
-        ScalarValue::TimestampSecond(Some(s), _) => s.checked_mul(1_000_000),
-        ScalarValue::TimestampMillisecond(Some(s), _) => s.checked_mul(1_000),
-        ScalarValue::TimestampMicrosecond(Some(s), _) => Some(*s),
-        ScalarValue::TimestampNanosecond(Some(s), _) => Some(s.div_euclid(1_000)),
-        _ => None,
-    }
+    // (value, units per microsecond or microseconds per unit)
+    let (value, per_micro): (i128, i128) = match v {
+        ScalarValue::TimestampSecond(Some(s), _) => (i128::from(*s) * 1_000_000, 1),
+        ScalarValue::TimestampMillisecond(Some(s), _) => (i128::from(*s) * 1_000, 1),
+        ScalarValue::TimestampMicrosecond(Some(s), _) => (i128::from(*s), 1),
+        ScalarValue::TimestampNanosecond(Some(s), _) => (i128::from(*s), 1_000),
+        _ => return None,
+    };
+    // floor(value / per_micro) is the largest microsecond <= the constant,
+    // ceil the smallest one >= it.
+    let floor = value.div_euclid(per_micro);
+    let ceil = floor + i128::from(value.rem_euclid(per_micro) != 0);
+    let bound = match op {
+        Operator::Gt => floor + 1,
+        Operator::GtEq => ceil,
+        Operator::Lt => ceil - 1,
+        Operator::LtEq => floor,
+        _ => return None,
+    };
+    i64::try_from(bound).ok()
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,18 +3,22 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
+use std::collections::HashSet;
+
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 
 use super::latest;
 use crate::dedup::dedup_last_write_wins;
-use crate::error::Result;
+use crate::error::{Result, StorageError};
 use crate::memtable::MemBatch;
 use crate::schema::TableDef;
 use crate::segment::Segment;
 
 /// Rows a reader wants: pushed down from the query's projection and filters.
+/// The time bounds and tag filters are applied exactly: a scan returns
+/// precisely the rows that satisfy all of them.
 #[derive(Debug, Clone, Default)]
 pub struct ScanRequest {
     /// Columns of the snapshot's schema, in output order (all when `None`).
@@ -111,9 +115,8 @@ impl TableSnapshot {
             .sum())
     }
 
-    /// Rows that may have `lo <= time <= hi` (microseconds; pruning is by
-    /// segment, chunk and batch, so rows outside the range can appear), with
-    /// the columns `projection` of `schema` (all when `None`).
+    /// The rows with `lo <= time <= hi` (microseconds), with the columns
+    /// `projection` of `schema` (all when `None`).
     pub fn scan(
         &self,
         projection: Option<&[usize]>,
@@ -324,6 +327,10 @@ impl TableSnapshot {
             } else {
                 m.batch.clone()
             };
+            let batch = self.apply_filters(batch, req)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
             sources.push(MemBatch {
                 seq: m.seq,
                 batch: batch.project(&read)?,
@@ -337,6 +344,52 @@ impl TableSnapshot {
             .iter()
             .map(|b| b.project(&keep).map_err(Into::into))
             .collect()
+    }
+}
+
+impl TableSnapshot {
+    /// The rows of a memtable batch (all columns of the snapshot's schema)
+    /// that satisfy the request's time bounds and tag filters. Segments
+    /// apply the same predicates from their series directories and sorted
+    /// time columns.
+    fn apply_filters(&self, batch: RecordBatch, req: &ScanRequest) -> Result<RecordBatch> {
+        if req.lo.is_none() && req.hi.is_none() && req.tags.is_empty() {
+            return Ok(batch);
+        }
+        let mut masks: Vec<BooleanArray> = Vec::new();
+        if req.lo.is_some() || req.hi.is_some() {
+            let micros = cast(batch.column(self.def.time_index()), &DataType::Int64)?;
+            let micros = micros.as_primitive::<Int64Type>();
+            let (lo, hi) = (req.lo.unwrap_or(i64::MIN), req.hi.unwrap_or(i64::MAX));
+            masks.push(BooleanArray::from_unary(micros, |t| lo <= t && t <= hi));
+        }
+        for f in &req.tags {
+            let column = batch.column(f.column);
+            let Some(text) = column.as_string_opt::<i32>() else {
+                return Err(StorageError::Internal(format!(
+                    "tag filter on column {} of type {}, not text",
+                    self.schema.field(f.column).name(),
+                    column.data_type()
+                )));
+            };
+            let wanted: HashSet<&str> = f.values.iter().map(String::as_str).collect();
+            masks.push(
+                text.iter()
+                    .map(|v| Some(v.is_some_and(|v| wanted.contains(v))))
+                    .collect(),
+            );
+        }
+        let mut masks = masks.into_iter();
+        let Some(mut mask) = masks.next() else {
+            return Ok(batch);
+        };
+        for m in masks {
+            mask = arrow::compute::and(&mask, &m)?;
+        }
+        if mask.true_count() == batch.num_rows() {
+            return Ok(batch);
+        }
+        Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
     }
 }
 

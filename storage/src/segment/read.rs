@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow::array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
 use lynx_compression::{block_stats, decode_array, decode_blocks, Scalar};
@@ -75,8 +75,8 @@ impl Segment {
     }
 
     /// Decodes the columns `projection` of `schema` (the table's current
-    /// schema; columns the segment predates read as NULL) for every chunk
-    /// that may hold rows with `lo <= time <= hi`.
+    /// schema; columns the segment predates read as NULL) for the rows with
+    /// `lo <= time <= hi`.
     pub fn read(
         &self,
         schema: &SchemaRef,
@@ -90,8 +90,8 @@ impl Segment {
     /// Like `read`, restricted to the row ranges `rows` (file row numbers,
     /// sorted and disjoint, e.g. the series picked from the directory).
     /// Inside a chunk only the 1024-row blocks that intersect the ranges
-    /// and whose time bounds meet `[lo, hi]` are decoded; rows outside the
-    /// time range may still appear at block granularity.
+    /// and whose time bounds meet `[lo, hi]` are decoded, and only rows
+    /// with `lo <= time <= hi` are returned.
     pub fn read_rows(
         &self,
         schema: &SchemaRef,
@@ -156,6 +156,7 @@ impl Segment {
                 // With a time range, narrow the piece to its exact rows when
                 // its times are sorted (a piece of one series).
                 let mut part = part;
+                let mut unsorted_times = None;
                 if let (Some(t), true) = (time_col, lo.is_some() || hi.is_some()) {
                     let times = time_values(&cols.rows(t, part.clone())?)?;
                     if times.is_sorted() {
@@ -165,6 +166,8 @@ impl Segment {
                             continue;
                         }
                         part = part.start + first..part.start + end;
+                    } else {
+                        unsorted_times = Some(times);
                     }
                 }
                 let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
@@ -183,11 +186,21 @@ impl Segment {
                     columns.push(array);
                 }
                 let options = RecordBatchOptions::new().with_row_count(Some(part.len()));
-                batches.push(RecordBatch::try_new_with_options(
-                    out_schema.clone(),
-                    columns,
-                    &options,
-                )?);
+                let batch =
+                    RecordBatch::try_new_with_options(out_schema.clone(), columns, &options)?;
+                // Rows not sorted by time (not one series): keep those in range.
+                let batch = match unsorted_times {
+                    None => batch,
+                    Some(times) => {
+                        let (lo, hi) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
+                        let keep: BooleanArray =
+                            times.iter().map(|t| Some(lo <= *t && *t <= hi)).collect();
+                        arrow::compute::filter_record_batch(&batch, &keep)?
+                    }
+                };
+                if batch.num_rows() > 0 {
+                    batches.push(batch);
+                }
             }
         }
         Ok(batches)
