@@ -8,6 +8,7 @@
 //! Invariant: one scan reads one snapshot; a query never sees half a write.
 
 pub mod functions;
+pub mod kernels;
 mod latest;
 mod provider;
 mod run_aggregate;

@@ -22,14 +22,19 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array};
+use std::ops::Range;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt32Array, UInt64Array,
+};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{partition, take};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Float64Type, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::Result;
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::logical_expr::{ColumnarValue, EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -46,6 +51,7 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use crate::kernels::Kernels;
 use crate::scan::LynxScanExec;
 
 type GroupExpr = (Arc<dyn PhysicalExpr>, String);
@@ -105,7 +111,19 @@ impl DisplayAs for RunAggregateExec {
             "RunAggregateExec: mode=Partial, runs of gby=[{}], aggr=[{}]",
             keys.join(", "),
             aggs.join(", ")
-        )
+        )?;
+        let input = self.input.schema();
+        let reduced: Vec<&str> = self
+            .aggr
+            .iter()
+            .filter(|a| matches!(reduction(a, &input), Ok(Some(_))))
+            .map(|a| a.name())
+            .collect();
+        if !reduced.is_empty() {
+            let isa = format!("{:?}", Kernels::detect().isa()).to_lowercase();
+            write!(f, ", {isa} kernels for [{}]", reduced.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -158,15 +176,30 @@ impl ExecutionPlan for RunAggregateExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let input_schema = self.input.schema();
         let input = self.input.execute(partition, context)?;
+        let kernels = Kernels::detect();
+        let aggregates = self
+            .aggr
+            .iter()
+            .map(|a| {
+                let args = a.expressions();
+                Ok(match reduction(a, &input_schema)? {
+                    Some(kind) => RunAggregate::Reduce {
+                        kind,
+                        arg: args[0].clone(),
+                    },
+                    None => RunAggregate::Groups {
+                        accumulator: a.create_groups_accumulator()?,
+                        args,
+                    },
+                })
+            })
+            .collect::<Result<_>>()?;
         let mut runs = Runs {
             group_by: self.group_by.clone(),
-            args: self.aggr.iter().map(|a| a.expressions()).collect(),
-            accumulators: self
-                .aggr
-                .iter()
-                .map(|a| a.create_groups_accumulator())
-                .collect::<Result<_>>()?,
+            aggregates,
+            kernels,
             schema: self.schema.clone(),
             metrics: BaselineMetrics::new(&self.metrics, partition),
         };
@@ -191,20 +224,74 @@ impl ExecutionPlan for RunAggregateExec {
     }
 }
 
+/// How one aggregate is computed per run.
+enum RunAggregate {
+    /// Our own kernels over each run's slice of a Float64 argument (or the
+    /// run lengths and null counts for `count`).
+    Reduce {
+        kind: Reduction,
+        arg: Arc<dyn PhysicalExpr>,
+    },
+    /// A DataFusion groups accumulator, one group per run.
+    Groups {
+        accumulator: Box<dyn GroupsAccumulator>,
+        args: Vec<Arc<dyn PhysicalExpr>>,
+    },
+}
+
+/// Aggregates whose partial state the kernels produce, in DataFusion's
+/// layout: `sum`/`min`/`max` of Float64 are one nullable Float64,
+/// `avg` is (count UInt64, sum Float64) with the same nulls, `count` is a
+/// non-null Int64.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Reduction {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+/// The kernel form of `a`, when it has one and its partial state has the
+/// layout the kernels produce.
+fn reduction(a: &AggregateFunctionExpr, input: &SchemaRef) -> Result<Option<Reduction>> {
+    let args = a.expressions();
+    if args.len() != 1 {
+        return Ok(None);
+    }
+    let arg_type = args[0].data_type(input)?;
+    let state: Vec<DataType> = a
+        .state_fields()?
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let float = arg_type == DataType::Float64;
+    use DataType::{Float64, Int64, UInt64};
+    Ok(match (a.fun().name(), state.as_slice()) {
+        ("sum", [Float64]) if float => Some(Reduction::Sum),
+        ("avg", [UInt64, Float64]) if float => Some(Reduction::Avg),
+        ("min", [Float64]) if float => Some(Reduction::Min),
+        ("max", [Float64]) if float => Some(Reduction::Max),
+        ("count", [Int64]) => Some(Reduction::Count),
+        _ => None,
+    })
+}
+
 /// The per-stream state: accumulators are reused batch after batch (each
 /// batch emits and resets them).
 struct Runs {
     group_by: Vec<GroupExpr>,
-    args: Vec<Vec<Arc<dyn PhysicalExpr>>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
+    aggregates: Vec<RunAggregate>,
+    kernels: Kernels,
     schema: SchemaRef,
     metrics: BaselineMetrics,
 }
 
 impl Runs {
     /// One partial row per run of equal keys in `batch`.
-    /// Hot path: one `partition` pass over the keys, then one vectorised
-    /// `update_batch` per aggregate; no hashing.
+    /// Hot path: one `partition` pass over the keys, then per aggregate
+    /// either one kernel call per run or one vectorised `update_batch`;
+    /// no hashing.
     fn aggregate(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let n = batch.num_rows();
         if n == 0 {
@@ -216,27 +303,116 @@ impl Runs {
             .map(|(e, _)| e.evaluate(batch)?.into_array(n))
             .collect::<Result<Vec<ArrayRef>>>()?;
         let ranges = partition(&keys)?.ranges();
-        let mut groups = Vec::with_capacity(n);
-        let mut starts = Vec::with_capacity(ranges.len());
-        for (g, r) in ranges.iter().enumerate() {
-            starts.push(r.start as u32);
-            groups.extend(std::iter::repeat_n(g, r.len()));
-        }
-        let starts = UInt32Array::from(starts);
+        let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
         let mut columns = keys
             .iter()
             .map(|k| take(k, &starts, None))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        for (acc, args) in self.accumulators.iter_mut().zip(&self.args) {
-            let values = args
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(n))
-                .collect::<Result<Vec<ArrayRef>>>()?;
-            acc.update_batch(&values, &groups, None, ranges.len())?;
-            columns.extend(acc.state(EmitTo::All)?);
+        let mut groups: Option<Vec<usize>> = None;
+        for aggregate in &mut self.aggregates {
+            match aggregate {
+                RunAggregate::Reduce { kind, arg } => {
+                    let value = arg.evaluate(batch)?;
+                    columns.extend(reduce_runs(&self.kernels, *kind, value, &ranges)?);
+                }
+                RunAggregate::Groups { accumulator, args } => {
+                    let groups = groups.get_or_insert_with(|| {
+                        let mut g = Vec::with_capacity(n);
+                        for (i, r) in ranges.iter().enumerate() {
+                            g.extend(std::iter::repeat_n(i, r.len()));
+                        }
+                        g
+                    });
+                    let values = args
+                        .iter()
+                        .map(|e| e.evaluate(batch)?.into_array(n))
+                        .collect::<Result<Vec<ArrayRef>>>()?;
+                    accumulator.update_batch(&values, groups, None, ranges.len())?;
+                    columns.extend(accumulator.state(EmitTo::All)?);
+                }
+            }
         }
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
+}
+
+/// The partial state of `kind` for each run of `value`.
+fn reduce_runs(
+    kernels: &Kernels,
+    kind: Reduction,
+    value: ColumnarValue,
+    ranges: &[Range<usize>],
+) -> Result<Vec<ArrayRef>> {
+    if kind == Reduction::Count {
+        // count(*) is count of a non-null constant: each run's length.
+        let counts: Int64Array = match &value {
+            ColumnarValue::Scalar(s) => ranges
+                .iter()
+                .map(|r| Some(if s.is_null() { 0 } else { r.len() as i64 }))
+                .collect(),
+            ColumnarValue::Array(a) => ranges
+                .iter()
+                .map(|r| Some((r.len() - a.slice(r.start, r.len()).null_count()) as i64))
+                .collect(),
+        };
+        return Ok(vec![Arc::new(counts)]);
+    }
+    let n = ranges.last().map_or(0, |r| r.end);
+    let array = value.into_array(n)?;
+    let values = array.as_primitive::<Float64Type>();
+    let nulls = values.nulls().filter(|nb| nb.null_count() > 0);
+    let data = values.values();
+    // Per run: (valid values, the run's slice and validity).
+    let runs = ranges.iter().map(|r| {
+        let slice = &data[r.clone()];
+        match nulls {
+            None => (r.len(), slice, None),
+            Some(nb) => {
+                let valid = nb.inner().slice(r.start, r.len());
+                (valid.count_set_bits(), slice, Some(valid))
+            }
+        }
+    });
+    let sum = |slice: &[f64], valid: &Option<BooleanBuffer>| match valid {
+        None => kernels.sum(slice),
+        Some(v) => kernels.sum_valid(slice, v),
+    };
+    let extremes = |slice: &[f64], valid: &Option<BooleanBuffer>| match valid {
+        None => kernels.min_max(slice),
+        Some(v) => kernels.min_max_valid(slice, v),
+    };
+    Ok(match kind {
+        Reduction::Sum => {
+            let sums: Float64Array = runs
+                .map(|(count, slice, valid)| (count > 0).then(|| sum(slice, &valid)))
+                .collect();
+            vec![Arc::new(sums)]
+        }
+        Reduction::Avg => {
+            let mut counts = Vec::with_capacity(ranges.len());
+            let mut sums = Vec::with_capacity(ranges.len());
+            for (count, slice, valid) in runs {
+                counts.push(count as u64);
+                sums.push(if count > 0 { sum(slice, &valid) } else { 0.0 });
+            }
+            let nulls = NullBuffer::from_iter(counts.iter().map(|&c| c > 0));
+            let nulls = (nulls.null_count() > 0).then_some(nulls);
+            vec![
+                Arc::new(UInt64Array::new(counts.into(), nulls.clone())),
+                Arc::new(Float64Array::new(sums.into(), nulls)),
+            ]
+        }
+        Reduction::Min | Reduction::Max => {
+            let out: Float64Array = runs
+                .map(|(_, slice, valid)| {
+                    extremes(slice, &valid)
+                        .map(|(lo, hi)| if kind == Reduction::Min { lo } else { hi })
+                })
+                .collect();
+            vec![Arc::new(out)]
+        }
+        Reduction::Count => unreachable!("handled above"),
+    })
 }
 
 /// Replaces eligible Partial aggregates over LynxStore scans with

@@ -1,5 +1,5 @@
-//! `RunAggregateExec` against DataFusion's own hash aggregation on the same
-//! data: random rows (NULLs, unsorted times, several partitions) written in
+//! `RunAggregateExec` (its kernels and its groups accumulators) against
+//! DataFusion's own hash aggregation on the same data: random rows (NULLs, unsorted times, several partitions) written in
 //! batches with flushes in between, so scans mix sorted segments and
 //! unsorted memtable batches.
 
@@ -144,6 +144,7 @@ proptest! {
             let (plan, got) = rt.block_on(run(&with_runs, sql));
             let (_, want) = rt.block_on(run(&hashed, sql));
             prop_assert!(plan.contains("RunAggregateExec"), "{}\n{}", sql, plan);
+            prop_assert!(plan.contains("kernels for ["), "{}\n{}", sql, plan);
             prop_assert_eq!(got, want, "{}", sql);
         }
     }
