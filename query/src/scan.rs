@@ -18,6 +18,7 @@ use datafusion::common::{DataFusionError, Result, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -36,6 +37,7 @@ pub struct LynxScanExec {
     schema: SchemaRef,
     limit: Option<usize>,
     properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl LynxScanExec {
@@ -76,6 +78,7 @@ impl LynxScanExec {
             schema,
             limit,
             properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -171,6 +174,10 @@ impl ExecutionPlan for LynxScanExec {
         Ok(self)
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     #[allow(deprecated)]
     fn partition_statistics(&self, partition: Option<usize>) -> Result<Arc<Statistics>> {
         let rows = match partition {
@@ -207,11 +214,15 @@ impl ExecutionPlan for LynxScanExec {
         let snapshot = self.snapshot.clone();
         let request = self.request.clone();
         let schema = self.schema.clone();
+        let metrics = BaselineMetrics::new(&self.metrics, partition);
         let batches = futures::stream::iter(units)
             .map(move |unit| {
+                let timer = metrics.elapsed_compute().timer();
                 let batches = snapshot
                     .read_unit(&unit, &request)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                timer.done();
+                metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());
                 Ok::<_, DataFusionError>(futures::stream::iter(
                     batches.into_iter().map(Ok::<RecordBatch, DataFusionError>),
                 ))

@@ -197,3 +197,41 @@ async fn distinct_on_newest_rows_take_the_series_directory_path() {
         assert_eq!(plan.contains(marker), fast, "{sql}\n{plan}");
     }
 }
+
+/// EXPLAIN ANALYZE shows the pushed-down filters in the scan (and no
+/// FilterExec for them), the scan's exact output rows and the run
+/// aggregation's kernels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_analyze_shows_pushdown_rows_and_kernels() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Database::open(dir.path()).unwrap());
+    let mut s = Engine::new(db).unwrap().session("lynx", None);
+    s.run("CREATE TABLE m (time TIMESTAMPTZ NOT NULL, host TEXT, usage DOUBLE PRECISION) WITH (tags = 'host')")
+        .await
+        .unwrap();
+    s.run(
+        "INSERT INTO m SELECT to_timestamp(t * 60), 'h' || (t % 3), t FROM generate_series(0, 599) AS g(t)",
+    )
+    .await
+    .unwrap();
+    s.run("VACUUM").await.unwrap();
+    // Minutes 100..=199 of hosts h0 and h1: 67 rows.
+    let plan = explain(
+        &mut s,
+        "ANALYZE SELECT host, avg(usage), max(usage) FROM m WHERE host IN ('h0', 'h1') \
+         AND time >= to_timestamp(6000) AND time < to_timestamp(12000) GROUP BY host",
+    )
+    .await;
+    let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
+    assert!(scan.contains("tag host IN (h0, h1)"), "{plan}");
+    assert!(scan.contains("output_rows=67,"), "{plan}");
+    assert!(!plan.contains("FilterExec"), "{plan}");
+    let agg = plan
+        .lines()
+        .find(|l| l.contains("RunAggregateExec"))
+        .unwrap();
+    assert!(
+        agg.contains("kernels for [avg(m.usage), max(m.usage)]"),
+        "{plan}"
+    );
+}
