@@ -113,6 +113,50 @@ struct BlockMeta<'a> {
 
 /// Decodes `out.len()` values. Hot path: one integer decode, then an
 /// in-place `k / 10^e` per value, then the patches.
+/// Replaces each key `k` (sign-flipped i64) of a block with the bits of
+/// `k as f64 / p`, exactly as `decode_value` computes them. Hot loop of ALP
+/// decoding: it must vectorize, and `i64 as f64` only does with AVX-512DQ,
+/// so other CPUs convert through the 2^52 + 2^51 bias when every key of the
+/// block fits in 51 bits (exact there), and per value otherwise.
+fn keys_to_f64(chunk: &mut [u64], p: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512dq") {
+        // SAFETY: the CPU supports AVX-512F and AVX-512DQ (checked above;
+        // DQ implies F).
+        return unsafe { keys_to_f64_avx512(chunk, p) };
+    }
+    keys_to_f64_portable(chunk, p);
+}
+
+fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
+    const HALF: u64 = 1 << 51;
+    // Sign-flipped keys are offset by 2^63; small keys lie in 2^63 ± 2^51.
+    let small = chunk.iter().fold(true, |ok, &v| {
+        ok & (v.wrapping_sub(SIGN).wrapping_add(HALF) < 2 * HALF)
+    });
+    if small {
+        const MAGIC: f64 = 6_755_399_441_055_744.0; // 2^52 + 2^51
+        let bias = MAGIC.to_bits();
+        for v in chunk.iter_mut() {
+            let k = v.wrapping_sub(SIGN); // the key as a two's complement i64
+            let d = f64::from_bits(bias.wrapping_add(k)) - MAGIC;
+            *v = (d / p).to_bits();
+        }
+    } else {
+        for v in chunk.iter_mut() {
+            *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn keys_to_f64_avx512(chunk: &mut [u64], p: f64) {
+    for v in chunk.iter_mut() {
+        *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
+    }
+}
+
 pub(crate) fn decode(
     r: &mut ByteReader,
     w: FloatWidth,
@@ -138,12 +182,7 @@ pub(crate) fn decode(
     for (chunk, meta) in out.chunks_mut(BLOCK).zip(&metas[rows.first_block..]) {
         let e = meta.e;
         match w {
-            FloatWidth::F64 => {
-                let p = POW10[e];
-                for v in chunk.iter_mut() {
-                    *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
-                }
-            }
+            FloatWidth::F64 => keys_to_f64(chunk, POW10[e]),
             FloatWidth::F32 => {
                 for v in chunk.iter_mut() {
                     *v = decode_value((*v ^ SIGN) as i64, e, w);
@@ -161,4 +200,40 @@ pub(crate) fn decode(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reference(keys: &[u64], p: f64) -> Vec<u64> {
+        keys.iter()
+            .map(|&v| (((v ^ SIGN) as i64) as f64 / p).to_bits())
+            .collect()
+    }
+
+    proptest! {
+        /// Both conversion paths (and the one this CPU dispatches to) give
+        /// the bits of `k as f64 / 10^e`, for small keys (bias trick) and
+        /// blocks holding a key beyond 2^51 (per-value path).
+        #[test]
+        fn key_conversion_paths_agree(
+            small in prop::collection::vec(-(1i64 << 51)..(1i64 << 51), 0..300),
+            large in prop::option::of(any::<i64>()),
+            e in 0usize..19,
+        ) {
+            let mut keys: Vec<u64> = small.iter().map(|&k| (k as u64) ^ SIGN).collect();
+            if let Some(k) = large {
+                keys.push((k as u64) ^ SIGN);
+            }
+            let want = reference(&keys, POW10[e]);
+            let mut portable = keys.clone();
+            keys_to_f64_portable(&mut portable, POW10[e]);
+            prop_assert_eq!(&portable, &want);
+            let mut dispatched = keys.clone();
+            keys_to_f64(&mut dispatched, POW10[e]);
+            prop_assert_eq!(&dispatched, &want);
+        }
+    }
 }
