@@ -8,13 +8,13 @@
 //! was pruned.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, Statistics};
+use datafusion::common::{ColumnStatistics, DataFusionError, Result, ScalarValue, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
@@ -25,7 +25,7 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use futures::StreamExt;
-use lynx_storage::{ScanRequest, ScanStats, ScanUnit, TableSnapshot};
+use lynx_storage::{ColumnStats, Scalar, ScanRequest, ScanStats, ScanUnit, TableSnapshot};
 
 #[derive(Debug)]
 pub struct LynxScanExec {
@@ -38,6 +38,51 @@ pub struct LynxScanExec {
     limit: Option<usize>,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
+    column_stats: OnceLock<Vec<ColumnStatistics>>,
+}
+
+/// DataFusion's exact statistics of a column from the storage's: values
+/// converted to the column's type, and nothing for what does not convert
+/// or where DataFusion's order and PostgreSQL's differ (a NaN minimum:
+/// PostgreSQL orders every NaN above all numbers).
+fn column_statistics(s: &ColumnStats, data_type: &DataType) -> ColumnStatistics {
+    let value = |v: &Option<Scalar>| -> Option<ScalarValue> {
+        let Some(v) = v else {
+            return ScalarValue::try_from(data_type).ok(); // all NULL: a typed NULL
+        };
+        let raw = match v {
+            Scalar::Int(i) => match i64::try_from(*i) {
+                Ok(i) => ScalarValue::Int64(Some(i)),
+                Err(_) => ScalarValue::UInt64(Some(u64::try_from(*i).ok()?)),
+            },
+            Scalar::Float(f) => ScalarValue::Float64(Some(*f)),
+            Scalar::Bool(b) => ScalarValue::Boolean(Some(*b)),
+            Scalar::Bytes(b) if *data_type == DataType::Utf8 => {
+                ScalarValue::Utf8(Some(String::from_utf8(b.clone()).ok()?))
+            }
+            Scalar::Bytes(_) => return None,
+        };
+        if matches!(
+            data_type,
+            DataType::Decimal128(..) | DataType::Decimal256(..)
+        ) {
+            return None; // unscaled integers
+        }
+        raw.cast_to(data_type).ok()
+    };
+    let nan_min = matches!(s.min, Some(Scalar::Float(f)) if f.is_nan());
+    match (value(&s.min), value(&s.max)) {
+        (Some(min), Some(max)) if !nan_min => ColumnStatistics {
+            null_count: Precision::Exact(s.null_count),
+            min_value: Precision::Exact(min),
+            max_value: Precision::Exact(max),
+            ..ColumnStatistics::new_unknown()
+        },
+        _ => ColumnStatistics {
+            null_count: Precision::Exact(s.null_count),
+            ..ColumnStatistics::new_unknown()
+        },
+    }
 }
 
 impl LynxScanExec {
@@ -79,6 +124,7 @@ impl LynxScanExec {
             limit,
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
+            column_stats: OnceLock::new(),
         }
     }
 
@@ -92,6 +138,30 @@ impl LynxScanExec {
             .map(|c| c.name.clone())
             .collect();
         (tags, def.columns[def.time_index()].name.clone())
+    }
+
+    /// Exact min/max/NULL count of each output column over the whole
+    /// snapshot, from chunk headers (computed once, on first use), so that
+    /// DataFusion answers `min`, `max` and `count(col)` without scanning.
+    fn column_statistics(&self) -> Result<&Vec<ColumnStatistics>> {
+        if let Some(done) = self.column_stats.get() {
+            return Ok(done);
+        }
+        let positions: Vec<usize> = match &self.request.projection {
+            Some(p) => p.clone(),
+            None => (0..self.snapshot.schema.fields().len()).collect(),
+        };
+        let mut out = Vec::with_capacity(positions.len());
+        for (field, pos) in self.schema.fields().iter().zip(positions) {
+            let stats = self
+                .snapshot
+                .column_stats(pos)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            out.push(stats.map_or_else(ColumnStatistics::new_unknown, |s| {
+                column_statistics(&s, field.data_type())
+            }));
+        }
+        Ok(self.column_stats.get_or_init(|| out))
     }
 
     fn rows_bound(&self) -> usize {
@@ -193,14 +263,18 @@ impl ExecutionPlan for LynxScanExec {
         let exact = self.request.lo.is_none()
             && self.request.hi.is_none()
             && self.partitions.iter().flatten().all(ScanUnit::rows_exact);
-        let rows = if exact {
-            Precision::Exact(rows)
-        } else {
-            Precision::Inexact(rows)
-        };
-        Ok(Arc::new(
-            Statistics::new_unknown(&self.schema).with_num_rows(rows),
-        ))
+        if !exact {
+            return Ok(Arc::new(
+                Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),
+            ));
+        }
+        let mut stats = Statistics::new_unknown(&self.schema).with_num_rows(Precision::Exact(rows));
+        // Column statistics describe the whole table: only an unfiltered
+        // scan of it, asked as a whole, has them.
+        if partition.is_none() && self.request.tags.is_empty() && !self.request.latest_per_series {
+            stats.column_statistics = self.column_statistics()?.clone();
+        }
+        Ok(Arc::new(stats))
     }
 
     fn execute(

@@ -235,3 +235,44 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
         "{plan}"
     );
 }
+
+/// `testdata/slt/statistics.slt` checks the values; this checks that
+/// min/max/count over a whole table are answered without a scan, and that
+/// filtered or primary-key tables are still scanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_table_min_max_count_come_from_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(Database::open(dir.path()).unwrap());
+    let mut s = Engine::new(db).unwrap().session("lynx", None);
+    s.run("CREATE TABLE st (time TIMESTAMPTZ NOT NULL, host TEXT, usage DOUBLE PRECISION) WITH (tags = 'host')")
+        .await
+        .unwrap();
+    s.run("CREATE TABLE pk (time TIMESTAMPTZ NOT NULL, host TEXT, v DOUBLE PRECISION, PRIMARY KEY (host, time))")
+        .await
+        .unwrap();
+    s.run("INSERT INTO st VALUES ('2024-01-01 00:00:00+00', 'a', 1), ('2024-01-01 00:01:00+00', 'b', NULL)")
+        .await
+        .unwrap();
+    s.run("INSERT INTO pk VALUES ('2024-01-01 00:00:00+00', 'a', 1)")
+        .await
+        .unwrap();
+    s.run("VACUUM").await.unwrap();
+    s.run("INSERT INTO st VALUES ('2024-01-01 00:02:00+00', 'a', 5)")
+        .await
+        .unwrap();
+    for (sql, scans) in [
+        (
+            "SELECT min(usage), max(usage), count(usage), count(*), max(time) FROM st",
+            false,
+        ),
+        ("SELECT min(usage) FROM st WHERE host = 'a'", true),
+        (
+            "SELECT max(usage) FROM st WHERE time > '2024-01-01 00:00:30+00'",
+            true,
+        ),
+        ("SELECT max(v), count(*) FROM pk", true),
+    ] {
+        let plan = explain(&mut s, sql).await;
+        assert_eq!(plan.contains("LynxScanExec"), scans, "{sql}\n{plan}");
+    }
+}

@@ -31,9 +31,10 @@ mod time_filter;
 pub mod wal;
 
 pub use db::{
-    BulkLoad, Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats, ScanUnit,
-    StorageMetrics, TableSnapshot, TagFilter,
+    BulkLoad, ColumnStats, Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats,
+    ScanUnit, StorageMetrics, TableSnapshot, TagFilter,
 };
 pub use error::{Result, StatusCode, StorageError};
+pub use lynx_compression::Scalar;
 pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};
 pub use wal::Durability;

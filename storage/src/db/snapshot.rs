@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use std::collections::HashSet;
 
-use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use lynx_compression::Scalar;
 
 use super::latest;
 use crate::dedup::dedup_last_write_wins;
@@ -135,6 +136,40 @@ impl TableSnapshot {
             out.extend(self.read_unit(&unit, &req)?);
         }
         Ok(out)
+    }
+
+    /// Exact NULL count, minimum and maximum of column `column` (a position
+    /// in the snapshot's schema) over every row, from segment chunk headers
+    /// and memtable batches, without decoding. `None` when they cannot be
+    /// exact: primary-key tables (de-duplication may drop rows), and types
+    /// without statistics (decimals, binary, unsigned values above
+    /// `i64::MAX` in the memtable). Floats are ordered by IEEE totalOrder.
+    pub fn column_stats(&self, column: usize) -> Result<Option<ColumnStats>> {
+        if self.def.options.primary_key {
+            return Ok(None);
+        }
+        let field = self.schema.field(column);
+        let mut stats = ColumnStats::default();
+        for seg in &self.segments {
+            match seg.column_stats(field.name())? {
+                None => stats.null_count += seg.footer().rows as usize,
+                Some(chunks) => {
+                    for c in chunks {
+                        stats.null_count += c.null_count;
+                        stats.merge(c.min, c.max);
+                    }
+                }
+            }
+        }
+        for m in &self.mem {
+            let array = m.batch.column(column);
+            stats.null_count += array.null_count();
+            let Some((min, max)) = array_min_max(array)? else {
+                return Ok(None);
+            };
+            stats.merge(min, max);
+        }
+        Ok(Some(stats))
     }
 
     /// Splits a scan into independent units, pruning segments by time and
@@ -391,6 +426,110 @@ impl TableSnapshot {
         }
         Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
     }
+}
+
+/// Exact statistics of one column (see [`TableSnapshot::column_stats`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnStats {
+    pub null_count: usize,
+    /// Smallest and largest non-NULL value; `None` when there is none.
+    pub min: Option<Scalar>,
+    pub max: Option<Scalar>,
+}
+
+impl ColumnStats {
+    fn merge(&mut self, min: Option<Scalar>, max: Option<Scalar>) {
+        use std::cmp::Ordering::{Greater, Less};
+        if let Some(v) = min {
+            if self
+                .min
+                .as_ref()
+                .is_none_or(|cur| scalar_cmp(&v, cur) == Less)
+            {
+                self.min = Some(v);
+            }
+        }
+        if let Some(v) = max {
+            if self
+                .max
+                .as_ref()
+                .is_none_or(|cur| scalar_cmp(&v, cur) == Greater)
+            {
+                self.max = Some(v);
+            }
+        }
+    }
+}
+
+/// Total order of statistics values of one column (same variant).
+fn scalar_cmp(a: &Scalar, b: &Scalar) -> std::cmp::Ordering {
+    match (a, b) {
+        (Scalar::Int(a), Scalar::Int(b)) => a.cmp(b),
+        (Scalar::Float(a), Scalar::Float(b)) => a.total_cmp(b),
+        (Scalar::Bytes(a), Scalar::Bytes(b)) => a.cmp(b),
+        (Scalar::Bool(a), Scalar::Bool(b)) => a.cmp(b),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// Min and max of a memtable column as statistics values (`Some((None,
+/// None))` when every value is NULL), `None` for types without statistics.
+fn array_min_max(array: &ArrayRef) -> Result<Option<(Option<Scalar>, Option<Scalar>)>> {
+    let dt = array.data_type();
+    if dt.is_integer() || dt.is_temporal() {
+        if matches!(dt, DataType::UInt64) {
+            let values = array.as_primitive::<arrow::datatypes::UInt64Type>();
+            let int = |v: Option<u64>| v.map(|v| Scalar::Int(i128::from(v)));
+            return Ok(Some((
+                int(arrow::compute::min(values)),
+                int(arrow::compute::max(values)),
+            )));
+        }
+        let Ok(ints) = cast(array, &DataType::Int64) else {
+            return Ok(None);
+        };
+        let ints = ints.as_primitive::<Int64Type>();
+        let int = |v: Option<i64>| v.map(|v| Scalar::Int(i128::from(v)));
+        return Ok(Some((
+            int(arrow::compute::min(ints)),
+            int(arrow::compute::max(ints)),
+        )));
+    }
+    Ok(match dt {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            let floats = cast(array, &DataType::Float64)?;
+            let floats = floats.as_primitive::<arrow::datatypes::Float64Type>();
+            let mut out: Option<(f64, f64)> = None;
+            for v in floats.iter().flatten() {
+                out = Some(match out {
+                    None => (v, v),
+                    Some((lo, hi)) => (
+                        if v.total_cmp(&lo).is_lt() { v } else { lo },
+                        if v.total_cmp(&hi).is_gt() { v } else { hi },
+                    ),
+                });
+            }
+            Some(out.map_or((None, None), |(lo, hi)| {
+                (Some(Scalar::Float(lo)), Some(Scalar::Float(hi)))
+            }))
+        }
+        DataType::Utf8 => {
+            let text = array.as_string::<i32>();
+            let bytes = |v: Option<&str>| v.map(|v| Scalar::Bytes(v.as_bytes().to_vec()));
+            Some((
+                bytes(arrow::compute::min_string(text)),
+                bytes(arrow::compute::max_string(text)),
+            ))
+        }
+        DataType::Boolean => {
+            let b = array.as_boolean();
+            Some((
+                arrow::compute::min_boolean(b).map(Scalar::Bool),
+                arrow::compute::max_boolean(b).map(Scalar::Bool),
+            ))
+        }
+        _ => None,
+    })
 }
 
 /// Rows per scan unit cut from one segment: 16 chunks of 65,536 rows.

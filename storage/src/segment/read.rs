@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
-use lynx_compression::{block_stats, decode_array, decode_blocks, Scalar};
+use lynx_compression::{block_stats, chunk_stats, decode_array, decode_blocks, ChunkStats, Scalar};
 use memmap2::Mmap;
 
 use super::write::time_values;
@@ -229,6 +229,25 @@ impl Segment {
                 })
                 .collect()
         }))
+    }
+
+    /// Row count, NULL count and min/max of column `name` in every chunk,
+    /// read from the chunk headers (nothing is decoded). `None` when the
+    /// segment predates the column (all its rows are NULL there).
+    pub fn column_stats(&self, name: &str) -> Result<Option<Vec<ChunkStats>>> {
+        let Some(c) = self.footer.columns.iter().position(|col| col.name == name) else {
+            return Ok(None);
+        };
+        self.footer
+            .chunks
+            .iter()
+            .map(|chunk| {
+                let blob = chunk.columns[c];
+                let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
+                chunk_stats(bytes).map_err(|e| self.corrupt(format!("column \"{name}\": {e}")))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     fn corrupt(&self, message: String) -> StorageError {
