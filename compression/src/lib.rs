@@ -85,6 +85,8 @@ pub enum Codec {
     ForBitpack,
     Delta,
     DeltaOfDelta,
+    /// Integers: values minus a constant step per position (jittered grids).
+    Linear,
     Rle,
     /// Floats: decimal exponent + integer cascade.
     Alp,

@@ -60,6 +60,16 @@ pub(crate) fn choose_int_scheme(values: &[u64], depth: u8) -> IntScheme {
             best = (size, scheme);
         }
     }
+    // Linear residuals depend on each value's position in the whole node,
+    // so they are computed on all values and then sampled.
+    if values.len() > 2 * RUN_LEN {
+        let (_, residuals) = int::linear::residuals(values);
+        let mut out = vec![0u8; 9];
+        int::encode_node(&sample(&residuals), None, depth - 1, &mut out);
+        if out.len() < best.0 {
+            best = (out.len(), IntScheme::Linear);
+        }
+    }
     best.1
 }
 

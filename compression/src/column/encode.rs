@@ -159,6 +159,7 @@ impl Encoder<'_> {
             Codec::Delta => IntScheme::Delta,
             Codec::DeltaOfDelta => IntScheme::DeltaOfDelta,
             Codec::Rle => IntScheme::Rle,
+            Codec::Linear => IntScheme::Linear,
             _ => return Err(self.not_applicable(codec, "not an integer codec")),
         }))
     }

@@ -5,13 +5,14 @@
 //! never stored in the node. Every integer Arrow type is mapped to keys first
 //! (`key = value ^ SIGN` for signed types, `key = value` for unsigned), so
 //! that key order is value order and FOR/delta/RLE work on one type.
-//! Cascades (delta -> FOR, RLE -> {values, lengths}) nest nodes; the decoder
+//! Cascades (delta -> FOR, linear -> FOR, RLE -> {values, lengths}) nest nodes; the decoder
 //! bounds the nesting depth.
 //! Invariant: `decode_node` consumes exactly the bytes `encode_node` wrote.
 
 pub(crate) mod bitpack;
 pub(crate) mod delta;
 pub(crate) mod for_;
+pub(crate) mod linear;
 pub(crate) mod plain;
 pub(crate) mod rle;
 pub(crate) mod scan;
@@ -41,6 +42,8 @@ pub(crate) mod id {
     pub(crate) const RLE: u8 = 5;
     /// i128 split into two integer nodes (see `wide`); only at a decimal root.
     pub(crate) const I128_SPLIT: u8 = 6;
+    /// Values minus `i * step` (see `linear`).
+    pub(crate) const LINEAR: u8 = 7;
 }
 
 /// The integer schemes the encoder can pick (delta-of-delta is DELTA nested).
@@ -51,6 +54,7 @@ pub(crate) enum IntScheme {
     Rle,
     Delta,
     DeltaOfDelta,
+    Linear,
     Plain,
 }
 
@@ -85,6 +89,10 @@ pub(crate) fn encode_node(values: &[u64], forced: Option<IntScheme>, depth: u8, 
         IntScheme::Rle => {
             out.push(id::RLE);
             rle::encode(values, depth, out);
+        }
+        IntScheme::Linear => {
+            out.push(id::LINEAR);
+            linear::encode(values, depth, out);
         }
     }
 }
@@ -158,6 +166,7 @@ pub(crate) fn decode_rows(
         id::FOR_BITPACK => for_::decode(r, rows, out),
         id::DELTA => delta::decode(r, rows, out, depth - 1),
         id::RLE => rle::decode(r, rows, out, depth - 1),
+        id::LINEAR => linear::decode(r, rows, out, depth - 1),
         _ => Err(crate::error::corrupt(at, "unknown integer codec id")),
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn evaluate_node(
             }
             Ok(())
         }
-        id::PLAIN | id::DELTA => {
+        id::PLAIN | id::DELTA | id::LINEAR => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;
@@ -65,7 +65,7 @@ pub(crate) fn sum_node(r: &mut ByteReader, n: usize, depth: u8) -> Result<u128, 
                 s.wrapping_add((v as u128).wrapping_mul(l as u128))
             }))
         }
-        id::PLAIN | id::DELTA => {
+        id::PLAIN | id::DELTA | id::LINEAR => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;

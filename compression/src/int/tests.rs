@@ -7,12 +7,13 @@ use proptest::prelude::*;
 use super::*;
 use crate::predicate::{key_ranges, Domain, Predicate, Scalar};
 
-const SCHEMES: [IntScheme; 6] = [
+const SCHEMES: [IntScheme; 7] = [
     IntScheme::Constant,
     IntScheme::ForBitpack,
     IntScheme::Rle,
     IntScheme::Delta,
     IntScheme::DeltaOfDelta,
+    IntScheme::Linear,
     IntScheme::Plain,
 ];
 
@@ -90,13 +91,43 @@ proptest! {
 }
 
 #[test]
-fn regular_series_become_constant_deltas() {
+fn regular_series_become_a_step_and_constant_residuals() {
     let values: Vec<u64> = (0..65_536u64)
         .map(|i| SIGN + 1_700_000_000_000 + i * 10_000)
         .collect();
     let bytes = encode(&values, None);
-    assert_eq!(bytes[0], id::DELTA);
+    assert_eq!(bytes[0], id::LINEAR);
+    assert_eq!(&bytes[1..9], &10_000u64.to_le_bytes());
+    assert_eq!(bytes[9], id::CONSTANT);
+    assert!(bytes.len() < 30, "{} bytes", bytes.len());
+    // Forced delta coding is as small: a constant delta stream.
+    let bytes = encode(&values, Some(IntScheme::Delta));
     assert!(bytes.len() < 80, "{} bytes", bytes.len());
+}
+
+#[test]
+fn jittered_series_pack_the_jitter_not_twice_its_range() {
+    // 10 s steps with jitter in [0, 31] ms: 5 bits against the grid, while
+    // deltas span [-31, 31] around the step: 6 bits.
+    let mut x = 12345u64;
+    let values: Vec<u64> = (0..65_536u64)
+        .map(|i| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            SIGN + 1_700_000_000_000 + i * 10_000 + (x >> 59)
+        })
+        .collect();
+    let linear = encode(&values, None);
+    assert_eq!(linear[0], id::LINEAR);
+    let delta = encode(&values, Some(IntScheme::Delta));
+    let bits = |b: &[u8]| b.len() as f64 * 8.0 / values.len() as f64;
+    assert!(bits(&linear) < 5.2, "linear {} bits/value", bits(&linear));
+    assert!(bits(&delta) > 5.9, "delta {} bits/value", bits(&delta));
+    assert_eq!(
+        decode_vec(&mut ByteReader::new(&linear), values.len()).unwrap(),
+        values
+    );
 }
 
 #[test]

@@ -123,12 +123,13 @@ fn check_decode_blocks(a: &dyn Array, opts: &EncodeOptions, from: usize, len: us
     assert!(crate::decode_blocks(&blob, a.data_type(), 0..n_blocks + 1).is_err());
 }
 
-const CODECS: [Option<crate::Codec>; 10] = [
+const CODECS: [Option<crate::Codec>; 11] = [
     None,
     Some(crate::Codec::Plain),
     Some(crate::Codec::ForBitpack),
     Some(crate::Codec::Delta),
     Some(crate::Codec::DeltaOfDelta),
+    Some(crate::Codec::Linear),
     Some(crate::Codec::Rle),
     Some(crate::Codec::Alp),
     Some(crate::Codec::Xor),

@@ -78,6 +78,7 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
         Some(Codec::ForBitpack),
         Some(Codec::Delta),
         Some(Codec::DeltaOfDelta),
+        Some(Codec::Linear),
         Some(Codec::Rle),
     ] {
         cases.push((format!("int64_{codec:?}"), int_array.clone(), codec, false));

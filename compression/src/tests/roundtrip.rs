@@ -9,13 +9,14 @@ use proptest::prelude::*;
 use super::model::*;
 use crate::{chunk_stats, decode_array, encode_array, Codec, CompressionError, EncodeOptions};
 
-const INT_CODECS: [Option<Codec>; 7] = [
+const INT_CODECS: [Option<Codec>; 8] = [
     None,
     Some(Codec::Plain),
     Some(Codec::Constant),
     Some(Codec::ForBitpack),
     Some(Codec::Delta),
     Some(Codec::DeltaOfDelta),
+    Some(Codec::Linear),
     Some(Codec::Rle),
 ];
 const FLOAT_CODECS: [Option<Codec>; 6] = [
