@@ -66,7 +66,9 @@ mod tests;
 
 pub use aggregate::{aggregate, ChunkAggregate};
 pub use block_index::{block_stats, BlockStats};
-pub use column::{decode_array, decode_blocks, decodes_whole, encode_array};
+pub use column::{
+    decode_array, decode_blocks, decodes_whole, encode_array, open_chunk, OpenedChunk,
+};
 pub use error::CompressionError;
 pub use evaluate::evaluate;
 pub use format::MAX_CHUNK_ROWS;

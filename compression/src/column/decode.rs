@@ -15,7 +15,7 @@ use arrow_array::{
 use arrow_buffer::{Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, TimeUnit};
 
-use super::{open, read_validity};
+use super::{open, read_validity, OpenChunk};
 use crate::cursor::ByteReader;
 use crate::error::CompressionError;
 use crate::float::{self, FloatWidth};
@@ -41,12 +41,46 @@ pub fn decode_blocks(
     decode(bytes, data_type, Some(blocks))
 }
 
+/// A chunk opened once for several reads: its header parsed and its body
+/// decompressed (when behind the zstd stage), so that each
+/// [`OpenedChunk::decode_blocks`] only unpacks its own blocks. Readers that
+/// take several parts of one chunk open it once.
+pub struct OpenedChunk<'a>(OpenChunk<'a>);
+
+/// Opens a chunk blob for [`OpenedChunk::decode_blocks`].
+pub fn open_chunk(bytes: &[u8]) -> Result<OpenedChunk<'_>, CompressionError> {
+    open(bytes).map(OpenedChunk)
+}
+
+impl OpenedChunk<'_> {
+    /// Same as [`decode_blocks`] on the blob this chunk was opened from.
+    pub fn decode_blocks(
+        &self,
+        data_type: &DataType,
+        blocks: Range<usize>,
+    ) -> Result<ArrayRef, CompressionError> {
+        decode_open(&self.0, data_type, Some(blocks))
+    }
+
+    /// Rows in the chunk.
+    pub fn rows(&self) -> usize {
+        self.0.header.rows
+    }
+}
+
 fn decode(
     bytes: &[u8],
     data_type: &DataType,
     blocks: Option<Range<usize>>,
 ) -> Result<ArrayRef, CompressionError> {
-    let chunk = open(bytes)?;
+    decode_open(&open(bytes)?, data_type, blocks)
+}
+
+fn decode_open(
+    chunk: &OpenChunk<'_>,
+    data_type: &DataType,
+    blocks: Option<Range<usize>>,
+) -> Result<ArrayRef, CompressionError> {
     let h = &chunk.header;
     h.check_type(data_type)?;
     let rows = match blocks {

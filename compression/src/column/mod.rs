@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 
-pub use decode::{decode_array, decode_blocks};
+pub use decode::{decode_array, decode_blocks, open_chunk, OpenedChunk};
 pub use encode::encode_array;
 
 use crate::cursor::ByteReader;

@@ -137,10 +137,16 @@ fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
     if small {
         const MAGIC: f64 = 6_755_399_441_055_744.0; // 2^52 + 2^51
         let bias = MAGIC.to_bits();
-        for v in chunk.iter_mut() {
+        let convert = |v: &mut u64| {
             let k = v.wrapping_sub(SIGN); // the key as a two's complement i64
-            let d = f64::from_bits(bias.wrapping_add(k)) - MAGIC;
-            *v = (d / p).to_bits();
+            f64::from_bits(bias.wrapping_add(k)) - MAGIC
+        };
+        if p == 1.0 {
+            chunk.iter_mut().for_each(|v| *v = convert(v).to_bits());
+        } else {
+            chunk
+                .iter_mut()
+                .for_each(|v| *v = (convert(v) / p).to_bits());
         }
     } else {
         for v in chunk.iter_mut() {
@@ -152,6 +158,13 @@ fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
 fn keys_to_f64_avx512(chunk: &mut [u64], p: f64) {
+    if p == 1.0 {
+        // Exponent 0 (integral values): x / 1.0 == x, skip the division.
+        for v in chunk.iter_mut() {
+            *v = (((*v ^ SIGN) as i64) as f64).to_bits();
+        }
+        return;
+    }
     for v in chunk.iter_mut() {
         *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
     }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use arrow::array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
-use lynx_compression::{block_stats, chunk_stats, decode_array, decode_blocks, ChunkStats, Scalar};
+use lynx_compression::{
+    block_stats, chunk_stats, decode_array, decode_blocks, open_chunk, ChunkStats, OpenedChunk,
+    Scalar,
+};
 use memmap2::Mmap;
 
 use super::write::time_values;
@@ -147,8 +150,7 @@ impl Segment {
                 segment: self,
                 chunk,
                 verified: vec![false; chunk.columns.len()],
-                whole: vec![None; chunk.columns.len()],
-                zstd: vec![None; chunk.columns.len()],
+                opened: (0..chunk.columns.len()).map(|_| None).collect(),
                 last: vec![None; chunk.columns.len()],
                 shared: pieces.len() > 1,
             };
@@ -281,12 +283,25 @@ impl Segment {
         whole_rows: Option<usize>,
         blocks: Range<usize>,
     ) -> Result<ArrayRef> {
-        let name = &self.footer.columns[column].name;
         let data_type = self.footer.columns[column].column_type.to_arrow();
         let decoded = match whole_rows {
             Some(_) => decode_array(bytes, &data_type),
             None => decode_blocks(bytes, &data_type, blocks.clone()),
         };
+        self.checked(decoded, column, whole_rows, blocks)
+    }
+
+    /// `decoded` (column `column`, a whole chunk of `whole_rows` or
+    /// `blocks`) with a corrupt-segment error when it failed or holds the
+    /// wrong number of rows.
+    fn checked(
+        &self,
+        decoded: std::result::Result<ArrayRef, lynx_compression::CompressionError>,
+        column: usize,
+        whole_rows: Option<usize>,
+        blocks: Range<usize>,
+    ) -> Result<ArrayRef> {
+        let name = &self.footer.columns[column].name;
         let array = decoded.map_err(|e| self.corrupt(format!("column \"{name}\": {e}")))?;
         let expected = whole_rows.unwrap_or(blocks.len() * BLOCK);
         if array.len() != expected && !(whole_rows.is_none() && array.len() < expected) {
@@ -299,61 +314,56 @@ impl Segment {
     }
 }
 
-/// Decoding parts of one chunk's columns. Chunks behind the zstd stage are
-/// decoded whole once and sliced when several parts are wanted (decoding a
-/// block of them decompresses the whole chunk anyway); the last decoded
-/// blocks of each column are kept so the time column read for narrowing
-/// is not decoded twice.
+/// Decoding parts of one chunk's columns. When several parts of a chunk are
+/// read, each column is opened once (header parsed, zstd stage
+/// decompressed) and every part unpacks only its own blocks; the last
+/// decoded blocks of each column are kept so the time column read for
+/// narrowing is not decoded twice.
 struct ChunkColumns<'a> {
     segment: &'a Segment,
     chunk: &'a super::ChunkMeta,
     verified: Vec<bool>,
-    whole: Vec<Option<ArrayRef>>,
-    /// Per column: is the chunk behind the zstd stage (asked once).
-    zstd: Vec<Option<bool>>,
+    /// Per column, the chunk opened for several parts.
+    opened: Vec<Option<OpenedChunk<'a>>>,
     /// The blocks last decoded for each column (first block, array).
     last: Vec<Option<(usize, ArrayRef)>>,
     /// More than one part of this chunk will be read.
     shared: bool,
 }
 
-impl ChunkColumns<'_> {
-    fn is_zstd(&mut self, c: usize, bytes: &[u8]) -> Result<bool> {
-        if let Some(z) = self.zstd[c] {
-            return Ok(z);
-        }
-        let z = lynx_compression::decodes_whole(bytes)
-            .map_err(|e| self.segment.corrupt(format!("column {c}: {e}")))?;
-        self.zstd[c] = Some(z);
-        Ok(z)
-    }
-
+impl<'a> ChunkColumns<'a> {
     /// Rows `part` (chunk-local) of column `c` of the segment.
     fn rows(&mut self, c: usize, part: Range<usize>) -> Result<ArrayRef> {
-        let seg = self.segment;
+        let seg: &'a Segment = self.segment;
         let chunk_rows = self.chunk.rows as usize;
-        if let Some(whole) = &self.whole[c] {
-            return Ok(whole.slice(part.start, part.len()));
-        }
-        let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
         let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
-        let covers_chunk = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
-        let decode_whole = covers_chunk || (self.shared && self.is_zstd(c, bytes)?);
-        if decode_whole {
-            let whole = seg.decode(bytes, c, Some(chunk_rows), 0..chunk_rows.div_ceil(BLOCK))?;
-            let out = whole.slice(part.start, part.len());
-            if self.shared {
-                self.whole[c] = Some(whole);
-            }
-            return Ok(out);
-        }
         if let Some((first, array)) = &self.last[c] {
             let offset = first * BLOCK;
             if part.start >= offset && part.end <= offset + array.len() {
                 return Ok(array.slice(part.start - offset, part.len()));
             }
         }
-        let array = seg.decode(bytes, c, None, blocks.clone())?;
+        let array = if self.shared {
+            if self.opened[c].is_none() {
+                let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
+                let opened =
+                    open_chunk(bytes).map_err(|e| seg.corrupt(format!("column {c}: {e}")))?;
+                self.opened[c] = Some(opened);
+            }
+            let opened = self.opened[c].as_ref().expect("opened above");
+            let data_type = seg.footer.columns[c].column_type.to_arrow();
+            seg.checked(
+                opened.decode_blocks(&data_type, blocks.clone()),
+                c,
+                None,
+                blocks.clone(),
+            )?
+        } else {
+            let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
+            let covers_chunk = blocks.start == 0 && blocks.end * BLOCK >= chunk_rows;
+            let whole = covers_chunk.then_some(chunk_rows);
+            seg.decode(bytes, c, whole, blocks.clone())?
+        };
         let out = array.slice(part.start - blocks.start * BLOCK, part.len());
         self.last[c] = Some((blocks.start, array));
         Ok(out)
