@@ -55,6 +55,7 @@ mod datetime;
 mod datetime_in;
 mod datetime_words;
 mod error;
+mod fast_text;
 mod float_fmt;
 mod interval;
 mod numeric;

@@ -202,3 +202,75 @@ fn round_trip_helper_sees_nulls_as_nulls() {
     assert!(format_text(&a, 0, &PgFormatSettings::default(), &mut s).unwrap());
     assert!(a.is_null(0));
 }
+
+/// The column-at-a-time writer of `fast_text` against the general
+/// `write_text`, byte for byte, for every type it takes and every zone.
+fn fast_equals_general(array: ArrayRef, settings: &PgFormatSettings) -> Result<(), TestCaseError> {
+    let fast = crate::fast_text::FastText::new(array.as_ref(), settings);
+    for row in 0..array.len() {
+        let mut want = BytesMut::new();
+        let general = write_text(array.as_ref(), row, settings, &mut want);
+        let Some(fast) = &fast else {
+            continue;
+        };
+        let mut got = BytesMut::new();
+        let quick = fast.write(row, settings, &mut got);
+        match (general, quick) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(a, b, "null flag at row {}", row);
+                prop_assert_eq!(&got[..], &want[..], "row {}", row);
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => prop_assert!(false, "general {:?} fast {:?}", a.is_ok(), b.is_ok()),
+        }
+    }
+    Ok(())
+}
+
+fn timestamp_micros() -> impl Strategy<Value = Option<i64>> {
+    prop::option::weighted(
+        0.9,
+        prop_oneof![
+            4 => -2_208_988_800_000_000i64..4_102_444_800_000_000, // 1900..2100
+            2 => (0i64..4_000_000_000).prop_map(|s| s * 1_000_000), // whole seconds
+            1 => -62_200_000_000_000_000i64..253_500_000_000_000_000, // year 0 .. 10003
+            1 => prop::sample::select(vec![i64::MIN, i64::MAX, -62_135_596_800_000_000, 253_402_300_799_999_999]),
+            1 => any::<i64>(),
+        ],
+    )
+}
+
+proptest! {
+    #[test]
+    fn fast_text_output_is_the_general_output(
+        stamps in prop::collection::vec(timestamp_micros(), 1..40),
+        floats in prop::collection::vec(prop::option::weighted(0.9, prop_oneof![
+            (-1_000_000i64..1_000_000).prop_map(|v| v as f64),
+            any::<f64>(),
+            prop::sample::select(vec![0.0, -0.0, 1e15, -1e15, 999_999_999_999_999.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY]),
+        ]), 1..40),
+        ints in prop::collection::vec(prop::option::of(any::<i64>()), 1..40),
+        texts in prop::collection::vec(prop::option::of(".{0,12}"), 1..20),
+        efd in -15i32..=3,
+    ) {
+        let mut zones: Vec<&str> = ZONES.to_vec();
+        zones.extend(["Etc/UTC", "GMT", "+00:09:21", "14", "-12"]);
+        for zone in zones {
+            let mut s = settings(zone);
+            s.extra_float_digits = efd;
+            let tz = TimestampMicrosecondArray::from(stamps.clone()).with_timezone("+00:00");
+            fast_equals_general(Arc::new(tz), &s)?;
+        }
+        let s = PgFormatSettings { extra_float_digits: efd, ..PgFormatSettings::default() };
+        fast_equals_general(Arc::new(TimestampMicrosecondArray::from(stamps.clone())), &s)?;
+        fast_equals_general(Arc::new(Float64Array::from(floats.clone())), &s)?;
+        fast_equals_general(Arc::new(Int64Array::from(ints.clone())), &s)?;
+        let narrow: Vec<Option<i32>> = ints.iter().map(|v| v.map(|v| v as i32)).collect();
+        fast_equals_general(Arc::new(Int32Array::from(narrow)), &s)?;
+        let small: Vec<Option<i16>> = ints.iter().map(|v| v.map(|v| v as i16)).collect();
+        fast_equals_general(Arc::new(Int16Array::from(small)), &s)?;
+        fast_equals_general(Arc::new(arrow::array::StringArray::from(texts.clone())), &s)?;
+        let bools: Vec<Option<bool>> = ints.iter().map(|v| v.map(|v| v % 2 == 0)).collect();
+        fast_equals_general(Arc::new(arrow::array::BooleanArray::from(bools)), &s)?;
+    }
+}

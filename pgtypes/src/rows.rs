@@ -10,10 +10,12 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use bytes::{BufMut, BytesMut};
 use pgwire::api::results::{FieldFormat, FieldInfo};
+use pgwire::api::Type;
 use pgwire::messages::data::DataRow;
 
 use crate::binary::write_binary;
 use crate::error::PgTypeError;
+use crate::fast_text::FastText;
 use crate::settings::PgFormatSettings;
 use crate::text_out::write_text_as;
 
@@ -37,15 +39,30 @@ pub fn encode_batch(
     let rows = batch.num_rows();
     let mut buf = BytesMut::with_capacity(rows * columns.len() * 12 + 64);
     let mut out = Vec::with_capacity(rows);
+    // Common text columns are downcast once per batch (see `fast_text`).
+    let fast: Vec<Option<FastText>> = columns
+        .iter()
+        .zip(fields.iter())
+        .map(|(column, field)| match field.format() {
+            FieldFormat::Text
+                if *field.datatype() != Type::INT2_VECTOR
+                    && *field.datatype() != Type::OID_VECTOR =>
+            {
+                FastText::new(column.as_ref(), settings)
+            }
+            _ => None,
+        })
+        .collect();
     for row in 0..rows {
-        for (column, field) in columns.iter().zip(fields.iter()) {
+        for ((column, field), fast) in columns.iter().zip(fields.iter()).zip(&fast) {
             let pos = buf.len();
             buf.put_i32(-1);
-            let is_null = match field.format() {
-                FieldFormat::Text => {
+            let is_null = match (fast, field.format()) {
+                (Some(fast), _) => fast.write(row, settings, &mut buf)?,
+                (None, FieldFormat::Text) => {
                     write_text_as(column.as_ref(), row, field.datatype(), settings, &mut buf)?
                 }
-                FieldFormat::Binary => {
+                (None, FieldFormat::Binary) => {
                     write_binary(column.as_ref(), row, field.datatype(), &mut buf)?
                 }
             };
