@@ -20,7 +20,7 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use lynx_storage::{ColumnRole, Database, ScanRequest, TagFilter};
+use lynx_storage::{CmpOp, ColumnRole, Database, FieldFilter, Scalar, ScanRequest, TagFilter};
 
 use crate::scan::LynxScanExec;
 use crate::sink::LynxSink;
@@ -144,11 +144,27 @@ impl TableProvider for LynxTable {
                 tag_values(&c.name, filters).map(|values| TagFilter { column: i, values })
             })
             .collect();
+        let prune = snapshot
+            .def
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.role == ColumnRole::Field)
+            .flat_map(|(i, c)| {
+                let float = c.column_type.to_arrow().is_floating();
+                let int = c.column_type.to_arrow().is_integer();
+                filters
+                    .iter()
+                    .flat_map(|f| split_and(f))
+                    .filter_map(move |e| field_comparison(&c.name, i, float, int, e))
+            })
+            .collect();
         let request = ScanRequest {
             projection: Some(projection.clone()),
             lo,
             hi,
             tags,
+            prune,
             latest_per_series: self.latest_per_series,
         };
         let schema = Arc::new(self.schema.project(&projection)?);
@@ -244,6 +260,53 @@ fn applied_exactly(filter: &Expr, time_col: &str, text_tags: &[&str]) -> bool {
         let mut range: Range = (None, None);
         bound_of(time_col, c, &mut range) || text_tags.iter().any(|t| literal_set(t, c).is_some())
     })
+}
+
+/// `column <op> constant` (either side) on a numeric field column, as a
+/// block-pruning hint for the scan (the filter itself stays Inexact).
+fn field_comparison(
+    name: &str,
+    column: usize,
+    float: bool,
+    int: bool,
+    expr: &Expr,
+) -> Option<FieldFilter> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return None;
+    };
+    let is_column = |e: &Expr| matches!(e, Expr::Column(c) if c.name == name);
+    let (op, constant) = if is_column(left) {
+        (*op, right.as_ref())
+    } else if is_column(right) {
+        (op.swap()?, left.as_ref())
+    } else {
+        return None;
+    };
+    let op = match op {
+        Operator::Lt => CmpOp::Lt,
+        Operator::LtEq => CmpOp::LtEq,
+        Operator::Gt => CmpOp::Gt,
+        Operator::GtEq => CmpOp::GtEq,
+        Operator::Eq => CmpOp::Eq,
+        _ => return None,
+    };
+    let Expr::Literal(v, _) = constant else {
+        return None;
+    };
+    let value = match v {
+        ScalarValue::Float64(Some(f)) if float => Scalar::Float(*f),
+        ScalarValue::Float32(Some(f)) if float => Scalar::Float(f64::from(*f)),
+        ScalarValue::Int8(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int16(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int32(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int64(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt8(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt16(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt32(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt64(Some(i)) if int => Scalar::Int(i128::from(*i)),
+        _ => return None,
+    };
+    Some(FieldFilter { column, op, value })
 }
 
 /// Inclusive bounds `[lo, hi]` in microseconds implied by comparisons of

@@ -188,6 +188,15 @@ impl DisplayAs for LynxScanExec {
             let name = self.snapshot.schema.field(t.column).name();
             write!(f, ", tag {name} IN ({})", t.values.join(", "))?;
         }
+        for p in &r.prune {
+            let name = self.snapshot.schema.field(p.column).name();
+            let value = match &p.value {
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(v) => v.to_string(),
+                other => format!("{other:?}"),
+            };
+            write!(f, ", blocks by {name} {} {value}", p.op)?;
+        }
         let s = &self.stats;
         write!(
             f,

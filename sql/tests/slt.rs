@@ -234,6 +234,11 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
         agg.contains("kernels for [avg(m.usage), max(m.usage)]"),
         "{plan}"
     );
+    // A field comparison prunes blocks in the scan and is still filtered.
+    let plan = explain(&mut s, "SELECT count(*) FROM m WHERE usage > 550").await;
+    let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
+    assert!(scan.contains("blocks by usage > 550"), "{plan}");
+    assert!(plan.contains("FilterExec"), "{plan}");
 }
 
 /// `testdata/slt/statistics.slt` checks the values; this checks that

@@ -31,8 +31,8 @@ mod time_filter;
 pub mod wal;
 
 pub use db::{
-    BulkLoad, ColumnStats, Database, DatabaseOptions, MaintenanceHandle, ScanRequest, ScanStats,
-    ScanUnit, StorageMetrics, TableSnapshot, TagFilter,
+    BulkLoad, CmpOp, ColumnStats, Database, DatabaseOptions, FieldFilter, MaintenanceHandle,
+    ScanRequest, ScanStats, ScanUnit, StorageMetrics, TableSnapshot, TagFilter,
 };
 pub use error::{Result, StatusCode, StorageError};
 pub use lynx_compression::Scalar;

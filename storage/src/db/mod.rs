@@ -43,7 +43,9 @@ use crate::wal::{Durability, SyncObserver, Wal};
 
 pub use bulk::BulkLoad;
 pub use maintenance::MaintenanceHandle;
-pub use snapshot::{ColumnStats, ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter};
+pub use snapshot::{
+    CmpOp, ColumnStats, FieldFilter, ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter,
+};
 
 const RECORD_INSERT: u8 = 1;
 const RECORD_DELETE_RANGE: u8 = 2;

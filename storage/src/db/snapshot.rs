@@ -19,7 +19,7 @@ use crate::segment::Segment;
 
 /// Rows a reader wants: pushed down from the query's projection and filters.
 /// The time bounds and tag filters are applied exactly: a scan returns
-/// precisely the rows that satisfy all of them.
+/// precisely the rows that satisfy all of them (`prune` only skips blocks).
 #[derive(Debug, Clone, Default)]
 pub struct ScanRequest {
     /// Columns of the snapshot's schema, in output order (all when `None`).
@@ -29,10 +29,74 @@ pub struct ScanRequest {
     pub hi: Option<i64>,
     /// Conjunction of tag predicates answered from series directories.
     pub tags: Vec<TagFilter>,
+    /// Comparisons of field columns with constants, used only to skip
+    /// 1024-row blocks whose min/max show that no row can match: rows that
+    /// fail them may still be returned (the caller filters again).
+    pub prune: Vec<FieldFilter>,
     /// Only rows that can be the newest of their series (see `latest`):
     /// a superset of each series' newest row, for `DISTINCT ON (tags) ...
     /// ORDER BY tags, time DESC`. Needs no time bounds to be exact.
     pub latest_per_series: bool,
+}
+
+/// `column <op> value` on a numeric field column (a position in the
+/// schema): a block-pruning hint (see [`ScanRequest::prune`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldFilter {
+    pub column: usize,
+    pub op: CmpOp,
+    /// `Scalar::Int` for integer columns, `Scalar::Float` for float columns.
+    pub value: Scalar,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Eq,
+}
+
+impl std::fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CmpOp::Lt => "<",
+            CmpOp::LtEq => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::GtEq => ">=",
+            CmpOp::Eq => "=",
+        })
+    }
+}
+
+impl FieldFilter {
+    /// Whether a block with these min/max may hold a matching row. Floats
+    /// compare by partial order and NaN bounds keep the block, so the
+    /// answer holds whichever NaN and signed-zero semantics the caller's
+    /// filter uses.
+    pub fn may_match(&self, min: Option<&Scalar>, max: Option<&Scalar>) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        let (Some(min), Some(max)) = (min, max) else {
+            return false; // every row of the block is NULL: no comparison holds
+        };
+        let cmp = |a: &Scalar, b: &Scalar| match (a, b) {
+            (Scalar::Int(a), Scalar::Int(b)) => Some(a.cmp(b)),
+            (Scalar::Float(a), Scalar::Float(b)) => a.partial_cmp(b),
+            _ => None,
+        };
+        let v = &self.value;
+        let (Some(lo), Some(hi)) = (cmp(min, v), cmp(max, v)) else {
+            return true; // NaN or mismatched kinds: cannot tell
+        };
+        match self.op {
+            CmpOp::Gt => hi == Greater,
+            CmpOp::GtEq => hi != Less,
+            CmpOp::Lt => lo == Less,
+            CmpOp::LtEq => lo != Greater,
+            CmpOp::Eq => lo != Greater && hi != Less,
+        }
+    }
 }
 
 /// `column IN (values)` on a tag column (a position in the schema).
@@ -129,6 +193,7 @@ impl TableSnapshot {
             lo,
             hi,
             tags: Vec::new(),
+            prune: Vec::new(),
             latest_per_series: false,
         };
         let mut out = Vec::new();
@@ -351,7 +416,13 @@ impl TableSnapshot {
         let mut sources = Vec::new();
         for (seg, ranges) in &unit.segments {
             let seq = seg.footer().max_seq;
-            for batch in seg.read_rows(&self.schema, &read, ranges.as_deref(), req.lo, req.hi)? {
+            for batch in seg.read_rows(
+                &self.schema,
+                &read,
+                ranges.as_deref(),
+                (req.lo, req.hi),
+                &req.prune,
+            )? {
                 sources.push(MemBatch { seq, batch });
             }
         }
@@ -577,6 +648,30 @@ fn batch_overlaps(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn block_pruning_keeps_blocks_it_cannot_rule_out() {
+        let f = |op, v: f64| FieldFilter {
+            column: 0,
+            op,
+            value: Scalar::Float(v),
+        };
+        let (lo, hi) = (Scalar::Float(1.0), Scalar::Float(5.0));
+        assert!(!f(CmpOp::Gt, 5.0).may_match(Some(&lo), Some(&hi)));
+        assert!(f(CmpOp::GtEq, 5.0).may_match(Some(&lo), Some(&hi)));
+        assert!(!f(CmpOp::Lt, 1.0).may_match(Some(&lo), Some(&hi)));
+        assert!(f(CmpOp::Eq, 3.0).may_match(Some(&lo), Some(&hi)));
+        assert!(!f(CmpOp::Eq, 6.0).may_match(Some(&lo), Some(&hi)));
+        // A NaN bound (NaN sorts above all numbers in the block index) or
+        // constant: no pruning. Signed zeros compare equal.
+        let nan = Scalar::Float(f64::NAN);
+        assert!(f(CmpOp::Gt, 90.0).may_match(Some(&lo), Some(&nan)));
+        assert!(f(CmpOp::Lt, f64::NAN).may_match(Some(&lo), Some(&hi)));
+        let zero = Scalar::Float(-0.0);
+        assert!(f(CmpOp::GtEq, 0.0).may_match(Some(&zero), Some(&zero)));
+        // A block of NULLs matches no comparison.
+        assert!(!f(CmpOp::Gt, 0.0).may_match(None, None));
+    }
 
     proptest! {
         /// Pieces keep every row once, in order, and never cross a multiple of `max`.

@@ -17,6 +17,7 @@ use memmap2::Mmap;
 
 use super::write::time_values;
 use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
+use crate::db::FieldFilter;
 use crate::schema::ColumnRole;
 
 /// Rows per independently decodable block inside a chunk.
@@ -87,21 +88,23 @@ impl Segment {
         lo: Option<i64>,
         hi: Option<i64>,
     ) -> Result<Vec<RecordBatch>> {
-        self.read_rows(schema, projection, None, lo, hi)
+        self.read_rows(schema, projection, None, (lo, hi), &[])
     }
 
     /// Like `read`, restricted to the row ranges `rows` (file row numbers,
     /// sorted and disjoint, e.g. the series picked from the directory).
     /// Inside a chunk only the 1024-row blocks that intersect the ranges
     /// and whose time bounds meet `[lo, hi]` are decoded, and only rows
-    /// with `lo <= time <= hi` are returned.
+    /// with `lo <= time <= hi` are returned. Blocks where the min/max of a
+    /// `prune` column show that its comparison cannot hold are skipped too
+    /// (columns of `schema`; other rows are not filtered by them).
     pub fn read_rows(
         &self,
         schema: &SchemaRef,
         projection: &[usize],
         rows: Option<&[Range<usize>]>,
-        lo: Option<i64>,
-        hi: Option<i64>,
+        (lo, hi): (Option<i64>, Option<i64>),
+        prune: &[FieldFilter],
     ) -> Result<Vec<RecordBatch>> {
         let out_schema = Arc::new(schema.project(projection)?);
         let sources: Vec<Option<usize>> = projection
@@ -116,6 +119,16 @@ impl Segment {
             .columns
             .iter()
             .position(|c| c.role == ColumnRole::Time);
+        // Pruning filters on columns this segment has (others read as NULL
+        // here, which no comparison matches: the rows are filtered above).
+        let prune_columns: Vec<(usize, &FieldFilter)> = prune
+            .iter()
+            .filter_map(|f| {
+                let name = schema.field(f.column).name();
+                let c = self.footer.columns.iter().position(|c| &c.name == name)?;
+                Some((c, f))
+            })
+            .collect();
         let mut batches = Vec::new();
         let mut chunk_start = 0usize;
         for chunk in &self.footer.chunks {
@@ -138,10 +151,19 @@ impl Segment {
             if parts.is_empty() {
                 continue;
             }
-            let block_ok = match (time_col, lo.is_some() || hi.is_some()) {
+            let mut block_ok = match (time_col, lo.is_some() || hi.is_some()) {
                 (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
                 _ => None,
             };
+            for (c, filter) in &prune_columns {
+                let Some(ok) = self.filter_blocks(chunk.columns[*c], filter)? else {
+                    continue;
+                };
+                block_ok = Some(match block_ok {
+                    None => ok,
+                    Some(prev) => prev.iter().zip(&ok).map(|(a, b)| *a && *b).collect(),
+                });
+            }
             let pieces: Vec<Range<usize>> = parts
                 .into_iter()
                 .flat_map(|part| block_runs(part, block_ok.as_deref()))
@@ -250,6 +272,19 @@ impl Segment {
             })
             .collect::<Result<Vec<_>>>()
             .map(Some)
+    }
+
+    /// Per 1024-row block of a chunk: may a row satisfy `filter`? `None`
+    /// when the blob has no block index.
+    fn filter_blocks(&self, blob: BlobRef, filter: &FieldFilter) -> Result<Option<Vec<bool>>> {
+        let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
+        let stats = block_stats(bytes).map_err(|e| self.corrupt(format!("block index: {e}")))?;
+        Ok(stats.map(|blocks| {
+            blocks
+                .iter()
+                .map(|b| filter.may_match(b.min.as_ref(), b.max.as_ref()))
+                .collect()
+        }))
     }
 
     fn corrupt(&self, message: String) -> StorageError {
