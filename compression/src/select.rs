@@ -21,13 +21,38 @@ pub(crate) fn sample<T: Copy>(values: &[T]) -> Cow<'_, [T]> {
     if values.len() <= 2 * SAMPLE_RUNS * RUN_LEN {
         return Cow::Borrowed(values);
     }
-    let stride = values.len() / SAMPLE_RUNS;
-    let mut s = Vec::with_capacity(SAMPLE_RUNS * RUN_LEN);
-    for i in 0..SAMPLE_RUNS {
-        let start = i * stride;
-        s.extend_from_slice(&values[start..start + RUN_LEN]);
+    Cow::Owned(
+        sample_runs(values.len())
+            .flat_map(|run| values[run].iter().copied())
+            .collect(),
+    )
+}
+
+/// The position ranges `sample` takes from `len` values (when it samples).
+fn sample_runs(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let stride = len / SAMPLE_RUNS;
+    (0..SAMPLE_RUNS).map(move |i| i * stride..i * stride + RUN_LEN)
+}
+
+/// The sampled residuals of the linear scheme, computed at the sampled
+/// positions only (the step is the median delta inside the sampled runs),
+/// so that trying the scheme costs the sample, not the whole node.
+fn linear_sample(values: &[u64]) -> Vec<u64> {
+    if values.len() <= 2 * SAMPLE_RUNS * RUN_LEN {
+        return int::linear::residuals(values).1;
     }
-    Cow::Owned(s)
+    let mut deltas: Vec<i64> = sample_runs(values.len())
+        .flat_map(|run| {
+            values[run]
+                .windows(2)
+                .map(|w| w[1].wrapping_sub(w[0]) as i64)
+        })
+        .collect();
+    let mid = deltas.len() / 2;
+    let step = *deltas.select_nth_unstable(mid).1 as u64;
+    sample_runs(values.len())
+        .flat_map(|run| run.map(|i| values[i].wrapping_sub((i as u64).wrapping_mul(step))))
+        .collect()
 }
 
 fn int_size(values: &[u64], scheme: IntScheme, depth: u8) -> usize {
@@ -60,12 +85,11 @@ pub(crate) fn choose_int_scheme(values: &[u64], depth: u8) -> IntScheme {
             best = (size, scheme);
         }
     }
-    // Linear residuals depend on each value's position in the whole node,
-    // so they are computed on all values and then sampled.
+    // Linear residuals depend on each value's position in the whole node:
+    // they are computed at the sampled positions.
     if values.len() > 2 * RUN_LEN {
-        let (_, residuals) = int::linear::residuals(values);
         let mut out = vec![0u8; 9];
-        int::encode_node(&sample(&residuals), None, depth - 1, &mut out);
+        int::encode_node(&linear_sample(values), None, depth - 1, &mut out);
         if out.len() < best.0 {
             best = (out.len(), IntScheme::Linear);
         }
