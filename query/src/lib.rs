@@ -15,6 +15,8 @@ mod run_aggregate;
 mod scan;
 mod schema_provider;
 mod sink;
+#[cfg(test)]
+mod test_support;
 
 pub use latest::LatestPerSeries;
 pub use provider::LynxTable;

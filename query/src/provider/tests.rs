@@ -6,24 +6,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::util::pretty::pretty_format_batches;
+use arrow::array::{Float64Array, RecordBatch, StringArray};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use lynx_storage::{ColumnDef, ColumnRole, ColumnType, Database, TableDef, TableOptions};
+use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
 use proptest::prelude::*;
 
+use crate::test_support::{column, minutes, run, BASE_MICROS};
 use crate::LynxTable;
-
-const BASE_MICROS: i64 = 1_704_067_200_000_000; // 2024-01-01 00:00 UTC
-
-fn column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
-    ColumnDef {
-        name: name.into(),
-        column_type,
-        nullable: role == ColumnRole::Field,
-        role,
-    }
-}
 
 /// One row: (minute, host, v).
 type Row = (i64, u8, i16);
@@ -32,12 +21,7 @@ fn batch(def: &TableDef, rows: &[Row]) -> RecordBatch {
     RecordBatch::try_new(
         def.arrow_schema(),
         vec![
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(
-                    rows.iter().map(|r| BASE_MICROS + r.0 * 60_000_000),
-                )
-                .with_timezone("+00:00"),
-            ),
+            minutes(rows.iter().map(|r| r.0)),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| format!("h{}", r.1)),
             )),
@@ -68,19 +52,6 @@ fn time_predicate(kind: u8, minute: i64, nanos: i64, width: i64, time: &str) -> 
         5 => format!("{c} > {time}"),
         _ => format!("{time} BETWEEN {c} AND {}", constant(minute + width, nanos)),
     }
-}
-
-async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
-    let df = ctx.sql(sql).await.unwrap();
-    let plan = datafusion::physical_plan::displayable(
-        df.clone().create_physical_plan().await.unwrap().as_ref(),
-    )
-    .indent(false)
-    .to_string();
-    let rows = pretty_format_batches(&df.collect().await.unwrap())
-        .unwrap()
-        .to_string();
-    (plan, rows)
 }
 
 fn rows() -> impl Strategy<Value = Vec<Row>> {

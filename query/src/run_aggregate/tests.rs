@@ -1,43 +1,28 @@
 //! `RunAggregateExec` (its kernels and its groups accumulators) against
-//! DataFusion's own hash aggregation on the same data: random rows (NULLs, unsorted times, several partitions) written in
-//! batches with flushes in between, so scans mix sorted segments and
-//! unsorted memtable batches.
+//! DataFusion's own hash aggregation on the same data: random rows (NULLs,
+//! unsorted times, several partitions) written in batches with flushes in
+//! between, so scans mix sorted segments and unsorted memtable batches.
 
 use std::sync::Arc;
 
-use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::util::pretty::pretty_format_batches;
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use lynx_storage::{ColumnDef, ColumnRole, ColumnType, Database, TableDef, TableOptions};
+use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
 use proptest::prelude::*;
 
 use super::RunAggregation;
+use crate::test_support::{column, minutes, run};
 use crate::LynxTable;
-
-fn column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
-    ColumnDef {
-        name: name.into(),
-        column_type,
-        nullable: role == ColumnRole::Field,
-        role,
-    }
-}
 
 /// One row: (minute, host, dc, v in quarters or NULL, n or NULL).
 type Row = (i64, u8, u8, Option<i8>, Option<i16>);
 
 fn batch(def: &TableDef, rows: &[Row]) -> RecordBatch {
-    let base = 1_704_067_200_000_000i64; // 2024-01-01 00:00 UTC
     RecordBatch::try_new(
         def.arrow_schema(),
         vec![
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(
-                    rows.iter().map(|r| base + r.0 * 60_000_000),
-                )
-                .with_timezone("+00:00"),
-            ),
+            minutes(rows.iter().map(|r| r.0)),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| format!("h{}", r.1)),
             )),
@@ -67,21 +52,6 @@ fn context(db: &Arc<Database>, def: &TableDef, runs: bool) -> SessionContext {
     let table = LynxTable::new(db.clone(), "t".into(), def.arrow_schema());
     ctx.register_table("t", Arc::new(table)).unwrap();
     ctx
-}
-
-async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
-    let df = ctx.sql(sql).await.unwrap();
-    let plan = format!(
-        "{}",
-        datafusion::physical_plan::displayable(
-            df.clone().create_physical_plan().await.unwrap().as_ref()
-        )
-        .indent(false)
-    );
-    let rows = pretty_format_batches(&df.collect().await.unwrap())
-        .unwrap()
-        .to_string();
-    (plan, rows)
 }
 
 const QUERIES: [&str; 4] = [

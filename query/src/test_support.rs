@@ -1,0 +1,43 @@
+//! Helpers shared by the query crate's property tests.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+use arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use lynx_storage::{ColumnDef, ColumnRole, ColumnType};
+
+/// 2024-01-01 00:00 UTC in microseconds.
+pub(crate) const BASE_MICROS: i64 = 1_704_067_200_000_000;
+
+/// A column definition; fields are nullable, time and tags are not.
+pub(crate) fn column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
+    ColumnDef {
+        name: name.into(),
+        column_type,
+        nullable: role == ColumnRole::Field,
+        role,
+    }
+}
+
+/// A `timestamptz` column of whole minutes after [`BASE_MICROS`].
+pub(crate) fn minutes(minutes: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(
+        TimestampMicrosecondArray::from_iter_values(minutes.map(|m| BASE_MICROS + m * 60_000_000))
+            .with_timezone("+00:00"),
+    )
+}
+
+/// The physical plan text and the pretty-printed result of `sql`.
+pub(crate) async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
+    let df = ctx.sql(sql).await.unwrap();
+    let plan = datafusion::physical_plan::displayable(
+        df.clone().create_physical_plan().await.unwrap().as_ref(),
+    )
+    .indent(false)
+    .to_string();
+    let rows = pretty_format_batches(&df.collect().await.unwrap())
+        .unwrap()
+        .to_string();
+    (plan, rows)
+}
