@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, RecordBatch, TimestampMicrosecondArray};
 use arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
-use lynx_storage::{ColumnDef, ColumnRole, ColumnType};
+use lynx_storage::{ColumnDef, ColumnRole, ColumnType, Database, TableDef};
 
 /// 2024-01-01 00:00 UTC in microseconds.
 pub(crate) const BASE_MICROS: i64 = 1_704_067_200_000_000;
@@ -40,4 +40,24 @@ pub(crate) async fn run(ctx: &SessionContext, sql: &str) -> (String, String) {
         .unwrap()
         .to_string();
     (plan, rows)
+}
+
+/// Creates table `def` and writes each group of rows as one request,
+/// flushing after the groups marked `true`, so scans mix sorted segments
+/// and unsorted memtable batches.
+pub(crate) fn load<R>(
+    db: &Database,
+    def: &TableDef,
+    writes: &[(Vec<R>, bool)],
+    batch: impl Fn(&TableDef, &[R]) -> RecordBatch,
+) {
+    db.create_table(def.clone(), false).unwrap();
+    for (rows, flush) in writes {
+        if !rows.is_empty() {
+            db.write(&def.name, &batch(def, rows)).unwrap();
+        }
+        if *flush {
+            db.flush().unwrap();
+        }
+    }
 }

@@ -11,7 +11,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
 use proptest::prelude::*;
 
-use crate::test_support::{column, minutes, run, BASE_MICROS};
+use crate::test_support::{column, load, minutes, run, BASE_MICROS};
 use crate::LynxTable;
 
 /// One row: (minute, host, v).
@@ -86,15 +86,7 @@ proptest! {
                 ..TableOptions::default()
             },
         };
-        db.create_table(def.clone(), false).unwrap();
-        for (rows, flush) in &writes {
-            if !rows.is_empty() {
-                db.write("t", &batch(&def, rows)).unwrap();
-            }
-            if *flush {
-                db.flush().unwrap();
-            }
-        }
+        load(&db, &def, &writes, batch);
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
         let table = LynxTable::new(db.clone(), "t".into(), def.arrow_schema());
         ctx.register_table("t", Arc::new(table)).unwrap();

@@ -12,7 +12,7 @@ use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
 use proptest::prelude::*;
 
 use super::RunAggregation;
-use crate::test_support::{column, minutes, run};
+use crate::test_support::{column, load, minutes, run};
 use crate::LynxTable;
 
 /// One row: (minute, host, dc, v in quarters or NULL, n or NULL).
@@ -98,15 +98,7 @@ proptest! {
                 ..TableOptions::default()
             },
         };
-        db.create_table(def.clone(), false).unwrap();
-        for (rows, flush) in &writes {
-            if !rows.is_empty() {
-                db.write("t", &batch(&def, rows)).unwrap();
-            }
-            if *flush {
-                db.flush().unwrap();
-            }
-        }
+        load(&db, &def, &writes, batch);
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let with_runs = context(&db, &def, true);
         let hashed = context(&db, &def, false);
