@@ -16,7 +16,7 @@
 //! | task | function |
 //! | --- | --- |
 //! | store a column chunk | [`encode_array`] with [`EncodeOptions`] |
-//! | read it back | [`decode_array`], only some 1024-row blocks [`decode_blocks`] (cheap unless [`decodes_whole`]) |
+//! | read it back | [`decode_array`], only some 1024-row blocks [`decode_blocks`]; several parts of one chunk: [`open_chunk`] once, then [`OpenedChunk::decode_blocks`] per part (a zstd-staged chunk is decompressed once) |
 //! | prune without decoding | [`chunk_stats`], per 1024-row block [`block_stats`] |
 //! | filter on encoded data | [`evaluate`] with [`Predicate`] / [`Scalar`] |
 //! | count / sum / min / max | [`aggregate`] |
@@ -66,9 +66,7 @@ mod tests;
 
 pub use aggregate::{aggregate, ChunkAggregate};
 pub use block_index::{block_stats, BlockStats};
-pub use column::{
-    decode_array, decode_blocks, decodes_whole, encode_array, open_chunk, OpenedChunk,
-};
+pub use column::{decode_array, decode_blocks, encode_array, open_chunk, OpenedChunk};
 pub use error::CompressionError;
 pub use evaluate::evaluate;
 pub use format::MAX_CHUNK_ROWS;

@@ -104,11 +104,6 @@ pub(crate) fn read_stream<'a>(r: &mut ByteReader<'a>) -> Result<Cow<'a, [u8]>, C
     }
 }
 
-/// Whether the stream at `r` is behind the zstd stage (so reading any part
-/// of it decompresses all of it). Does not move `r`.
-pub(crate) fn is_zstd_stream(r: &ByteReader) -> bool {
-    r.peek_u8() == Some(MODE_ZSTD)
-}
 
 /// zstd decompression with one reused context per thread (creating a
 /// context costs more than decompressing a small block).

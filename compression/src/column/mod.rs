@@ -41,15 +41,6 @@ pub(crate) fn open(bytes: &[u8]) -> Result<OpenChunk<'_>, CompressionError> {
     Ok(OpenChunk { header, body })
 }
 
-/// Whether decoding any block of this chunk decompresses the whole chunk
-/// (its body is behind the zstd stage). A reader that wants several parts
-/// of such a chunk should decode it once with `decode_array` and slice.
-pub fn decodes_whole(bytes: &[u8]) -> Result<bool, CompressionError> {
-    let mut r = ByteReader::new(bytes);
-    let header = Header::read(&mut r)?;
-    Ok(header.has_body() && crate::zstd_stage::is_zstd_stream(&r))
-}
-
 /// Reads the validity node (if the header announces one) for the blocks `rows`.
 pub(crate) fn read_validity(
     r: &mut ByteReader,
