@@ -104,7 +104,6 @@ pub(crate) fn read_stream<'a>(r: &mut ByteReader<'a>) -> Result<Cow<'a, [u8]>, C
     }
 }
 
-
 /// zstd decompression with one reused context per thread (creating a
 /// context costs more than decompressing a small block).
 fn decompress(comp: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
