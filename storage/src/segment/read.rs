@@ -6,18 +6,18 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::compute::cast;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use lynx_compression::{
     block_stats, chunk_stats, decode_array, decode_blocks, open_chunk, ChunkStats, OpenedChunk,
     Scalar,
 };
 use memmap2::Mmap;
 
-use super::write::time_values;
 use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
-use crate::db::FieldFilter;
+use crate::db::{CmpOp, FieldFilter};
 use crate::schema::ColumnRole;
 
 /// Rows per independently decodable block inside a chunk.
@@ -119,16 +119,36 @@ impl Segment {
             .columns
             .iter()
             .position(|c| c.role == ColumnRole::Time);
-        // Pruning filters on columns this segment has (others read as NULL
-        // here, which no comparison matches: the rows are filtered above).
-        let prune_columns: Vec<(usize, &FieldFilter)> = prune
-            .iter()
-            .filter_map(|f| {
+        let timed = lo.is_some() || hi.is_some();
+        // Block filters by segment column: the time bounds, and the pruning
+        // filters on columns this segment has (others read as NULL here,
+        // which no comparison matches: the rows are filtered above).
+        let bound = |op, v: Option<i64>| {
+            v.map(|v| FieldFilter {
+                column: 0,
+                op,
+                value: Scalar::Int(i128::from(v)),
+            })
+        };
+        let time_bounds: Vec<FieldFilter> = [bound(CmpOp::GtEq, lo), bound(CmpOp::LtEq, hi)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut block_filters: Vec<(usize, Vec<&FieldFilter>)> = Vec::new();
+        let by_column = time_col
+            .into_iter()
+            .flat_map(|t| time_bounds.iter().map(move |f| (t, f)))
+            .chain(prune.iter().filter_map(|f| {
                 let name = schema.field(f.column).name();
                 let c = self.footer.columns.iter().position(|c| &c.name == name)?;
                 Some((c, f))
-            })
-            .collect();
+            }));
+        for (c, f) in by_column {
+            match block_filters.iter_mut().find(|(col, _)| *col == c) {
+                Some((_, fs)) => fs.push(f),
+                None => block_filters.push((c, vec![f])),
+            }
+        }
         let mut batches = Vec::new();
         let mut chunk_start = 0usize;
         for chunk in &self.footer.chunks {
@@ -151,12 +171,9 @@ impl Segment {
             if parts.is_empty() {
                 continue;
             }
-            let mut block_ok = match (time_col, lo.is_some() || hi.is_some()) {
-                (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
-                _ => None,
-            };
-            for (c, filter) in &prune_columns {
-                let Some(ok) = self.filter_blocks(chunk.columns[*c], filter)? else {
+            let mut block_ok: Option<Vec<bool>> = None;
+            for (c, filters) in &block_filters {
+                let Some(ok) = self.filter_blocks(chunk.columns[*c], filters)? else {
                     continue;
                 };
                 block_ok = Some(match block_ok {
@@ -181,8 +198,9 @@ impl Segment {
                 // its times are sorted (a piece of one series).
                 let mut part = part;
                 let mut unsorted_times = None;
-                if let (Some(t), true) = (time_col, lo.is_some() || hi.is_some()) {
-                    let times = time_values(&cols.rows(t, part.clone())?)?;
+                if let (Some(t), true) = (time_col, timed) {
+                    let times = cast(&cols.rows(t, part.clone())?, &DataType::Int64)?;
+                    let times = times.as_primitive::<Int64Type>().values().clone();
                     if times.is_sorted() {
                         let first = lo.map_or(0, |lo| times.partition_point(|&v| v < lo));
                         let end = hi.map_or(times.len(), |hi| times.partition_point(|&v| v <= hi));
@@ -230,31 +248,6 @@ impl Segment {
         Ok(batches)
     }
 
-    /// Per 1024-row block of a chunk: may it hold a time in `[lo, hi]`?
-    /// `None` when the blob has no block index (a single block).
-    fn time_blocks(
-        &self,
-        blob: BlobRef,
-        lo: Option<i64>,
-        hi: Option<i64>,
-    ) -> Result<Option<Vec<bool>>> {
-        let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
-        let stats =
-            block_stats(bytes).map_err(|e| self.corrupt(format!("time block index: {e}")))?;
-        Ok(stats.map(|blocks| {
-            blocks
-                .iter()
-                .map(|b| match (&b.min, &b.max) {
-                    (Some(Scalar::Int(min)), Some(Scalar::Int(max))) => {
-                        lo.is_none_or(|lo| *max >= i128::from(lo))
-                            && hi.is_none_or(|hi| *min <= i128::from(hi))
-                    }
-                    _ => true,
-                })
-                .collect()
-        }))
-    }
-
     /// Row count, NULL count and min/max of column `name` in every chunk,
     /// read from the chunk headers (nothing is decoded). `None` when the
     /// segment predates the column (all its rows are NULL there).
@@ -274,15 +267,20 @@ impl Segment {
             .map(Some)
     }
 
-    /// Per 1024-row block of a chunk: may a row satisfy `filter`? `None`
-    /// when the blob has no block index.
-    fn filter_blocks(&self, blob: BlobRef, filter: &FieldFilter) -> Result<Option<Vec<bool>>> {
+    /// Per 1024-row block of a chunk: may a row satisfy every one of
+    /// `filters` (all on this blob's column)? `None` when the blob has no
+    /// block index (a single block).
+    fn filter_blocks(&self, blob: BlobRef, filters: &[&FieldFilter]) -> Result<Option<Vec<bool>>> {
         let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
         let stats = block_stats(bytes).map_err(|e| self.corrupt(format!("block index: {e}")))?;
         Ok(stats.map(|blocks| {
             blocks
                 .iter()
-                .map(|b| filter.may_match(b.min.as_ref(), b.max.as_ref()))
+                .map(|b| {
+                    filters
+                        .iter()
+                        .all(|f| f.may_match(b.min.as_ref(), b.max.as_ref()))
+                })
                 .collect()
         }))
     }
