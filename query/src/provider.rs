@@ -225,17 +225,10 @@ fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
     };
     match expr {
         Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Eq,
-            right,
+            op: Operator::Eq, ..
         }) => {
-            if is_col(tag, left) {
-                text(right).map(|v| vec![v])
-            } else if is_col(tag, right) {
-                text(left).map(|v| vec![v])
-            } else {
-                None
-            }
+            let (_, constant) = comparison(expr, |e| is_col(tag, e))?;
+            text(constant).map(|v| vec![v])
         }
         Expr::InList(list) if !list.negated && is_col(tag, &list.expr) => {
             list.list.iter().map(text).collect()
@@ -257,8 +250,7 @@ fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
 /// time comparisons with constants and tag equality / IN lists on text tags.
 fn applied_exactly(filter: &Expr, time_col: &str, text_tags: &[&str]) -> bool {
     split_and(filter).into_iter().all(|c| {
-        let mut range: Range = (None, None);
-        bound_of(time_col, c, &mut range) || text_tags.iter().any(|t| literal_set(t, c).is_some())
+        bound_of(time_col, c).is_some() || text_tags.iter().any(|t| literal_set(t, c).is_some())
     })
 }
 
@@ -271,17 +263,7 @@ fn field_comparison(
     int: bool,
     expr: &Expr,
 ) -> Option<FieldFilter> {
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
-        return None;
-    };
-    let is_column = |e: &Expr| matches!(e, Expr::Column(c) if c.name == name);
-    let (op, constant) = if is_column(left) {
-        (*op, right.as_ref())
-    } else if is_column(right) {
-        (op.swap()?, left.as_ref())
-    } else {
-        return None;
-    };
+    let (op, constant) = comparison(expr, |e| matches!(e, Expr::Column(c) if c.name == name))?;
     let op = match op {
         Operator::Lt => CmpOp::Lt,
         Operator::LtEq => CmpOp::LtEq,
@@ -316,68 +298,58 @@ type Range = (Option<i64>, Option<i64>);
 fn time_range(time_col: &str, filters: &[Expr]) -> Range {
     let mut range: Range = (None, None);
     for f in filters {
-        for c in split_and(f) {
-            bound_of(time_col, c, &mut range);
+        for bound in split_and(f)
+            .into_iter()
+            .filter_map(|c| bound_of(time_col, c))
+        {
+            tighten(&mut range, bound);
         }
     }
     range
 }
 
-/// Tightens `range` by `expr` when it is `time <op> constant` (either
-/// side), `time BETWEEN a AND b` or `time = constant`, returning whether it
-/// was. The bounds are exact: `time < 10` is `hi = 9`, and a nanosecond
-/// constant is rounded in the direction that keeps the same rows.
-fn bound_of(time_col: &str, expr: &Expr, range: &mut Range) -> bool {
+/// The bounds `expr` sets when it is `time <op> constant` (either side),
+/// `time BETWEEN a AND b` or `time = constant`; `None` for anything else.
+/// The bounds are exact: `time < 10` is `hi = 9`, and a nanosecond constant
+/// is rounded in the direction that keeps the same rows.
+fn bound_of(time_col: &str, expr: &Expr) -> Option<Range> {
     if let Expr::Between(b) = expr {
         if b.negated || !is_time(time_col, &b.expr) {
-            return false;
+            return None;
         }
-        let (Some(lo), Some(hi)) = (
-            micros(&b.low, Operator::GtEq),
-            micros(&b.high, Operator::LtEq),
-        ) else {
-            return false;
-        };
-        tighten(range, Some(lo), Some(hi));
-        return true;
+        let lo = micros(&b.low, Operator::GtEq)?;
+        let hi = micros(&b.high, Operator::LtEq)?;
+        return Some((Some(lo), Some(hi)));
     }
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
-        return false;
-    };
-    let (op, constant) = if is_time(time_col, left) {
-        (*op, right)
-    } else if is_time(time_col, right) {
-        match op.swap() {
-            Some(op) => (op, left),
-            None => return false,
-        }
-    } else {
-        return false;
-    };
+    let (op, constant) = comparison(expr, |e| is_time(time_col, e))?;
     match op {
-        Operator::Gt | Operator::GtEq => match micros(constant, op) {
-            Some(v) => tighten(range, Some(v), None),
-            None => return false,
-        },
-        Operator::Lt | Operator::LtEq => match micros(constant, op) {
-            Some(v) => tighten(range, None, Some(v)),
-            None => return false,
-        },
-        Operator::Eq => {
-            let (Some(lo), Some(hi)) = (
-                micros(constant, Operator::GtEq),
-                micros(constant, Operator::LtEq),
-            ) else {
-                return false;
-            };
-            tighten(range, Some(lo), Some(hi));
-        }
-        _ => return false,
+        Operator::Gt | Operator::GtEq => Some((Some(micros(constant, op)?), None)),
+        Operator::Lt | Operator::LtEq => Some((None, Some(micros(constant, op)?))),
+        Operator::Eq => Some((
+            Some(micros(constant, Operator::GtEq)?),
+            Some(micros(constant, Operator::LtEq)?),
+        )),
+        _ => None,
     }
-    true
 }
 
-fn tighten(range: &mut Range, lo: Option<i64>, hi: Option<i64>) {
+/// `(op, other side)` when `expr` is a binary expression with a column that
+/// `is_column` accepts on either side, the operator turned so the column
+/// reads first (`5 < c` is `(Gt, 5)`).
+fn comparison(expr: &Expr, is_column: impl Fn(&Expr) -> bool) -> Option<(Operator, &Expr)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = expr else {
+        return None;
+    };
+    if is_column(left) {
+        Some((*op, right.as_ref()))
+    } else if is_column(right) {
+        Some((op.swap()?, left.as_ref()))
+    } else {
+        None
+    }
+}
+
+fn tighten(range: &mut Range, (lo, hi): Range) {
     if let Some(lo) = lo {
         range.0 = Some(range.0.map_or(lo, |cur| cur.max(lo)));
     }
