@@ -80,17 +80,8 @@ impl<'a> FastText<'a> {
             return Ok(true);
         }
         match self {
-            FastText::Float64(a, efd) => {
-                let v = a.value(row);
-                if *efd > 0 && v.fract() == 0.0 && v.abs() < 1e15 {
-                    if v.is_sign_negative() {
-                        buf.put_u8(b'-');
-                    }
-                    put_u64(buf, v.abs() as u64);
-                } else {
-                    write_f64(buf, v, *efd).map_err(|_| PgTypeError::internal("float output"))?;
-                }
-            }
+            FastText::Float64(a, efd) => write_f64(buf, a.value(row), *efd)
+                .map_err(|_| PgTypeError::internal("float output"))?,
             FastText::Int64(a) => put_i64(buf, a.value(row)),
             FastText::Int32(a) => put_i64(buf, i64::from(a.value(row))),
             FastText::Int16(a) => put_i64(buf, i64::from(a.value(row))),
@@ -140,8 +131,8 @@ fn two(buf: &mut BytesMut, v: u32) {
     buf.put_slice(&DIGITS[i..i + 2]);
 }
 
-fn put_u64(buf: &mut BytesMut, mut v: u64) {
-    let mut tmp = [0u8; 20];
+/// The decimal digits of `v`, written at the end of `tmp`.
+pub(crate) fn u64_digits(mut v: u64, tmp: &mut [u8; 20]) -> &str {
     let mut at = tmp.len();
     while v >= 100 {
         let i = (v % 100) as usize * 2;
@@ -157,7 +148,12 @@ fn put_u64(buf: &mut BytesMut, mut v: u64) {
         at -= 1;
         tmp[at] = b'0' + v as u8;
     }
-    buf.put_slice(&tmp[at..]);
+    // Only ASCII digits were written.
+    std::str::from_utf8(&tmp[at..]).unwrap_or_default()
+}
+
+fn put_u64(buf: &mut BytesMut, v: u64) {
+    buf.put_slice(u64_digits(v, &mut [0u8; 20]).as_bytes());
 }
 
 fn put_i64(buf: &mut BytesMut, v: i64) {

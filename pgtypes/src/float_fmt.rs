@@ -81,7 +81,7 @@ fn write_integral<W: Write>(w: &mut W, negative: bool, magnitude: u64) -> fmt::R
     if negative {
         w.write_char('-')?;
     }
-    write!(w, "{magnitude}")
+    w.write_str(crate::fast_text::u64_digits(magnitude, &mut [0u8; 20]))
 }
 
 fn special_name(nan: bool, inf: bool, negative: bool) -> Option<&'static str> {

@@ -274,3 +274,11 @@ proptest! {
         fast_equals_general(Arc::new(arrow::array::BooleanArray::from(bools)), &s)?;
     }
 }
+
+proptest! {
+    #[test]
+    fn digits_are_the_decimal_form(v in prop_oneof![any::<u64>(), 0u64..1000, Just(u64::MAX)]) {
+        let mut tmp = [0u8; 20];
+        prop_assert_eq!(crate::fast_text::u64_digits(v, &mut tmp), v.to_string());
+    }
+}
