@@ -24,13 +24,21 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type, TimeUnit};
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, ScalarUDF, Signature, Volatility,
 };
 
-/// Registers every function of this module.
+use crate::FastDateBin;
+
+/// Registers every function of this module, and [`FastDateBin`] in place
+/// of DataFusion's `date_bin`.
 pub fn register(ctx: &SessionContext) {
+    if let Ok(inner) = ctx.udf("date_bin") {
+        let inner = inner.as_ref().clone();
+        ctx.register_udf(ScalarUDF::new_from_impl(FastDateBin::new(inner)));
+    }
     for pick in [Pick::First, Pick::Last] {
         ctx.register_udaf(AggregateUDF::from(PickUdaf::new(pick)));
     }

@@ -7,6 +7,7 @@
 //!
 //! Invariant: one scan reads one snapshot; a query never sees half a write.
 
+mod date_bin;
 pub mod functions;
 pub mod kernels;
 mod latest;
@@ -18,6 +19,7 @@ mod sink;
 #[cfg(test)]
 mod test_support;
 
+pub use date_bin::FastDateBin;
 pub use latest::LatestPerSeries;
 pub use provider::LynxTable;
 pub use run_aggregate::{RunAggregateExec, RunAggregation};
