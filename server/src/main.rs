@@ -8,6 +8,14 @@ use clap::{Parser, Subcommand};
 use lynxstore::config::{Config, UserConfig};
 use lynxstore::serve;
 
+/// mimalloc instead of glibc's malloc: a scan allocates and frees decode
+/// buffers of hundreds of kilobytes per column and chunk, which glibc keeps
+/// returning to the kernel and faulting back in (a ten-column scan of the
+/// TSBS table spent more time in page faults than in decoding; see
+/// docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "lynxstore",
