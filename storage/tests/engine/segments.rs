@@ -427,3 +427,144 @@ fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
         ]
     );
 }
+
+/// A segment of several 64 Ki-row chunks, whose series start and end in
+/// the middle of chunks: scan units (one chunk each) and a read of the
+/// whole segment return exactly the matching rows for every time window,
+/// tag filter and prune hint.
+#[test]
+fn multi_chunk_segments_return_exactly_the_matching_rows() {
+    use lynx_storage::{CmpOp, FieldFilter, Scalar, ScanRequest, TagFilter};
+
+    const PER_HOST: i64 = 50_000;
+    const SECOND: i64 = 1_000_000;
+    const BASE: i64 = 1_704_067_200_000_000; // 2024-01-01 00:00 UTC
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("t", false), false).unwrap();
+    let hosts = ["a", "b", "c"];
+    for (h, host) in hosts.iter().enumerate() {
+        let rs: Vec<(i64, &str, Option<f64>)> = (0..PER_HOST)
+            .map(|i| (BASE + i * SECOND, *host, Some((i * 3 + h as i64) as f64)))
+            .collect();
+        db.write("t", &batch(&rs)).unwrap();
+    }
+    db.flush().unwrap();
+    db.compact(2).unwrap();
+    let segments = db.snapshot("t").unwrap().segments().to_vec();
+    assert_eq!(segments.len(), 1, "one segment");
+    assert_eq!(
+        segments[0].footer().chunks.len(),
+        3,
+        "150,000 rows in 64 Ki-row chunks"
+    );
+
+    /// (first second, last second, hosts, prune hint on `usage`)
+    type Case = (i64, i64, &'static [&'static str], Option<(CmpOp, f64)>);
+    let cases: [Case; 6] = [
+        (0, PER_HOST, &["a", "b", "c"], None),
+        (10_000, 40_000, &["b"], None),
+        (20_000, 20_000, &["a", "c"], None),
+        (
+            30_000,
+            49_999,
+            &["a", "b", "c"],
+            Some((CmpOp::Gt, 120_000.0)),
+        ),
+        (1_000, 45_000, &["c"], Some((CmpOp::LtEq, 30_000.0))),
+        (PER_HOST + 5, PER_HOST + 10, &["a"], None),
+    ];
+    let snap = db.snapshot("t").unwrap();
+    for (lo, hi, wanted, prune) in cases {
+        let req = ScanRequest {
+            projection: Some(vec![0, 1, 2]),
+            lo: Some(BASE + lo * SECOND),
+            hi: Some(BASE + hi * SECOND),
+            tags: vec![TagFilter {
+                column: 1,
+                values: wanted.iter().map(|h| h.to_string()).collect(),
+            }],
+            prune: prune
+                .iter()
+                .map(|&(op, v)| FieldFilter {
+                    column: 2,
+                    op,
+                    value: Scalar::Float(v),
+                })
+                .collect(),
+            latest_per_series: false,
+        };
+        let mut got = Vec::new();
+        for unit in snap.units(&req).0 {
+            let batches = snap.read_unit(&unit, &req).unwrap();
+            for b in &batches {
+                let t = b
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                let h = b.column(1).as_string::<i32>();
+                let u = b.column(2).as_primitive::<Float64Type>();
+                for i in 0..b.num_rows() {
+                    got.push((
+                        (t.value(i) - BASE) / SECOND,
+                        h.value(i).to_string(),
+                        u.value(i),
+                    ));
+                }
+            }
+        }
+        got.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        // The segment read whole (one cursor across its three chunks).
+        let whole = segments[0]
+            .read(&snap.schema, &[0, 1, 2], req.lo, req.hi)
+            .unwrap();
+        let in_window = (lo.max(0)..=hi.min(PER_HOST - 1)).count() * hosts.len();
+        let times: Vec<i64> = whole
+            .iter()
+            .flat_map(|b| {
+                let t = b
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                let u = b.column(2).as_primitive::<Float64Type>();
+                (0..b.num_rows()).map(move |i| {
+                    let s = (t.value(i) - BASE) / SECOND;
+                    assert_eq!(u.value(i) as i64 / 3, s, "value of the row at second {s}");
+                    s
+                })
+            })
+            .collect();
+        assert_eq!(times.len(), in_window, "whole-segment read of {lo}..={hi}");
+        assert!(times.iter().all(|s| (lo..=hi).contains(s)));
+        let mut want = Vec::new();
+        for (h, host) in hosts.iter().enumerate() {
+            if !wanted.contains(host) {
+                continue;
+            }
+            for i in lo.max(0)..=hi.min(PER_HOST - 1) {
+                let v = (i * 3 + h as i64) as f64;
+                let pruned_away = match prune {
+                    Some((CmpOp::Gt, x)) => v <= x,
+                    Some((CmpOp::LtEq, x)) => v > x,
+                    _ => false,
+                };
+                // Pruning is per block: rows that fail the hint may stay.
+                if !pruned_away {
+                    want.push((i, host.to_string(), v));
+                }
+            }
+        }
+        want.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        if let Some((op, x)) = prune {
+            let keep = |r: &(i64, String, f64)| match op {
+                CmpOp::Gt => r.2 > x,
+                _ => r.2 <= x,
+            };
+            let got: Vec<_> = got.into_iter().filter(keep).collect();
+            assert_eq!(
+                got, want,
+                "window {lo}..={hi} hosts {wanted:?} prune {prune:?}"
+            );
+        } else {
+            assert_eq!(got, want, "window {lo}..={hi} hosts {wanted:?}");
+        }
+    }
+}
