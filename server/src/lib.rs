@@ -7,6 +7,7 @@
 //! line. Status codes become SQLSTATEs and HTTP statuses in `sqlstate`, and
 //! nowhere else.
 
+pub mod alloc;
 pub mod bulk;
 mod bulk_remote;
 pub mod config;

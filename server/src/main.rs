@@ -16,19 +16,6 @@ use lynxstore::serve;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// An import promises a peak RSS under twice its memory limit, so freed
-/// memory goes back to the OS at once instead of after mimalloc's default
-/// 10 ms delay (peak RSS of a 1.5 GiB import under a 155 MiB limit: 376 MiB
-/// with the delay, 296 MiB without). The server keeps the delay: returning
-/// scan buffers at once costs page faults on the next query.
-fn purge_freed_memory_at_once() {
-    /// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (mimalloc.h).
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    // SAFETY: setting an option is allowed at any time; this one is read
-    // each time freed pages are considered for purging.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
-}
-
 #[derive(Parser)]
 #[command(
     name = "lynxstore",
@@ -180,7 +167,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Import(args) => {
-            purge_freed_memory_at_once();
+            lynxstore::alloc::purge_freed_memory_at_once();
             exit(lynxstore::bulk::import(args))
         }
         Command::Export(args) => exit(lynxstore::bulk::export(args)),
