@@ -217,6 +217,25 @@ fn replaces_date_bin_and_keeps_its_ordering_rule() {
         .expect("return type"),
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
     );
+    // Binning an ascending column by a constant stride and origin stays
+    // ascending (DataFusion relies on this to skip sorts); a varying stride
+    // does not.
+    use arrow::compute::SortOptions;
+    use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
+    let constant = ExprProperties::new_unknown().with_order(SortProperties::Singleton);
+    let ascending =
+        ExprProperties::new_unknown().with_order(SortProperties::Ordered(SortOptions::default()));
+    let unordered = ExprProperties::new_unknown().with_order(SortProperties::Unordered);
+    assert_eq!(
+        udf.output_ordering(&[constant.clone(), ascending.clone(), constant.clone()])
+            .unwrap(),
+        SortProperties::Ordered(SortOptions::default())
+    );
+    assert_eq!(
+        udf.output_ordering(&[unordered, ascending, constant])
+            .unwrap(),
+        SortProperties::Unordered
+    );
 }
 
 #[tokio::test]
