@@ -9,9 +9,14 @@
 //! strings and wide decimals decode and compare. NULL rows are false.
 //! Invariant: the result equals the predicate applied to `decode_array`'s output.
 
+use std::ops::Range;
+
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 
-use crate::column::{decode::decode_decimals, open, read_validity};
+use crate::column::{
+    decode::{block_rows, decode_decimals},
+    open, read_validity, OpenChunk,
+};
 use crate::cursor::ByteReader;
 use crate::error::CompressionError;
 use crate::format::Kind;
@@ -24,7 +29,25 @@ use crate::string::{self, dict};
 
 /// Evaluate a comparison predicate on encoded data; one bit per row, NULL rows are false.
 pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, CompressionError> {
-    let chunk = open(bytes)?;
+    evaluate_open(&open(bytes)?, predicate, None)
+}
+
+/// Like [`evaluate`] for the 1024-row blocks `blocks` only (rows
+/// `blocks.start * 1024 .. min(blocks.end * 1024, row_count)`): equals
+/// `evaluate(..).slice(..)`, deciding or decoding only those blocks.
+pub fn evaluate_blocks(
+    bytes: &[u8],
+    predicate: &Predicate,
+    blocks: Range<usize>,
+) -> Result<BooleanBuffer, CompressionError> {
+    evaluate_open(&open(bytes)?, predicate, Some(blocks))
+}
+
+pub(crate) fn evaluate_open(
+    chunk: &OpenChunk<'_>,
+    predicate: &Predicate,
+    blocks: Option<Range<usize>>,
+) -> Result<BooleanBuffer, CompressionError> {
     let h = &chunk.header;
     let column = format!("{:?}", h.tag);
     let kind = h.tag.kind();
@@ -43,35 +66,45 @@ pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, Co
         }
     };
     let n = h.rows;
-    if !h.has_body() {
-        return Ok(BooleanBuffer::new_unset(n));
+    let rows = block_rows(h, blocks)?;
+    if !h.has_body() || rows.len() == 0 {
+        return Ok(BooleanBuffer::new_unset(rows.len()));
     }
-    let mut r = ByteReader::new(&chunk.body);
-    let nulls = read_validity(&mut r, h, Rows::all(n))?;
-    let mut bits = BooleanBufferBuilder::new(n);
     let decisions = match &h.block_index {
         Some(index) if kind != Kind::Bytes && kind != Kind::Bool => {
-            block_decisions(&bytes[index.clone()], n, &ranges)?
+            block_decisions(&chunk.bytes[index.clone()], n, &ranges)?
         }
         _ => Vec::new(),
     };
+    let partial = !rows.is_all();
+    let by_blocks = decisions.iter().any(|d| *d != Decision::Scan);
+    if partial && !by_blocks && !matches!(kind, Kind::Signed | Kind::Unsigned | Kind::Float(_)) {
+        // Strings, booleans and wide decimals have no cheaper partial path.
+        let all = evaluate_open(chunk, predicate, None)?;
+        return Ok(all.slice(rows.start(), rows.len()));
+    }
+    let mut r = ByteReader::new(&chunk.body);
+    let nulls = read_validity(&mut r, h, rows)?;
+    let mut bits = BooleanBufferBuilder::new(rows.len());
     if kind == Kind::Bool {
         // The bitmap decode is faster than any per-block decision.
-        let values = int::decode_bool_rows(&mut r, Rows::all(n))?;
+        let values = int::decode_bool_rows(&mut r, rows)?;
         match (ranges.contains(1), ranges.contains(0)) {
-            (true, true) => bits.append_n(n, true),
+            (true, true) => bits.append_n(rows.len(), true),
             (true, false) => bits.append_buffer(&values),
             (false, true) => bits.append_buffer(&!&values),
-            (false, false) => bits.append_n(n, false),
+            (false, false) => bits.append_n(rows.len(), false),
         }
-    } else if decisions.iter().any(|d| *d != Decision::Scan) {
-        evaluate_by_blocks(&mut r, n, kind, &ranges, &decisions, &mut bits)?;
+    } else if by_blocks {
+        evaluate_by_blocks(&mut r, rows, kind, &ranges, &decisions, &mut bits)?;
+    } else if partial {
+        scan_rows(&mut r, rows, kind, &ranges, &mut bits)?;
     } else {
         evaluate_all(&mut r, n, kind, predicate, &ranges, &column, &mut bits)?;
     }
     r.expect_end("trailing bytes after the values")?;
     let result = bits.finish();
-    if result.len() != n {
+    if result.len() != rows.len() {
         return Err(r.err("values node holds the wrong number of rows"));
     }
     Ok(match nulls {
@@ -129,9 +162,7 @@ fn scan_rows(
     match kind {
         Kind::Float(w) => {
             crate::float::decode_rows(r, w, rows, &mut values)?;
-            bits.append_buffer(&BooleanBuffer::collect_bool(values.len(), |i| {
-                ranges.contains(float_key(w.to_f64(values[i]).to_bits()))
-            }));
+            float_matches(w, ranges, &mut values, bits);
         }
         _ => {
             int::decode_rows(r, rows, &mut values, DECODE_DEPTH)?;
@@ -141,17 +172,33 @@ fn scan_rows(
     Ok(())
 }
 
+/// Appends one bit per decoded float (raw bits of width `w`), turning the
+/// values into order-preserving keys in place so that the single-range
+/// case is one subtraction and one comparison per value.
+fn float_matches(
+    w: crate::float::FloatWidth,
+    ranges: &KeyRanges,
+    values: &mut [u64],
+    bits: &mut BooleanBufferBuilder,
+) {
+    for v in values.iter_mut() {
+        *v = float_key(w.to_f64(*v).to_bits());
+    }
+    crate::int::for_::append_matches(ranges, values, bits);
+}
+
 /// Uses the block index: whole blocks are decided from their bounds, runs of
 /// undecided blocks are decoded alone (time-range predicates on a time
 /// column decode at most the two boundary blocks).
 fn evaluate_by_blocks(
     r: &mut ByteReader,
-    n: usize,
+    rows: Rows,
     kind: Kind,
     ranges: &KeyRanges,
     decisions: &[Decision],
     bits: &mut BooleanBufferBuilder,
 ) -> Result<(), CompressionError> {
+    let n = rows.n;
     let node = r.clone();
     let none = Rows {
         n,
@@ -159,16 +206,17 @@ fn evaluate_by_blocks(
         end_block: 0,
     };
     scan_rows(r, none, kind, ranges, bits)?;
-    let mut b = 0;
-    while b < decisions.len() {
+    let end_block = rows.end_block.min(decisions.len());
+    let mut b = rows.first_block;
+    while b < end_block {
         let len = (n - b * int::BLOCK).min(int::BLOCK);
         match decisions[b] {
             Decision::All => bits.append_n(len, true),
             Decision::None => bits.append_n(len, false),
             Decision::Scan => {
-                let end = (b..decisions.len())
+                let end = (b..end_block)
                     .find(|&e| decisions[e] != Decision::Scan)
-                    .unwrap_or(decisions.len());
+                    .unwrap_or(end_block);
                 let rows = Rows {
                     n,
                     first_block: b,
@@ -201,9 +249,7 @@ fn evaluate_all(
         Kind::Float(w) => {
             let mut values = vec![0u64; n];
             crate::float::decode_node(r, w, &mut values)?;
-            bits.append_buffer(&BooleanBuffer::collect_bool(n, |i| {
-                ranges.contains(float_key(w.to_f64(values[i]).to_bits()))
-            }));
+            float_matches(w, ranges, &mut values, bits);
         }
         Kind::Decimal => {
             let at = r.pos();

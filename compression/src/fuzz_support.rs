@@ -95,7 +95,8 @@ pub fn fuzz_chunk_stats(data: &[u8]) {
     }
 }
 
-/// evaluate on `[selector, blob..]`; the bitmap has one bit per row.
+/// evaluate (whole chunk and a block range) on `[selector, blob..]`; the
+/// bitmap has one bit per row.
 pub fn fuzz_evaluate(data: &[u8]) {
     let Some((&sel, blob)) = data.split_first() else {
         return;
@@ -106,6 +107,15 @@ pub fn fuzz_evaluate(data: &[u8]) {
             .expect("evaluate accepted the header")
             .row_count;
         assert_eq!(bits.len(), rows);
+    }
+    // A block range picked by the selector: bits for those rows only.
+    let blocks = usize::from((sel >> 4) & 3)..usize::from(sel >> 6) + 1;
+    if let Ok(bits) = crate::evaluate_blocks(blob, &predicate(sel, &dt), blocks.clone()) {
+        let rows = chunk_stats(blob)
+            .expect("evaluate accepted the header")
+            .row_count;
+        let start = (blocks.start * 1024).min(rows);
+        assert_eq!(bits.len(), (blocks.end * 1024).min(rows) - start);
     }
 }
 

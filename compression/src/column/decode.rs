@@ -62,6 +62,15 @@ impl OpenedChunk<'_> {
         decode_open(&self.0, data_type, Some(blocks))
     }
 
+    /// Same as [`crate::evaluate_blocks`] on the blob this chunk was opened from.
+    pub fn evaluate_blocks(
+        &self,
+        predicate: &crate::Predicate,
+        blocks: Range<usize>,
+    ) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
+        crate::evaluate::evaluate_open(&self.0, predicate, Some(blocks))
+    }
+
     /// Rows in the chunk.
     pub fn rows(&self) -> usize {
         self.0.header.rows
@@ -83,24 +92,7 @@ fn decode_open(
 ) -> Result<ArrayRef, CompressionError> {
     let h = &chunk.header;
     h.check_type(data_type)?;
-    let rows = match blocks {
-        None => Rows::all(h.rows),
-        Some(b) => {
-            let n_blocks = h.rows.div_ceil(int::BLOCK);
-            if b.start > b.end || b.end > n_blocks {
-                return Err(CompressionError::BlockRange {
-                    start: b.start,
-                    end: b.end,
-                    blocks: n_blocks,
-                });
-            }
-            Rows {
-                n: h.rows,
-                first_block: b.start,
-                end_block: b.end,
-            }
-        }
-    };
+    let rows = block_rows(h, blocks)?;
     let n = rows.len();
     if !h.has_body() || n == 0 {
         return Ok(if h.rows == 0 || n == 0 {
@@ -145,6 +137,29 @@ fn decode_open(
     };
     r.expect_end("trailing bytes after the values")?;
     Ok(array)
+}
+
+/// The rows of `blocks` of a chunk (all rows when `None`), checked against its block count.
+pub(crate) fn block_rows(
+    h: &crate::format::Header,
+    blocks: Option<Range<usize>>,
+) -> Result<Rows, CompressionError> {
+    let Some(b) = blocks else {
+        return Ok(Rows::all(h.rows));
+    };
+    let n_blocks = h.rows.div_ceil(int::BLOCK);
+    if b.start > b.end || b.end > n_blocks {
+        return Err(CompressionError::BlockRange {
+            start: b.start,
+            end: b.end,
+            blocks: n_blocks,
+        });
+    }
+    Ok(Rows {
+        n: h.rows,
+        first_block: b.start,
+        end_block: b.end,
+    })
 }
 
 /// Decimal values: an i128 split node or an integer node of i64 keys.

@@ -25,6 +25,8 @@ use crate::zstd_stage::read_stream;
 
 /// A chunk with its header parsed and its body (if any) decompressed.
 pub(crate) struct OpenChunk<'a> {
+    /// The whole blob (the header's block index range points into it).
+    pub(crate) bytes: &'a [u8],
     pub(crate) header: Header,
     pub(crate) body: Cow<'a, [u8]>,
 }
@@ -38,7 +40,11 @@ pub(crate) fn open(bytes: &[u8]) -> Result<OpenChunk<'_>, CompressionError> {
         Cow::Borrowed(&[][..])
     };
     r.expect_end("trailing bytes after the chunk")?;
-    Ok(OpenChunk { header, body })
+    Ok(OpenChunk {
+        bytes,
+        header,
+        body,
+    })
 }
 
 /// Reads the validity node (if the header announces one) for the blocks `rows`.

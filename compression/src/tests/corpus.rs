@@ -246,6 +246,9 @@ fn exercise(bytes: &[u8], dt: &DataType) {
                 stats.as_ref().map(|s| s.row_count).unwrap_or(bits.len())
             );
         }
+        for blocks in [0..1, 1..2, 0..2] {
+            let _ = crate::evaluate_blocks(bytes, &p, blocks);
+        }
     }
     let _ = aggregate(bytes);
 }

@@ -4,7 +4,10 @@ use arrow_array::*;
 use proptest::prelude::*;
 
 use super::model::*;
-use crate::{aggregate, decode_array, encode_array, evaluate, Codec, EncodeOptions, Scalar};
+use crate::{
+    aggregate, decode_array, encode_array, evaluate, evaluate_blocks, open_chunk, Codec,
+    EncodeOptions, Scalar,
+};
 
 fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), extra: Scalar) {
     let blob = match encode_array(a, opts) {
@@ -18,6 +21,24 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
     assert_eq!(got.len(), want.len());
     let got: Vec<bool> = got.iter().collect();
     assert_eq!(got, want, "{p:?} on {:?}", a.data_type());
+    // Any block range equals the same slice of the whole result.
+    let n_blocks = a.len().div_ceil(1024);
+    let start = picks.0 % (n_blocks + 1);
+    let end = start + picks.1 % (n_blocks - start + 1);
+    let rows = (start * 1024).min(a.len())..(end * 1024).min(a.len());
+    let part: Vec<bool> = evaluate_blocks(&blob, &p, start..end)
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(part, want[rows.clone()], "{p:?} blocks {start}..{end}");
+    let opened = open_chunk(&blob).unwrap();
+    let part: Vec<bool> = opened
+        .evaluate_blocks(&p, start..end)
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(part, want[rows], "{p:?} opened, blocks {start}..{end}");
+    assert!(evaluate_blocks(&blob, &p, 0..n_blocks + 1).is_err());
     let agg = aggregate(&blob).unwrap();
     let reference = reference_aggregate(decoded.as_ref());
     assert!(same_aggregate(&agg, &reference), "{agg:?} vs {reference:?}");
