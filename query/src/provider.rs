@@ -5,9 +5,11 @@
 //! skipped) and tag equality / IN lists (answered from each segment's series
 //! directory), plus projection and limit. The storage scan applies those
 //! two kinds of predicate exactly (segments by series directory and binary
-//! search on the sorted time column, memtable rows by a mask), so filters
-//! made only of them are `Exact` and DataFusion neither re-applies them nor
-//! reads their columns; every other filter is `Inexact`.
+//! search on the sorted time column, memtable rows by a mask). Comparisons
+//! of numeric field columns with constants (`= <> < <= > >=`, BETWEEN, IN)
+//! are evaluated by the storage on the encoded chunks. Filters made only
+//! of these are `Exact`, so DataFusion neither re-applies them nor reads
+//! their columns; every other filter is `Inexact`.
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use lynx_storage::{CmpOp, ColumnRole, Database, FieldFilter, Scalar, ScanRequest, TagFilter};
+use lynx_storage::{ColumnRole, Database, FieldFilter, Predicate, Scalar, ScanRequest, TagFilter};
 
 use crate::scan::LynxScanExec;
 use crate::sink::LynxSink;
@@ -101,10 +103,11 @@ impl TableProvider for LynxTable {
             .filter(|c| c.role == ColumnRole::Tag && c.column_type.to_arrow() == DataType::Utf8)
             .map(|c| c.name.as_str())
             .collect();
+        let fields = field_columns(&def);
         Ok(filters
             .iter()
             .map(|f| {
-                if applied_exactly(f, time_col, &text_tags) {
+                if applied_exactly(f, time_col, &text_tags, &fields) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Inexact
@@ -144,27 +147,24 @@ impl TableProvider for LynxTable {
                 tag_values(&c.name, filters).map(|values| TagFilter { column: i, values })
             })
             .collect();
-        let prune = snapshot
-            .def
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.role == ColumnRole::Field)
-            .flat_map(|(i, c)| {
-                let float = c.column_type.to_arrow().is_floating();
-                let int = c.column_type.to_arrow().is_integer();
-                filters
-                    .iter()
-                    .flat_map(|f| split_and(f))
-                    .filter_map(move |e| field_comparison(&c.name, i, float, int, e))
-            })
-            .collect();
+        // A newest-row scan is only planned under tag-only filters (see
+        // `latest`); field filters would change which row is newest.
+        let fields = if self.latest_per_series {
+            Vec::new()
+        } else {
+            let columns = field_columns(&snapshot.def);
+            filters
+                .iter()
+                .flat_map(|f| split_and(f))
+                .filter_map(|e| field_filter(&columns, e))
+                .collect()
+        };
         let request = ScanRequest {
             projection: Some(projection.clone()),
             lo,
             hi,
             tags,
-            prune,
+            fields,
             latest_per_series: self.latest_per_series,
         };
         let schema = Arc::new(self.schema.project(&projection)?);
@@ -213,6 +213,21 @@ fn split_and(expr: &Expr) -> Vec<&Expr> {
     }
 }
 
+fn split_or(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => {
+            let mut out = split_or(left);
+            out.extend(split_or(right));
+            out
+        }
+        other => vec![other],
+    }
+}
+
 fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
     let text = |e: &Expr| match e {
         Expr::Literal(
@@ -247,48 +262,155 @@ fn literal_set(tag: &str, expr: &Expr) -> Option<Vec<String>> {
 }
 
 /// Whether the storage scan alone makes `filter` hold: a conjunction of
-/// time comparisons with constants and tag equality / IN lists on text tags.
-fn applied_exactly(filter: &Expr, time_col: &str, text_tags: &[&str]) -> bool {
+/// time comparisons with constants, tag equality / IN lists on text tags
+/// and comparisons of numeric field columns with constants of their type.
+fn applied_exactly(
+    filter: &Expr,
+    time_col: &str,
+    text_tags: &[&str],
+    fields: &[FieldColumn],
+) -> bool {
     split_and(filter).into_iter().all(|c| {
-        bound_of(time_col, c).is_some() || text_tags.iter().any(|t| literal_set(t, c).is_some())
+        bound_of(time_col, c).is_some()
+            || text_tags.iter().any(|t| literal_set(t, c).is_some())
+            || field_filter(fields, c).is_some()
     })
 }
 
-/// `column <op> constant` (either side) on a numeric field column, as a
-/// block-pruning hint for the scan (the filter itself stays Inexact).
-fn field_comparison(
-    name: &str,
-    column: usize,
-    float: bool,
-    int: bool,
-    expr: &Expr,
-) -> Option<FieldFilter> {
-    let (op, constant) = comparison(expr, |e| matches!(e, Expr::Column(c) if c.name == name))?;
-    let op = match op {
-        Operator::Lt => CmpOp::Lt,
-        Operator::LtEq => CmpOp::LtEq,
-        Operator::Gt => CmpOp::Gt,
-        Operator::GtEq => CmpOp::GtEq,
-        Operator::Eq => CmpOp::Eq,
-        _ => return None,
+/// A numeric field column: (name, position in the schema, Arrow type).
+type FieldColumn = (String, usize, DataType);
+
+fn field_columns(def: &lynx_storage::TableDef) -> Vec<FieldColumn> {
+    def.columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.role == ColumnRole::Field)
+        .map(|(i, c)| (c.name.clone(), i, c.column_type.to_arrow()))
+        .filter(|(_, _, t)| t.is_integer() || matches!(t, DataType::Float32 | DataType::Float64))
+        .collect()
+}
+
+/// The storage filter for `expr` when it compares a numeric field column
+/// with constants of exactly the column's type: `c <op> k` (either side,
+/// any of `= <> < <= > >=`), `c BETWEEN a AND b`, `c IN (k, ...)` (or an
+/// OR of equalities). The storage compares floats by total order; the
+/// predicate is shaped so that its rows are exactly those DataFusion's
+/// filter keeps (which equates -0.0 and 0.0 in comparisons, not in IN).
+fn field_filter(columns: &[FieldColumn], expr: &Expr) -> Option<FieldFilter> {
+    let column_of = |e: &Expr| match e {
+        Expr::Column(c) => columns.iter().find(|(name, _, _)| *name == c.name),
+        _ => None,
     };
-    let Expr::Literal(v, _) = constant else {
+    let (predicate, column) = match expr {
+        Expr::Between(b) if !b.negated => {
+            let (_, column, data_type) = column_of(&b.expr)?;
+            let lo = scalar(&b.low, data_type)?;
+            let hi = scalar(&b.high, data_type)?;
+            // As for `>=` and `<=` below: zeros widened to take both signs.
+            let lo = if is_zero(&lo) {
+                Scalar::Float(-0.0)
+            } else {
+                lo
+            };
+            let hi = if is_zero(&hi) { Scalar::Float(0.0) } else { hi };
+            (Predicate::Between(lo, hi), *column)
+        }
+        Expr::InList(list) if !list.negated => {
+            let (_, column, data_type) = column_of(&list.expr)?;
+            let values = list
+                .list
+                .iter()
+                .map(|e| scalar(e, data_type))
+                .collect::<Option<Vec<_>>>()?;
+            // DataFusion's IN matches floats by their bits, unlike its `=`
+            // (which equates -0.0 and 0.0): leave a zero in the list to it.
+            if values.iter().any(is_zero) {
+                return None;
+            }
+            (Predicate::In(values), *column)
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Or, ..
+        }) => {
+            // DataFusion rewrites short IN lists as ORs of equalities.
+            let mut values = Vec::new();
+            let mut column = None;
+            for e in split_or(expr) {
+                let FieldFilter {
+                    column: c,
+                    predicate,
+                } = field_filter(columns, e)?;
+                if column.is_some_and(|prev| prev != c) {
+                    return None;
+                }
+                column = Some(c);
+                match predicate {
+                    Predicate::Eq(v) => values.push(v),
+                    // `= 0.0`: both zeros.
+                    Predicate::Between(lo, hi) if is_zero(&lo) && is_zero(&hi) => {
+                        values.extend([lo, hi])
+                    }
+                    Predicate::In(vs) => values.extend(vs),
+                    _ => return None,
+                }
+            }
+            (Predicate::In(values), column?)
+        }
+        _ => {
+            let (op, constant) = comparison(expr, |e| column_of(e).is_some())?;
+            let Expr::BinaryExpr(BinaryExpr { left, right, .. }) = expr else {
+                return None;
+            };
+            let (_, column, data_type) = column_of(left).or_else(|| column_of(right))?;
+            let v = scalar(constant, data_type)?;
+            // DataFusion compares floats by total order after turning -0.0
+            // into 0.0 on both sides; against a zero constant, the same
+            // rows are those of a total-order comparison with the zero on
+            // the side that takes -0.0 and 0.0 in or leaves both out.
+            let zero = is_zero(&v);
+            let (neg, pos) = (Scalar::Float(-0.0), Scalar::Float(0.0));
+            let predicate = match op {
+                Operator::Eq if zero => Predicate::Between(neg, pos),
+                Operator::Eq => Predicate::Eq(v),
+                Operator::NotEq if zero => return None,
+                Operator::NotEq => Predicate::NotEq(v),
+                Operator::Lt => Predicate::Lt(if zero { neg } else { v }),
+                Operator::LtEq => Predicate::LtEq(if zero { pos } else { v }),
+                Operator::Gt => Predicate::Gt(if zero { pos } else { v }),
+                Operator::GtEq => Predicate::GtEq(if zero { neg } else { v }),
+                _ => return None,
+            };
+            (predicate, *column)
+        }
+    };
+    Some(FieldFilter { column, predicate })
+}
+
+fn is_zero(v: &Scalar) -> bool {
+    matches!(v, Scalar::Float(f) if *f == 0.0)
+}
+
+/// A non-NULL literal of exactly `data_type` as a storage scalar.
+fn scalar(expr: &Expr, data_type: &DataType) -> Option<Scalar> {
+    let Expr::Literal(v, _) = expr else {
         return None;
     };
-    let value = match v {
-        ScalarValue::Float64(Some(f)) if float => Scalar::Float(*f),
-        ScalarValue::Float32(Some(f)) if float => Scalar::Float(f64::from(*f)),
-        ScalarValue::Int8(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::Int16(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::Int32(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::Int64(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::UInt8(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::UInt16(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::UInt32(Some(i)) if int => Scalar::Int(i128::from(*i)),
-        ScalarValue::UInt64(Some(i)) if int => Scalar::Int(i128::from(*i)),
+    if &v.data_type() != data_type {
+        return None;
+    }
+    Some(match v {
+        ScalarValue::Float64(Some(f)) => Scalar::Float(*f),
+        ScalarValue::Float32(Some(f)) => Scalar::Float(f64::from(*f)),
+        ScalarValue::Int8(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int16(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int32(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::Int64(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt8(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt16(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt32(Some(i)) => Scalar::Int(i128::from(*i)),
+        ScalarValue::UInt64(Some(i)) => Scalar::Int(i128::from(*i)),
         _ => return None,
-    };
-    Some(FieldFilter { column, op, value })
+    })
 }
 
 /// Inclusive bounds `[lo, hi]` in microseconds implied by comparisons of

@@ -25,7 +25,9 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use futures::StreamExt;
-use lynx_storage::{ColumnStats, Scalar, ScanRequest, ScanStats, ScanUnit, TableSnapshot};
+use lynx_storage::{
+    ColumnStats, Predicate, Scalar, ScanRequest, ScanStats, ScanUnit, TableSnapshot,
+};
 
 #[derive(Debug)]
 pub struct LynxScanExec {
@@ -169,6 +171,28 @@ impl LynxScanExec {
     }
 }
 
+/// `name <op> value` in SQL-like text, for EXPLAIN.
+fn predicate_text(name: &str, p: &Predicate) -> String {
+    let v = |s: &Scalar| match s {
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Float(v) => format!("{v:?}"),
+        other => format!("{other:?}"),
+    };
+    match p {
+        Predicate::Eq(x) => format!("{name} = {}", v(x)),
+        Predicate::NotEq(x) => format!("{name} <> {}", v(x)),
+        Predicate::Lt(x) => format!("{name} < {}", v(x)),
+        Predicate::LtEq(x) => format!("{name} <= {}", v(x)),
+        Predicate::Gt(x) => format!("{name} > {}", v(x)),
+        Predicate::GtEq(x) => format!("{name} >= {}", v(x)),
+        Predicate::Between(a, b) => format!("{name} BETWEEN {} AND {}", v(a), v(b)),
+        Predicate::In(xs) => {
+            let xs: Vec<String> = xs.iter().map(v).collect();
+            format!("{name} IN ({})", xs.join(", "))
+        }
+    }
+}
+
 impl DisplayAs for LynxScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let r = &self.request;
@@ -188,14 +212,13 @@ impl DisplayAs for LynxScanExec {
             let name = self.snapshot.schema.field(t.column).name();
             write!(f, ", tag {name} IN ({})", t.values.join(", "))?;
         }
-        for p in &r.prune {
+        for p in &r.fields {
             let name = self.snapshot.schema.field(p.column).name();
-            let value = match &p.value {
-                Scalar::Int(i) => i.to_string(),
-                Scalar::Float(v) => v.to_string(),
-                other => format!("{other:?}"),
-            };
-            write!(f, ", blocks by {name} {} {value}", p.op)?;
+            write!(
+                f,
+                ", {} (on encoded data)",
+                predicate_text(name, &p.predicate)
+            )?;
         }
         let s = &self.stats;
         write!(
@@ -266,12 +289,13 @@ impl ExecutionPlan for LynxScanExec {
                 .map_or(0, |units| units.iter().map(|u| u.rows).sum()),
             None => self.rows_bound(),
         };
-        // Without a time range nothing is trimmed at block level, so the
-        // count is exact unless de-duplication may drop rows: DataFusion
-        // then answers count(*) from this without scanning.
-        let exact = self.request.lo.is_none()
-            && self.request.hi.is_none()
-            && self.partitions.iter().flatten().all(ScanUnit::rows_exact);
+        // When every unit's count is exact, DataFusion answers count(*)
+        // from this without scanning.
+        let exact = self
+            .partitions
+            .iter()
+            .flatten()
+            .all(|u| u.rows_exact(&self.request));
         if !exact {
             return Ok(Arc::new(
                 Statistics::new_unknown(&self.schema).with_num_rows(Precision::Inexact(rows)),

@@ -234,11 +234,21 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
         agg.contains("kernels for [avg(m.usage), max(m.usage)]"),
         "{plan}"
     );
-    // A field comparison prunes blocks in the scan and is still filtered.
-    let plan = explain(&mut s, "SELECT count(*) FROM m WHERE usage > 550").await;
+    // A field comparison is evaluated by the scan on encoded data, exactly:
+    // no FilterExec, and the scan's output is the 49 rows above 550.
+    let plan = explain(
+        &mut s,
+        "ANALYZE SELECT count(*) FROM m WHERE usage > 550 AND time >= to_timestamp(0)",
+    )
+    .await;
     let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
-    assert!(scan.contains("blocks by usage > 550"), "{plan}");
+    assert!(scan.contains("usage > 550.0 (on encoded data)"), "{plan}");
+    assert!(scan.contains("output_rows=49,"), "{plan}");
+    assert!(!plan.contains("FilterExec"), "{plan}");
+    // Against another column or with a non-constant: filtered above the scan.
+    let plan = explain(&mut s, "SELECT count(*) FROM m WHERE usage > usage / 2").await;
     assert!(plan.contains("FilterExec"), "{plan}");
+    assert!(!plan.contains("on encoded data"), "{plan}");
 }
 
 /// `testdata/slt/statistics.slt` checks the values; this checks that

@@ -31,10 +31,10 @@ mod time_filter;
 pub mod wal;
 
 pub use db::{
-    BulkLoad, CmpOp, ColumnStats, Database, DatabaseOptions, FieldFilter, MaintenanceHandle,
-    ScanRequest, ScanStats, ScanUnit, StorageMetrics, TableSnapshot, TagFilter,
+    BulkLoad, ColumnStats, Database, DatabaseOptions, FieldFilter, MaintenanceHandle, ScanRequest,
+    ScanStats, ScanUnit, StorageMetrics, TableSnapshot, TagFilter,
 };
 pub use error::{Result, StatusCode, StorageError};
-pub use lynx_compression::Scalar;
+pub use lynx_compression::{Predicate, Scalar};
 pub use schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions};
 pub use wal::Durability;

@@ -44,7 +44,7 @@ use crate::wal::{Durability, SyncObserver, Wal};
 pub use bulk::BulkLoad;
 pub use maintenance::MaintenanceHandle;
 pub use snapshot::{
-    CmpOp, ColumnStats, FieldFilter, ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter,
+    ColumnStats, FieldFilter, ScanRequest, ScanStats, ScanUnit, TableSnapshot, TagFilter,
 };
 
 const RECORD_INSERT: u8 = 1;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
-use lynx_compression::Scalar;
+use lynx_compression::{Predicate, Scalar};
 
 use super::latest;
 use crate::dedup::dedup_last_write_wins;
@@ -18,8 +18,9 @@ use crate::schema::TableDef;
 use crate::segment::Segment;
 
 /// Rows a reader wants: pushed down from the query's projection and filters.
-/// The time bounds and tag filters are applied exactly: a scan returns
-/// precisely the rows that satisfy all of them (`prune` only skips blocks).
+/// Every predicate is applied exactly: a scan returns precisely the rows
+/// that satisfy all of them (the time bounds, the tag filters and the field
+/// filters).
 #[derive(Debug, Clone, Default)]
 pub struct ScanRequest {
     /// Columns of the snapshot's schema, in output order (all when `None`).
@@ -29,74 +30,28 @@ pub struct ScanRequest {
     pub hi: Option<i64>,
     /// Conjunction of tag predicates answered from series directories.
     pub tags: Vec<TagFilter>,
-    /// Comparisons of field columns with constants, used only to skip
-    /// 1024-row blocks whose min/max show that no row can match: rows that
-    /// fail them may still be returned (the caller filters again).
-    pub prune: Vec<FieldFilter>,
+    /// Conjunction of comparisons of field columns with constants,
+    /// evaluated on the encoded chunks of segments (blocks where no row
+    /// passes are not decoded) and on memtable rows. Primary-key tables
+    /// apply them after de-duplication, to the surviving rows.
+    pub fields: Vec<FieldFilter>,
     /// Only rows that can be the newest of their series (see `latest`):
     /// a superset of each series' newest row, for `DISTINCT ON (tags) ...
-    /// ORDER BY tags, time DESC`. Needs no time bounds to be exact.
+    /// ORDER BY tags, time DESC`. Needs no time bounds to be exact; field
+    /// filters must be empty (the newest row that passes them may be older
+    /// than the newest row).
     pub latest_per_series: bool,
 }
 
-/// `column <op> value` on a numeric field column (a position in the
-/// schema): a block-pruning hint (see [`ScanRequest::prune`]).
+/// `column <predicate>` on a field column (a position in the schema).
+/// Semantics are those of `lynx_compression::Predicate`: integers compare
+/// exactly, floats by IEEE-754 total order (as Arrow's comparison kernels
+/// do), NULL rows never match. The scalars must be `Scalar::Int` on
+/// integer and timestamp columns and `Scalar::Float` on float columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldFilter {
     pub column: usize,
-    pub op: CmpOp,
-    /// `Scalar::Int` for integer columns, `Scalar::Float` for float columns.
-    pub value: Scalar,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Lt,
-    LtEq,
-    Gt,
-    GtEq,
-    Eq,
-}
-
-impl std::fmt::Display for CmpOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CmpOp::Lt => "<",
-            CmpOp::LtEq => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::GtEq => ">=",
-            CmpOp::Eq => "=",
-        })
-    }
-}
-
-impl FieldFilter {
-    /// Whether a block with these min/max may hold a matching row. Floats
-    /// compare by partial order and NaN bounds keep the block, so the
-    /// answer holds whichever NaN and signed-zero semantics the caller's
-    /// filter uses.
-    pub fn may_match(&self, min: Option<&Scalar>, max: Option<&Scalar>) -> bool {
-        use std::cmp::Ordering::{Greater, Less};
-        let (Some(min), Some(max)) = (min, max) else {
-            return false; // every row of the block is NULL: no comparison holds
-        };
-        let cmp = |a: &Scalar, b: &Scalar| match (a, b) {
-            (Scalar::Int(a), Scalar::Int(b)) => Some(a.cmp(b)),
-            (Scalar::Float(a), Scalar::Float(b)) => a.partial_cmp(b),
-            _ => None,
-        };
-        let v = &self.value;
-        let (Some(lo), Some(hi)) = (cmp(min, v), cmp(max, v)) else {
-            return true; // NaN or mismatched kinds: cannot tell
-        };
-        match self.op {
-            CmpOp::Gt => hi == Greater,
-            CmpOp::GtEq => hi != Less,
-            CmpOp::Lt => lo == Less,
-            CmpOp::LtEq => lo != Greater,
-            CmpOp::Eq => lo != Greater && hi != Less,
-        }
-    }
+    pub predicate: Predicate,
 }
 
 /// `column IN (values)` on a tag column (a position in the schema).
@@ -122,10 +77,18 @@ pub struct ScanUnit {
 }
 
 impl ScanUnit {
-    /// Whether `rows` is exact when no time range trims blocks: true unless
-    /// primary-key de-duplication may drop rows.
-    pub fn rows_exact(&self) -> bool {
+    /// Whether `rows` is exactly the number of rows reading this unit with
+    /// `req` returns. Segment rows are picked by series, so tag filters
+    /// keep the count exact; a time range (trimmed inside blocks), field
+    /// filters, de-duplication, and any filter on memtable batches (counted
+    /// whole) make it an upper bound.
+    pub fn rows_exact(&self, req: &ScanRequest) -> bool {
+        let mem_filtered = req.latest_per_series || !req.tags.is_empty();
         !self.dedup
+            && req.lo.is_none()
+            && req.hi.is_none()
+            && req.fields.is_empty()
+            && (self.mem.is_empty() || !mem_filtered)
     }
 }
 
@@ -193,7 +156,7 @@ impl TableSnapshot {
             lo,
             hi,
             tags: Vec::new(),
-            prune: Vec::new(),
+            fields: Vec::new(),
             latest_per_series: false,
         };
         let mut out = Vec::new();
@@ -398,17 +361,26 @@ impl TableSnapshot {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
+        if req.latest_per_series && !req.fields.is_empty() {
+            return Err(StorageError::Internal(
+                "a newest-row scan cannot apply field filters".into(),
+            ));
+        }
         let mut read = wanted.clone();
         let mut key_pos = Vec::new();
+        // Field filters hold for the rows that survive de-duplication: a
+        // newer version of a row decides, so they are applied afterwards.
+        let early_fields: &[FieldFilter] = if unit.dedup { &[] } else { &req.fields };
         if unit.dedup {
             let mut key = self.def.tag_indices();
             key.push(self.def.time_index());
+            key.extend(req.fields.iter().map(|f| f.column));
             for k in &key {
                 if !read.contains(k) {
                     read.push(*k);
                 }
             }
-            key_pos = key
+            key_pos = key[..key.len() - req.fields.len()]
                 .iter()
                 .map(|k| read.iter().position(|r| r == k).unwrap_or(0))
                 .collect();
@@ -421,7 +393,7 @@ impl TableSnapshot {
                 &read,
                 ranges.as_deref(),
                 (req.lo, req.hi),
-                &req.prune,
+                early_fields,
             )? {
                 sources.push(MemBatch { seq, batch });
             }
@@ -433,7 +405,7 @@ impl TableSnapshot {
             } else {
                 m.batch.clone()
             };
-            let batch = self.apply_filters(batch, req)?;
+            let batch = self.apply_filters(batch, req, early_fields)?;
             if batch.num_rows() == 0 {
                 continue;
             }
@@ -446,10 +418,26 @@ impl TableSnapshot {
             return Ok(sources.into_iter().map(|s| s.batch).collect());
         }
         let keep: Vec<usize> = (0..wanted.len()).collect();
-        dedup_last_write_wins(&key_pos, &sources)?
-            .iter()
-            .map(|b| b.project(&keep).map_err(Into::into))
-            .collect()
+        let mut out = Vec::new();
+        for batch in dedup_last_write_wins(&key_pos, &sources)? {
+            let mut mask: Option<BooleanArray> = None;
+            for f in &req.fields {
+                let pos = read.iter().position(|r| *r == f.column).unwrap_or(0);
+                let m = predicate_mask(batch.column(pos), &f.predicate)?;
+                mask = Some(match mask {
+                    None => m,
+                    Some(prev) => arrow::compute::and(&prev, &m)?,
+                });
+            }
+            let batch = match mask {
+                Some(m) => arrow::compute::filter_record_batch(&batch, &m)?,
+                None => batch,
+            };
+            if batch.num_rows() > 0 {
+                out.push(batch.project(&keep)?);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -458,8 +446,13 @@ impl TableSnapshot {
     /// that satisfy the request's time bounds and tag filters. Segments
     /// apply the same predicates from their series directories and sorted
     /// time columns.
-    fn apply_filters(&self, batch: RecordBatch, req: &ScanRequest) -> Result<RecordBatch> {
-        if req.lo.is_none() && req.hi.is_none() && req.tags.is_empty() {
+    fn apply_filters(
+        &self,
+        batch: RecordBatch,
+        req: &ScanRequest,
+        fields: &[FieldFilter],
+    ) -> Result<RecordBatch> {
+        if req.lo.is_none() && req.hi.is_none() && req.tags.is_empty() && fields.is_empty() {
             return Ok(batch);
         }
         let mut masks: Vec<BooleanArray> = Vec::new();
@@ -485,6 +478,9 @@ impl TableSnapshot {
                     .collect(),
             );
         }
+        for f in fields {
+            masks.push(predicate_mask(batch.column(f.column), &f.predicate)?);
+        }
         let mut masks = masks.into_iter();
         let Some(mut mask) = masks.next() else {
             return Ok(batch);
@@ -497,6 +493,86 @@ impl TableSnapshot {
         }
         Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
     }
+}
+
+/// How row `i` of a column compares with a scalar; `None` for NULL rows.
+type RowOrdering = dyn Fn(usize, &Scalar) -> Option<std::cmp::Ordering>;
+
+/// Which rows of `array` satisfy `predicate`, with the semantics of
+/// `lynx_compression::evaluate` (so memtable rows and segment rows agree):
+/// integers and timestamps compare exactly, floats by total order, NULL
+/// rows are false.
+fn predicate_mask(array: &ArrayRef, predicate: &Predicate) -> Result<BooleanArray> {
+    use std::cmp::Ordering;
+    let dt = array.data_type();
+    let n = array.len();
+    // `cmp(row, scalar)` for each supported type; `None` for NULL rows.
+    let ordering: Box<RowOrdering> = if dt.is_floating() {
+        let floats = cast(array, &DataType::Float64)?;
+        let floats = floats
+            .as_primitive::<arrow::datatypes::Float64Type>()
+            .clone();
+        Box::new(move |i, s| match s {
+            Scalar::Float(v) if floats.is_valid(i) => Some(floats.value(i).total_cmp(v)),
+            _ => None,
+        })
+    } else if matches!(dt, DataType::UInt64) {
+        let ints = array.as_primitive::<arrow::datatypes::UInt64Type>().clone();
+        Box::new(move |i, s| match s {
+            Scalar::Int(v) if ints.is_valid(i) => Some(i128::from(ints.value(i)).cmp(v)),
+            _ => None,
+        })
+    } else if dt.is_integer() || dt.is_temporal() {
+        let ints = cast(array, &DataType::Int64)?;
+        let ints = ints.as_primitive::<Int64Type>().clone();
+        Box::new(move |i, s| match s {
+            Scalar::Int(v) if ints.is_valid(i) => Some(i128::from(ints.value(i)).cmp(v)),
+            _ => None,
+        })
+    } else {
+        return Err(StorageError::Internal(format!(
+            "field filter on a column of type {dt}"
+        )));
+    };
+    let scalars: Vec<&Scalar> = match predicate {
+        Predicate::Eq(v)
+        | Predicate::NotEq(v)
+        | Predicate::Lt(v)
+        | Predicate::LtEq(v)
+        | Predicate::Gt(v)
+        | Predicate::GtEq(v) => vec![v],
+        Predicate::Between(a, b) => vec![a, b],
+        Predicate::In(vs) => vs.iter().collect(),
+    };
+    let kind_ok = |s: &Scalar| match s {
+        Scalar::Float(_) => dt.is_floating(),
+        Scalar::Int(_) => !dt.is_floating(),
+        _ => false,
+    };
+    if !scalars.iter().all(|s| kind_ok(s)) {
+        return Err(StorageError::Internal(format!(
+            "field filter {predicate:?} on a column of type {dt}"
+        )));
+    }
+    let holds = |i: usize| -> bool {
+        let c = |s: &Scalar| ordering(i, s);
+        match predicate {
+            Predicate::Eq(v) => c(v) == Some(Ordering::Equal),
+            Predicate::NotEq(v) => c(v).is_some_and(Ordering::is_ne),
+            Predicate::Lt(v) => c(v) == Some(Ordering::Less),
+            Predicate::LtEq(v) => c(v).is_some_and(Ordering::is_le),
+            Predicate::Gt(v) => c(v) == Some(Ordering::Greater),
+            Predicate::GtEq(v) => c(v).is_some_and(Ordering::is_ge),
+            Predicate::Between(a, b) => {
+                c(a).is_some_and(Ordering::is_ge) && c(b).is_some_and(Ordering::is_le)
+            }
+            Predicate::In(vs) => vs.iter().any(|v| c(v) == Some(Ordering::Equal)),
+        }
+    };
+    Ok(BooleanArray::new(
+        arrow::buffer::BooleanBuffer::collect_bool(n, holds),
+        None,
+    ))
 }
 
 /// Exact statistics of one column (see [`TableSnapshot::column_stats`]).
@@ -651,30 +727,6 @@ fn batch_overlaps(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn block_pruning_keeps_blocks_it_cannot_rule_out() {
-        let f = |op, v: f64| FieldFilter {
-            column: 0,
-            op,
-            value: Scalar::Float(v),
-        };
-        let (lo, hi) = (Scalar::Float(1.0), Scalar::Float(5.0));
-        assert!(!f(CmpOp::Gt, 5.0).may_match(Some(&lo), Some(&hi)));
-        assert!(f(CmpOp::GtEq, 5.0).may_match(Some(&lo), Some(&hi)));
-        assert!(!f(CmpOp::Lt, 1.0).may_match(Some(&lo), Some(&hi)));
-        assert!(f(CmpOp::Eq, 3.0).may_match(Some(&lo), Some(&hi)));
-        assert!(!f(CmpOp::Eq, 6.0).may_match(Some(&lo), Some(&hi)));
-        // A NaN bound (NaN sorts above all numbers in the block index) or
-        // constant: no pruning. Signed zeros compare equal.
-        let nan = Scalar::Float(f64::NAN);
-        assert!(f(CmpOp::Gt, 90.0).may_match(Some(&lo), Some(&nan)));
-        assert!(f(CmpOp::Lt, f64::NAN).may_match(Some(&lo), Some(&hi)));
-        let zero = Scalar::Float(-0.0);
-        assert!(f(CmpOp::GtEq, 0.0).may_match(Some(&zero), Some(&zero)));
-        // A block of NULLs matches no comparison.
-        assert!(!f(CmpOp::Gt, 0.0).may_match(None, None));
-    }
 
     proptest! {
         /// Pieces keep every row once, in order, and never cross a multiple of `max`.

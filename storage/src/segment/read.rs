@@ -8,16 +8,17 @@ use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::array::{new_null_array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
+use arrow::buffer::BooleanBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use lynx_compression::{
     block_stats, chunk_stats, decode_array, decode_blocks, open_chunk, ChunkStats, OpenedChunk,
-    Scalar,
+    Predicate, Scalar,
 };
 use memmap2::Mmap;
 
 use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
-use crate::db::{CmpOp, FieldFilter};
+use crate::db::FieldFilter;
 use crate::schema::ColumnRole;
 
 /// Rows per independently decodable block inside a chunk.
@@ -92,63 +93,42 @@ impl Segment {
     }
 
     /// Like `read`, restricted to the row ranges `rows` (file row numbers,
-    /// sorted and disjoint, e.g. the series picked from the directory).
-    /// Inside a chunk only the 1024-row blocks that intersect the ranges
-    /// and whose time bounds meet `[lo, hi]` are decoded, and only rows
-    /// with `lo <= time <= hi` are returned. Blocks where the min/max of a
-    /// `prune` column show that its comparison cannot hold are skipped too
-    /// (columns of `schema`; other rows are not filtered by them).
+    /// sorted and disjoint, e.g. the series picked from the directory), and
+    /// to the rows where every one of `filters` (on columns of `schema`)
+    /// holds. Inside a chunk only the 1024-row blocks that intersect the
+    /// ranges and whose time bounds meet `[lo, hi]` are looked at, and only
+    /// rows with `lo <= time <= hi` are returned. The filters are evaluated
+    /// on the encoded columns (see `lynx_compression::evaluate_blocks`), and
+    /// blocks where no row passes them are not decoded at all.
     pub fn read_rows(
         &self,
         schema: &SchemaRef,
         projection: &[usize],
         rows: Option<&[Range<usize>]>,
         (lo, hi): (Option<i64>, Option<i64>),
-        prune: &[FieldFilter],
+        filters: &[FieldFilter],
     ) -> Result<Vec<RecordBatch>> {
         let out_schema = Arc::new(schema.project(projection)?);
-        let sources: Vec<Option<usize>> = projection
+        let position = |i: usize| {
+            let name = schema.field(i).name();
+            self.footer.columns.iter().position(|c| &c.name == name)
+        };
+        let sources: Vec<Option<usize>> = projection.iter().map(|i| position(*i)).collect();
+        // A filter on a column this segment predates sees only NULLs, which
+        // no comparison matches.
+        let Some(field_filters) = filters
             .iter()
-            .map(|i| {
-                let name = schema.field(*i).name();
-                self.footer.columns.iter().position(|c| &c.name == name)
-            })
-            .collect();
+            .map(|f| position(f.column).map(|c| (c, &f.predicate)))
+            .collect::<Option<Vec<(usize, &Predicate)>>>()
+        else {
+            return Ok(Vec::new());
+        };
         let time_col = self
             .footer
             .columns
             .iter()
             .position(|c| c.role == ColumnRole::Time);
         let timed = lo.is_some() || hi.is_some();
-        // Block filters by segment column: the time bounds, and the pruning
-        // filters on columns this segment has (others read as NULL here,
-        // which no comparison matches: the rows are filtered above).
-        let bound = |op, v: Option<i64>| {
-            v.map(|v| FieldFilter {
-                column: 0,
-                op,
-                value: Scalar::Int(i128::from(v)),
-            })
-        };
-        let time_bounds: Vec<FieldFilter> = [bound(CmpOp::GtEq, lo), bound(CmpOp::LtEq, hi)]
-            .into_iter()
-            .flatten()
-            .collect();
-        let mut block_filters: Vec<(usize, Vec<&FieldFilter>)> = Vec::new();
-        let by_column = time_col
-            .into_iter()
-            .flat_map(|t| time_bounds.iter().map(move |f| (t, f)))
-            .chain(prune.iter().filter_map(|f| {
-                let name = schema.field(f.column).name();
-                let c = self.footer.columns.iter().position(|c| &c.name == name)?;
-                Some((c, f))
-            }));
-        for (c, f) in by_column {
-            match block_filters.iter_mut().find(|(col, _)| *col == c) {
-                Some((_, fs)) => fs.push(f),
-                None => block_filters.push((c, vec![f])),
-            }
-        }
         let mut batches = Vec::new();
         let mut chunk_start = 0usize;
         for chunk in &self.footer.chunks {
@@ -171,16 +151,10 @@ impl Segment {
             if parts.is_empty() {
                 continue;
             }
-            let mut block_ok: Option<Vec<bool>> = None;
-            for (c, filters) in &block_filters {
-                let Some(ok) = self.filter_blocks(chunk.columns[*c], filters)? else {
-                    continue;
-                };
-                block_ok = Some(match block_ok {
-                    None => ok,
-                    Some(prev) => prev.iter().zip(&ok).map(|(a, b)| *a && *b).collect(),
-                });
-            }
+            let block_ok = match (time_col, timed) {
+                (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
+                _ => None,
+            };
             let pieces: Vec<Range<usize>> = parts
                 .into_iter()
                 .flat_map(|part| block_runs(part, block_ok.as_deref()))
@@ -191,13 +165,14 @@ impl Segment {
                 verified: vec![false; chunk.columns.len()],
                 opened: (0..chunk.columns.len()).map(|_| None).collect(),
                 last: vec![None; chunk.columns.len()],
-                shared: pieces.len() > 1,
+                shared: pieces.len() > 1 || !field_filters.is_empty(),
             };
             for part in pieces {
                 // With a time range, narrow the piece to its exact rows when
-                // its times are sorted (a piece of one series).
+                // its times are sorted (a piece of one series); otherwise
+                // keep the rows in range by a mask.
                 let mut part = part;
-                let mut unsorted_times = None;
+                let mut keep: Option<BooleanBuffer> = None;
                 if let (Some(t), true) = (time_col, timed) {
                     let times = cast(&cols.rows(t, part.clone())?, &DataType::Int64)?;
                     let times = times.as_primitive::<Int64Type>().values().clone();
@@ -209,39 +184,48 @@ impl Segment {
                         }
                         part = part.start + first..part.start + end;
                     } else {
-                        unsorted_times = Some(times);
-                    }
-                }
-                let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
-                for (field, source) in out_schema.fields().iter().zip(&sources) {
-                    let array = match source {
-                        None => new_null_array(field.data_type(), part.len()),
-                        Some(c) => {
-                            let array = cols.rows(*c, part.clone())?;
-                            if array.data_type() == field.data_type() {
-                                array
-                            } else {
-                                cast(&array, field.data_type())?
-                            }
-                        }
-                    };
-                    columns.push(array);
-                }
-                let options = RecordBatchOptions::new().with_row_count(Some(part.len()));
-                let batch =
-                    RecordBatch::try_new_with_options(out_schema.clone(), columns, &options)?;
-                // Rows not sorted by time (not one series): keep those in range.
-                let batch = match unsorted_times {
-                    None => batch,
-                    Some(times) => {
                         let (lo, hi) = (lo.unwrap_or(i64::MIN), hi.unwrap_or(i64::MAX));
-                        let keep: BooleanArray =
-                            times.iter().map(|t| Some(lo <= *t && *t <= hi)).collect();
-                        arrow::compute::filter_record_batch(&batch, &keep)?
+                        keep = Some(BooleanBuffer::collect_bool(times.len(), |i| {
+                            lo <= times[i] && times[i] <= hi
+                        }));
                     }
-                };
-                if batch.num_rows() > 0 {
-                    batches.push(batch);
+                }
+                for (c, predicate) in &field_filters {
+                    let matches = cols.matches(*c, predicate, part.clone())?;
+                    keep = Some(match keep {
+                        None => matches,
+                        Some(k) => &k & &matches,
+                    });
+                }
+                for (sub, keep) in selected_runs(part, keep) {
+                    let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
+                    for (field, source) in out_schema.fields().iter().zip(&sources) {
+                        let array = match source {
+                            None => new_null_array(field.data_type(), sub.len()),
+                            Some(c) => {
+                                let array = cols.rows(*c, sub.clone())?;
+                                if array.data_type() == field.data_type() {
+                                    array
+                                } else {
+                                    cast(&array, field.data_type())?
+                                }
+                            }
+                        };
+                        columns.push(array);
+                    }
+                    let options = RecordBatchOptions::new().with_row_count(Some(sub.len()));
+                    let batch =
+                        RecordBatch::try_new_with_options(out_schema.clone(), columns, &options)?;
+                    let batch = match keep {
+                        None => batch,
+                        Some(keep) => arrow::compute::filter_record_batch(
+                            &batch,
+                            &BooleanArray::new(keep, None),
+                        )?,
+                    };
+                    if batch.num_rows() > 0 {
+                        batches.push(batch);
+                    }
                 }
             }
         }
@@ -267,19 +251,30 @@ impl Segment {
             .map(Some)
     }
 
-    /// Per 1024-row block of a chunk: may a row satisfy every one of
-    /// `filters` (all on this blob's column)? `None` when the blob has no
-    /// block index (a single block).
-    fn filter_blocks(&self, blob: BlobRef, filters: &[&FieldFilter]) -> Result<Option<Vec<bool>>> {
+    /// Per 1024-row block of a chunk's time column (`blob`): may a row have
+    /// `lo <= time <= hi`? `None` when the blob has no block index (a
+    /// single block).
+    fn time_blocks(
+        &self,
+        blob: BlobRef,
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<Option<Vec<bool>>> {
         let bytes = &self.mmap[blob.offset as usize..(blob.offset + blob.len) as usize];
         let stats = block_stats(bytes).map_err(|e| self.corrupt(format!("block index: {e}")))?;
+        let int = |v: &Option<Scalar>| match v {
+            Some(Scalar::Int(i)) => Some(*i),
+            _ => None,
+        };
         Ok(stats.map(|blocks| {
             blocks
                 .iter()
-                .map(|b| {
-                    filters
-                        .iter()
-                        .all(|f| f.may_match(b.min.as_ref(), b.max.as_ref()))
+                .map(|b| match (int(&b.min), int(&b.max)) {
+                    (Some(min), Some(max)) => {
+                        lo.is_none_or(|lo| max >= i128::from(lo))
+                            && hi.is_none_or(|hi| min <= i128::from(hi))
+                    }
+                    _ => false, // every time is NULL: none is in range
                 })
                 .collect()
         }))
@@ -365,6 +360,46 @@ struct ChunkColumns<'a> {
 }
 
 impl<'a> ChunkColumns<'a> {
+    /// Column `c` opened once for several reads of this chunk.
+    fn opened(&mut self, c: usize) -> Result<&OpenedChunk<'a>> {
+        let seg: &'a Segment = self.segment;
+        if self.opened[c].is_none() {
+            let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
+            let opened = open_chunk(bytes).map_err(|e| seg.corrupt(format!("column {c}: {e}")))?;
+            self.opened[c] = Some(opened);
+        }
+        Ok(self.opened[c].as_ref().expect("opened above"))
+    }
+
+    /// Whether each row of `part` (chunk-local) of column `c` satisfies
+    /// `predicate`, evaluated on the encoded blocks that hold the part.
+    fn matches(
+        &mut self,
+        c: usize,
+        predicate: &Predicate,
+        part: Range<usize>,
+    ) -> Result<BooleanBuffer> {
+        let seg: &'a Segment = self.segment;
+        let chunk_rows = self.chunk.rows as usize;
+        let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
+        let bits = self
+            .opened(c)?
+            .evaluate_blocks(predicate, blocks.clone())
+            .map_err(|e| {
+                let name = &seg.footer.columns[c].name;
+                seg.corrupt(format!("column \"{name}\": {e}"))
+            })?;
+        let first = blocks.start * BLOCK;
+        if bits.len() != (blocks.end * BLOCK).min(chunk_rows) - first {
+            return Err(seg.corrupt(format!(
+                "column \"{}\" evaluated {} rows of blocks {blocks:?}",
+                seg.footer.columns[c].name,
+                bits.len()
+            )));
+        }
+        Ok(bits.slice(part.start - first, part.len()))
+    }
+
     /// Rows `part` (chunk-local) of column `c` of the segment.
     fn rows(&mut self, c: usize, part: Range<usize>) -> Result<ArrayRef> {
         let seg: &'a Segment = self.segment;
@@ -377,16 +412,9 @@ impl<'a> ChunkColumns<'a> {
             }
         }
         let array = if self.shared {
-            if self.opened[c].is_none() {
-                let bytes = seg.blob(self.chunk.columns[c], c, &mut self.verified[c])?;
-                let opened =
-                    open_chunk(bytes).map_err(|e| seg.corrupt(format!("column {c}: {e}")))?;
-                self.opened[c] = Some(opened);
-            }
-            let opened = self.opened[c].as_ref().expect("opened above");
             let data_type = seg.footer.columns[c].column_type.to_arrow();
             seg.checked(
-                opened.decode_blocks(&data_type, blocks.clone()),
+                self.opened(c)?.decode_blocks(&data_type, blocks.clone()),
                 c,
                 None,
                 blocks.clone(),
@@ -401,6 +429,36 @@ impl<'a> ChunkColumns<'a> {
         self.last[c] = Some((blocks.start, array));
         Ok(out)
     }
+}
+
+/// The parts of `part` to decode, each with the mask of its rows to keep
+/// (`None`: all of them): without a mask, `part` itself; with one, the runs
+/// of consecutive 1024-row blocks that hold a selected row, each cut to
+/// its first and last selected row, so blocks where nothing passed are
+/// never decoded.
+fn selected_runs(
+    part: Range<usize>,
+    keep: Option<BooleanBuffer>,
+) -> Vec<(Range<usize>, Option<BooleanBuffer>)> {
+    let Some(keep) = keep else {
+        return vec![(part, None)];
+    };
+    let mut runs: Vec<Range<usize>> = Vec::new();
+    for (s, e) in keep.set_slices() {
+        let (s, e) = (part.start + s, part.start + e);
+        match runs.last_mut() {
+            // Same or next block: one decode.
+            Some(last) if s / BLOCK <= (last.end - 1) / BLOCK + 1 => last.end = e,
+            _ => runs.push(s..e),
+        }
+    }
+    runs.into_iter()
+        .map(|r| {
+            let mask = keep.slice(r.start - part.start, r.len());
+            let all = mask.count_set_bits() == r.len();
+            (r, (!all).then_some(mask))
+        })
+        .collect()
 }
 
 /// The pieces of a chunk-local row range that lie in blocks whose time

@@ -109,46 +109,68 @@ fn filtered(rows: Vec<Row>, lo: i64, hi: i64, hosts: &[String]) -> Vec<Row> {
         .collect()
 }
 
-/// Rows whose usage satisfies `usage <op> value`.
-fn usage_matches(rows: Vec<Row>, op: lynx_storage::CmpOp, value: f64) -> Vec<Row> {
-    use lynx_storage::CmpOp;
+/// Rows whose usage satisfies `predicate` (floats by total order, NULL never).
+fn usage_matches(rows: Vec<Row>, predicate: &lynx_storage::Predicate) -> Vec<Row> {
+    use lynx_storage::{Predicate, Scalar};
+    use std::cmp::Ordering::{self, Equal, Greater, Less};
+    let c = |u: f64, s: &Scalar| match s {
+        Scalar::Float(v) => u.total_cmp(v),
+        other => panic!("float filter with {other:?}"),
+    };
+    let holds = |u: f64| -> bool {
+        match predicate {
+            Predicate::Eq(v) => c(u, v) == Equal,
+            Predicate::NotEq(v) => c(u, v) != Equal,
+            Predicate::Lt(v) => c(u, v) == Less,
+            Predicate::LtEq(v) => c(u, v) != Greater,
+            Predicate::Gt(v) => c(u, v) == Greater,
+            Predicate::GtEq(v) => c(u, v) != Less,
+            Predicate::Between(a, b) => c(u, a) != Less && c(u, b) != Greater,
+            Predicate::In(vs) => vs.iter().any(|v| c(u, v) == Ordering::Equal),
+        }
+    };
     rows.into_iter()
-        .filter(|r| {
-            r.2.map(f64::from_bits).is_some_and(|u| match op {
-                CmpOp::Lt => u < value,
-                CmpOp::LtEq => u <= value,
-                CmpOp::Gt => u > value,
-                CmpOp::GtEq => u >= value,
-                CmpOp::Eq => u == value,
-            })
-        })
+        .filter(|r| r.2.map(f64::from_bits).is_some_and(holds))
         .collect()
+}
+
+/// A usage value for row `i`: mostly `i / 2`, with NULLs, NaNs and
+/// negative zeros mixed in.
+fn usage_value(i: usize) -> Option<f64> {
+    match i % 97 {
+        0 => None,
+        13 => Some(f64::NAN),
+        29 => Some(-0.0),
+        41 => Some(0.0),
+        _ => Some(i as f64 / 2.0),
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Time bounds and tag filters are applied exactly (a scan returns
-    /// exactly the full scan filtered by them), and block pruning by a
-    /// field comparison never loses a matching row.
+    /// Time bounds, tag filters and field filters are applied exactly: a
+    /// scan returns exactly the full scan filtered by them, from segments,
+    /// the memtable and (primary-key tables) after de-duplication, NaN,
+    /// signed zeros and NULLs included.
     #[test]
-    fn pruned_scans_keep_every_matching_row(
+    fn filtered_scans_return_exactly_the_matching_rows(
         flushes in 1usize..4,
         per_flush in 500usize..3000,
         lo in 0i64..6000,
         len in 0i64..3000,
         hosts in prop::collection::btree_set(0u8..6, 1..4),
         pk in any::<bool>(),
-        prune in prop::option::of((0usize..5, -10i32..3100)),
+        field in prop::option::of((0usize..8, -10i32..3100, 0i32..400)),
     ) {
-        use lynx_storage::{CmpOp, FieldFilter, Scalar, ScanRequest, TagFilter};
+        use lynx_storage::{FieldFilter, Predicate, Scalar, ScanRequest, TagFilter};
         let dir = tempfile::tempdir().unwrap();
         let db = open(dir.path());
         db.create_table(cpu_def("t", pk), false).unwrap();
         let names = ["h0", "h1", "h2", "h3", "h4", "h5"];
         for f in 0..flushes {
             let rs: Vec<(i64, &str, Option<f64>)> = (0..per_flush)
-                .map(|i| ((i * 7 + f * 13) as i64 % 6000, names[(i * 5 + f) % 6], Some(i as f64)))
+                .map(|i| ((i * 7 + f * 13) as i64 % 6000, names[(i * 5 + f) % 6], usage_value(i + f)))
                 .collect();
             db.write("t", &batch(&rs)).unwrap();
             if f + 1 < flushes {
@@ -163,15 +185,31 @@ proptest! {
             lo: Some(lo),
             hi: Some(hi),
             tags: vec![TagFilter { column: 1, values: hosts.clone() }],
-            prune: Vec::new(),
+            fields: Vec::new(),
             latest_per_series: false,
         };
-        let ops = [CmpOp::Lt, CmpOp::LtEq, CmpOp::Gt, CmpOp::GtEq, CmpOp::Eq];
-        let prune = prune.map(|(op, v)| (ops[op], f64::from(v) / 2.0));
+        let predicate = field.map(|(op, v, w)| {
+            let v = Scalar::Float(match v {
+                -10 => f64::NAN,
+                -9 => -0.0,
+                v => f64::from(v) / 2.0,
+            });
+            let w = Scalar::Float(f64::from(w) * 3.0);
+            match op {
+                0 => Predicate::Lt(v),
+                1 => Predicate::LtEq(v),
+                2 => Predicate::Gt(v),
+                3 => Predicate::GtEq(v),
+                4 => Predicate::Eq(v),
+                5 => Predicate::NotEq(v),
+                6 => Predicate::Between(v, w),
+                _ => Predicate::In(vec![v, w, Scalar::Float(f64::NAN)]),
+            }
+        });
         let req = ScanRequest {
-            prune: prune
+            fields: predicate
                 .iter()
-                .map(|(op, v)| FieldFilter { column: 2, op: *op, value: Scalar::Float(*v) })
+                .map(|p| FieldFilter { column: 2, predicate: p.clone() })
                 .collect(),
             ..req
         };
@@ -197,12 +235,9 @@ proptest! {
             out
         };
         let want = filtered(rows(&db, "t"), lo, hi, &hosts);
-        match prune {
+        match predicate {
             None => prop_assert_eq!(to_rows(&pruned), want),
-            Some((op, v)) => prop_assert_eq!(
-                usage_matches(to_rows(&pruned), op, v),
-                usage_matches(want, op, v)
-            ),
+            Some(p) => prop_assert_eq!(to_rows(&pruned), usage_matches(want, &p)),
         }
     }
 }

@@ -431,10 +431,10 @@ fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
 /// A segment of several 64 Ki-row chunks, whose series start and end in
 /// the middle of chunks: scan units (one chunk each) and a read of the
 /// whole segment return exactly the matching rows for every time window,
-/// tag filter and prune hint.
+/// tag filter and field filter.
 #[test]
 fn multi_chunk_segments_return_exactly_the_matching_rows() {
-    use lynx_storage::{CmpOp, FieldFilter, Scalar, ScanRequest, TagFilter};
+    use lynx_storage::{FieldFilter, Predicate, Scalar, ScanRequest, TagFilter};
 
     const PER_HOST: i64 = 50_000;
     const SECOND: i64 = 1_000_000;
@@ -459,23 +459,18 @@ fn multi_chunk_segments_return_exactly_the_matching_rows() {
         "150,000 rows in 64 Ki-row chunks"
     );
 
-    /// (first second, last second, hosts, prune hint on `usage`)
-    type Case = (i64, i64, &'static [&'static str], Option<(CmpOp, f64)>);
+    /// (first second, last second, hosts, filter on `usage`: `>` or `<=`)
+    type Case = (i64, i64, &'static [&'static str], Option<(bool, f64)>);
     let cases: [Case; 6] = [
         (0, PER_HOST, &["a", "b", "c"], None),
         (10_000, 40_000, &["b"], None),
         (20_000, 20_000, &["a", "c"], None),
-        (
-            30_000,
-            49_999,
-            &["a", "b", "c"],
-            Some((CmpOp::Gt, 120_000.0)),
-        ),
-        (1_000, 45_000, &["c"], Some((CmpOp::LtEq, 30_000.0))),
+        (30_000, 49_999, &["a", "b", "c"], Some((true, 120_000.0))),
+        (1_000, 45_000, &["c"], Some((false, 30_000.0))),
         (PER_HOST + 5, PER_HOST + 10, &["a"], None),
     ];
     let snap = db.snapshot("t").unwrap();
-    for (lo, hi, wanted, prune) in cases {
+    for (lo, hi, wanted, filter) in cases {
         let req = ScanRequest {
             projection: Some(vec![0, 1, 2]),
             lo: Some(BASE + lo * SECOND),
@@ -484,12 +479,15 @@ fn multi_chunk_segments_return_exactly_the_matching_rows() {
                 column: 1,
                 values: wanted.iter().map(|h| h.to_string()).collect(),
             }],
-            prune: prune
+            fields: filter
                 .iter()
-                .map(|&(op, v)| FieldFilter {
+                .map(|&(gt, v)| FieldFilter {
                     column: 2,
-                    op,
-                    value: Scalar::Float(v),
+                    predicate: if gt {
+                        Predicate::Gt(Scalar::Float(v))
+                    } else {
+                        Predicate::LtEq(Scalar::Float(v))
+                    },
                 })
                 .collect(),
             latest_per_series: false,
@@ -541,30 +539,20 @@ fn multi_chunk_segments_return_exactly_the_matching_rows() {
             }
             for i in lo.max(0)..=hi.min(PER_HOST - 1) {
                 let v = (i * 3 + h as i64) as f64;
-                let pruned_away = match prune {
-                    Some((CmpOp::Gt, x)) => v <= x,
-                    Some((CmpOp::LtEq, x)) => v > x,
-                    _ => false,
+                let passes = match filter {
+                    Some((true, x)) => v > x,
+                    Some((false, x)) => v <= x,
+                    None => true,
                 };
-                // Pruning is per block: rows that fail the hint may stay.
-                if !pruned_away {
+                if passes {
                     want.push((i, host.to_string(), v));
                 }
             }
         }
         want.sort_by(|x, y| x.partial_cmp(y).unwrap());
-        if let Some((op, x)) = prune {
-            let keep = |r: &(i64, String, f64)| match op {
-                CmpOp::Gt => r.2 > x,
-                _ => r.2 <= x,
-            };
-            let got: Vec<_> = got.into_iter().filter(keep).collect();
-            assert_eq!(
-                got, want,
-                "window {lo}..={hi} hosts {wanted:?} prune {prune:?}"
-            );
-        } else {
-            assert_eq!(got, want, "window {lo}..={hi} hosts {wanted:?}");
-        }
+        assert_eq!(
+            got, want,
+            "window {lo}..={hi} hosts {wanted:?} filter {filter:?}"
+        );
     }
 }
