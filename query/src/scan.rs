@@ -5,7 +5,8 @@
 //! a group of memtable batches, a primary-key partition), units are spread
 //! over `target_partitions` by row count, and each partition decodes its
 //! units lazily, one at a time, as the consumer pulls. EXPLAIN shows what
-//! was pruned.
+//! was pruned. A sort over the scan that stored order can give is answered
+//! by a sorted scan (see `sorted`).
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -16,13 +17,17 @@ use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ColumnStatistics, DataFusionError, Result, ScalarValue, Statistics};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
+};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::sorts::sort::sort_batch;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, SendableRecordBatchStream,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties, ReplaceChildrenOptions, SendableRecordBatchStream, SortOrderPushdownResult,
 };
 use futures::StreamExt;
 use lynx_storage::{
@@ -41,7 +46,11 @@ pub struct LynxScanExec {
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
     column_stats: OnceLock<Vec<ColumnStatistics>>,
+    /// Set for a sorted scan (see `sorted`): every partition is sorted by it.
+    ordering: Option<LexOrdering>,
 }
+
+mod sorted;
 
 /// DataFusion's exact statistics of a column from the storage's: values
 /// converted to the column's type, and nothing for what does not convert
@@ -127,6 +136,7 @@ impl LynxScanExec {
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
             column_stats: OnceLock::new(),
+            ordering: None,
         }
     }
 
@@ -234,6 +244,9 @@ impl DisplayAs for LynxScanExec {
         if let Some(l) = self.limit {
             write!(f, ", limit={l}")?;
         }
+        if let Some(o) = &self.ordering {
+            write!(f, ", sorted by [{o}]")?;
+        }
         if r.latest_per_series {
             write!(f, ", newest rows per series")?;
         }
@@ -274,6 +287,27 @@ impl ExecutionPlan for LynxScanExec {
         _children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    /// Sorts the data already sorted in storage are given by a sorted scan
+    /// (merged into one partition when it has several), so the sort goes.
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+    ) -> Result<SortOrderPushdownResult<Arc<dyn ExecutionPlan>>> {
+        let Some(sorted) = self.sorted_for(order)? else {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        };
+        let Some(merge_order) = LexOrdering::new(order.to_vec()) else {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        };
+        let sorted: Arc<dyn ExecutionPlan> = Arc::new(sorted);
+        let inner: Arc<dyn ExecutionPlan> = if sorted.output_partitioning().partition_count() > 1 {
+            Arc::new(SortPreservingMergeExec::new(merge_order, sorted))
+        } else {
+            sorted
+        };
+        Ok(SortOrderPushdownResult::Exact { inner })
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
@@ -321,13 +355,21 @@ impl ExecutionPlan for LynxScanExec {
         let snapshot = self.snapshot.clone();
         let request = self.request.clone();
         let schema = self.schema.clone();
+        let ordering = self.ordering.clone();
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         let batches = futures::stream::iter(units)
             .map(move |unit| {
                 let timer = metrics.elapsed_compute().timer();
-                let batches = snapshot
+                let mut batches = snapshot
                     .read_unit(&unit, &request)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                // A sorted scan sorts what storage does not hold sorted.
+                if let (Some(ordering), None) = (&ordering, unit.only_segment()) {
+                    if !batches.is_empty() {
+                        let all = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+                        batches = vec![sort_batch(&all, ordering, None)?];
+                    }
+                }
                 timer.done();
                 metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());
                 Ok::<_, DataFusionError>(futures::stream::iter(

@@ -245,6 +245,23 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
     assert!(scan.contains("usage > 550.0 (on encoded data)"), "{plan}");
     assert!(scan.contains("output_rows=49,"), "{plan}");
     assert!(!plan.contains("FilterExec"), "{plan}");
+    // A sort that stored order gives is answered by a sorted scan: one
+    // host's rows by time, and all rows by (host, time).
+    for sql in [
+        "SELECT time, usage FROM m WHERE host = 'h1' ORDER BY time LIMIT 3",
+        "SELECT host, time FROM m ORDER BY host NULLS FIRST, time",
+    ] {
+        let plan = explain(&mut s, sql).await;
+        assert!(!plan.contains("SortExec"), "{plan}");
+        assert!(plan.contains("sorted by ["), "{plan}");
+    }
+    // Descending time is not stored order: sorted by DataFusion.
+    let plan = explain(
+        &mut s,
+        "SELECT time FROM m WHERE host = 'h1' ORDER BY time DESC",
+    )
+    .await;
+    assert!(plan.contains("SortExec"), "{plan}");
     // Against another column or with a non-constant: filtered above the scan.
     let plan = explain(&mut s, "SELECT count(*) FROM m WHERE usage > usage / 2").await;
     assert!(plan.contains("FilterExec"), "{plan}");

@@ -1,6 +1,7 @@
 //! Reader views: a table's segments plus memtables frozen at one instant.
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use std::collections::HashSet;
@@ -92,13 +93,31 @@ impl ScanUnit {
     }
 }
 
-/// What pruning did, for EXPLAIN.
+impl ScanUnit {
+    /// The segment this unit reads when it reads one segment only, without
+    /// memtable rows or de-duplication: its rows then come out in the
+    /// segment's order, (tags ascending with NULLs first, time), and the
+    /// units of one segment are made one after another in that order.
+    pub fn only_segment(&self) -> Option<&Path> {
+        match (self.segments.as_slice(), self.mem.is_empty(), self.dedup) {
+            ([(seg, _)], true, false) => Some(seg.path()),
+            _ => None,
+        }
+    }
+}
+
+/// What pruning did (for EXPLAIN), and what the picked series say about
+/// the order of segment rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanStats {
     pub segments_total: usize,
     pub segments_read: usize,
     pub series_total: usize,
     pub series_read: usize,
+    /// The most series picked from one segment.
+    pub max_series_per_segment: usize,
+    /// Tag columns (schema positions) that are NULL in some picked series.
+    pub null_tags: Vec<usize>,
 }
 
 /// A consistent, immutable view of one table for a reader: never blocked
@@ -256,8 +275,16 @@ impl TableSnapshot {
                     m.get(&latest::series_key(s, tag_idx.len())) == Some(&s.last_time)
                 })
             };
+            let mut picked_here = 0;
             for s in series.iter().filter(|s| pick(s) && newest_here(s)) {
                 stats.series_read += 1;
+                picked_here += 1;
+                for (pos, &column) in tag_idx.iter().enumerate() {
+                    let null = s.tags.get(pos).is_none_or(Option::is_none);
+                    if null && !stats.null_tags.contains(&column) {
+                        stats.null_tags.push(column);
+                    }
+                }
                 let r = if newest.is_some() {
                     // Rows of a series are sorted by time: its last row is newest.
                     s.end as usize - 1..s.end as usize
@@ -275,6 +302,7 @@ impl TableSnapshot {
             if ranges.is_empty() {
                 continue;
             }
+            stats.max_series_per_segment = stats.max_series_per_segment.max(picked_here);
             stats.segments_read += 1;
             let all = !timed && ranges.len() == 1 && ranges[0] == (0..seg.footer().rows as usize);
             picked.push((seg.clone(), (!all).then_some(ranges), rows));
