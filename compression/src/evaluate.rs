@@ -172,19 +172,28 @@ fn scan_rows(
     Ok(())
 }
 
-/// Appends one bit per decoded float (raw bits of width `w`), turning the
-/// values into order-preserving keys in place so that the single-range
-/// case is one subtraction and one comparison per value.
+/// Appends one bit per decoded float (raw bits of width `w`); a single
+/// range is matched by the SIMD kernel on the f64 bits' total-order keys.
 fn float_matches(
     w: crate::float::FloatWidth,
     ranges: &KeyRanges,
     values: &mut [u64],
     bits: &mut BooleanBufferBuilder,
 ) {
-    for v in values.iter_mut() {
-        *v = float_key(w.to_f64(*v).to_bits());
+    if w != crate::float::FloatWidth::F64 {
+        for v in values.iter_mut() {
+            *v = w.to_f64(*v).to_bits();
+        }
     }
-    crate::int::for_::append_matches(ranges, values, bits);
+    match ranges.single() {
+        Some((lo, hi)) => {
+            let (isa, keys) = (crate::simd::best(), crate::simd::Keys::F64Bits);
+            crate::simd::append_in_range(isa, keys, values, lo, hi - lo, bits);
+        }
+        None => bits.append_buffer(&BooleanBuffer::collect_bool(values.len(), |i| {
+            ranges.contains(float_key(values[i]))
+        })),
+    }
 }
 
 /// Uses the block index: whole blocks are decided from their bounds, runs of

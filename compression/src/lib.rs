@@ -57,6 +57,7 @@ pub mod fuzz_support;
 mod int;
 mod predicate;
 mod select;
+pub mod simd;
 mod stats;
 mod string;
 mod zstd_stage;

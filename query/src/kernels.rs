@@ -20,14 +20,9 @@ use arrow::buffer::BooleanBuffer;
 
 const LANES: usize = 8;
 
-/// An instruction set the kernels are compiled for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
-    /// Baseline x86-64 (SSE2) or any other architecture.
-    Portable,
-    Avx2,
-    Avx512,
-}
+/// An instruction set the kernels are compiled for (detected by the
+/// compression crate, whose predicate kernels use the same sets).
+pub use lynx_compression::simd::Isa;
 
 /// Calls `$f` compiled for `$isa`.
 macro_rules! dispatch {
@@ -54,25 +49,14 @@ pub struct Kernels {
 impl Kernels {
     /// The widest instruction set this CPU supports (detected once).
     pub fn detect() -> Kernels {
-        static BEST: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-        let isa = *BEST.get_or_init(|| *Kernels::supported().last().expect("portable"));
-        Kernels { isa }
+        Kernels {
+            isa: lynx_compression::simd::best(),
+        }
     }
 
     /// Every instruction set this CPU supports, narrowest first.
     pub fn supported() -> Vec<Isa> {
-        #[allow(unused_mut)]
-        let mut out = vec![Isa::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                out.push(Isa::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                out.push(Isa::Avx512);
-            }
-        }
-        out
+        lynx_compression::simd::supported()
     }
 
     /// Kernels for `isa`, or `None` when this CPU lacks it.

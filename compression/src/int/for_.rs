@@ -232,16 +232,16 @@ pub(crate) fn append_matches(
     vals: &[u64],
     bits: &mut arrow_buffer::BooleanBufferBuilder,
 ) {
-    let buf = match ranges.single() {
+    match ranges.single() {
         Some((lo, hi)) => {
-            let span = hi - lo;
-            arrow_buffer::BooleanBuffer::collect_bool(vals.len(), |i| {
-                vals[i].wrapping_sub(lo) <= span
-            })
+            let (isa, keys) = (crate::simd::best(), crate::simd::Keys::Int);
+            crate::simd::append_in_range(isa, keys, vals, lo, hi - lo, bits);
         }
-        None => arrow_buffer::BooleanBuffer::collect_bool(vals.len(), |i| ranges.contains(vals[i])),
-    };
-    bits.append_buffer(&buf);
+        None => bits.append_buffer(&arrow_buffer::BooleanBuffer::collect_bool(
+            vals.len(),
+            |i| ranges.contains(vals[i]),
+        )),
+    }
 }
 
 /// Sum of the `n` encoded keys (wrapping, as u128), computed from residuals.
