@@ -48,6 +48,26 @@ pub(crate) fn evaluate_open(
     predicate: &Predicate,
     blocks: Option<Range<usize>>,
 ) -> Result<BooleanBuffer, CompressionError> {
+    evaluate_prepared(chunk, &prepare(chunk, predicate)?, blocks)
+}
+
+/// A predicate prepared for one chunk: its key ranges and the decision of
+/// every block from the block index, computed once for many
+/// [`crate::OpenedChunk::evaluate_prepared`] calls on parts of that chunk.
+#[derive(Debug, Clone)]
+pub struct PreparedPredicate {
+    predicate: Predicate,
+    column: String,
+    ranges: KeyRanges,
+    decisions: Vec<Decision>,
+    /// Rows of the chunk it was prepared for (checked on use).
+    rows: usize,
+}
+
+pub(crate) fn prepare(
+    chunk: &OpenChunk<'_>,
+    predicate: &Predicate,
+) -> Result<PreparedPredicate, CompressionError> {
     let h = &chunk.header;
     let column = format!("{:?}", h.tag);
     let kind = h.tag.kind();
@@ -65,22 +85,52 @@ pub(crate) fn evaluate_open(
             KeyRanges::from_flags(&[])
         }
     };
+    let decisions = match &h.block_index {
+        Some(index) if h.has_body() && kind != Kind::Bytes && kind != Kind::Bool => {
+            block_decisions(&chunk.bytes[index.clone()], h.rows, &ranges)?
+        }
+        _ => Vec::new(),
+    };
+    Ok(PreparedPredicate {
+        predicate: predicate.clone(),
+        column,
+        ranges,
+        decisions,
+        rows: h.rows,
+    })
+}
+
+pub(crate) fn evaluate_prepared(
+    chunk: &OpenChunk<'_>,
+    prepared: &PreparedPredicate,
+    blocks: Option<Range<usize>>,
+) -> Result<BooleanBuffer, CompressionError> {
+    let h = &chunk.header;
+    if prepared.rows != h.rows {
+        return Err(CompressionError::InvalidPredicate {
+            column: prepared.column.clone(),
+            reason: "prepared for another chunk",
+        });
+    }
+    let (ranges, decisions) = (&prepared.ranges, &prepared.decisions);
+    let kind = h.tag.kind();
     let n = h.rows;
     let rows = block_rows(h, blocks)?;
     if !h.has_body() || rows.len() == 0 {
         return Ok(BooleanBuffer::new_unset(rows.len()));
     }
-    let decisions = match &h.block_index {
-        Some(index) if kind != Kind::Bytes && kind != Kind::Bool => {
-            block_decisions(&chunk.bytes[index.clone()], n, &ranges)?
-        }
-        _ => Vec::new(),
-    };
     let partial = !rows.is_all();
+    let wanted = decisions
+        .get(rows.first_block..rows.end_block)
+        .unwrap_or_default();
+    if wanted.iter().all(|d| *d == Decision::None) && !wanted.is_empty() {
+        // Nothing to read: no row of these blocks matches.
+        return Ok(BooleanBuffer::new_unset(rows.len()));
+    }
     let by_blocks = decisions.iter().any(|d| *d != Decision::Scan);
     if partial && !by_blocks && !matches!(kind, Kind::Signed | Kind::Unsigned | Kind::Float(_)) {
         // Strings, booleans and wide decimals have no cheaper partial path.
-        let all = evaluate_open(chunk, predicate, None)?;
+        let all = evaluate_prepared(chunk, prepared, None)?;
         return Ok(all.slice(rows.start(), rows.len()));
     }
     let mut r = ByteReader::new(&chunk.body);
@@ -96,11 +146,12 @@ pub(crate) fn evaluate_open(
             (false, false) => bits.append_n(rows.len(), false),
         }
     } else if by_blocks {
-        evaluate_by_blocks(&mut r, rows, kind, &ranges, &decisions, &mut bits)?;
+        evaluate_by_blocks(&mut r, rows, kind, ranges, decisions, &mut bits)?;
     } else if partial {
-        scan_rows(&mut r, rows, kind, &ranges, &mut bits)?;
+        scan_rows(&mut r, rows, kind, ranges, &mut bits)?;
     } else {
-        evaluate_all(&mut r, n, kind, predicate, &ranges, &column, &mut bits)?;
+        let (predicate, column) = (&prepared.predicate, &prepared.column);
+        evaluate_all(&mut r, n, kind, predicate, ranges, column, &mut bits)?;
     }
     r.expect_end("trailing bytes after the values")?;
     let result = bits.finish();

@@ -71,6 +71,26 @@ impl OpenedChunk<'_> {
         crate::evaluate::evaluate_open(&self.0, predicate, Some(blocks))
     }
 
+    /// `predicate` prepared for this chunk (key ranges and block decisions
+    /// computed once), for [`OpenedChunk::evaluate_prepared`] on its parts.
+    pub fn prepare(
+        &self,
+        predicate: &crate::Predicate,
+    ) -> Result<crate::PreparedPredicate, CompressionError> {
+        crate::evaluate::prepare(&self.0, predicate)
+    }
+
+    /// Same as [`OpenedChunk::evaluate_blocks`] with a predicate prepared
+    /// for this chunk; one prepared for another chunk is an error when the
+    /// row counts differ (and gives wrong bits otherwise).
+    pub fn evaluate_prepared(
+        &self,
+        prepared: &crate::PreparedPredicate,
+        blocks: Range<usize>,
+    ) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
+        crate::evaluate::evaluate_prepared(&self.0, prepared, Some(blocks))
+    }
+
     /// Rows in the chunk.
     pub fn rows(&self) -> usize {
         self.0.header.rows

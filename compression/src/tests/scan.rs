@@ -38,6 +38,16 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
         .iter()
         .collect();
     assert_eq!(part, want[rows], "{p:?} opened, blocks {start}..{end}");
+    let prepared = opened.prepare(&p).unwrap();
+    for (s, e) in [(start, end), (0, n_blocks), (end.saturating_sub(1), end)] {
+        let rows = (s * 1024).min(a.len())..(e * 1024).min(a.len());
+        let part: Vec<bool> = opened
+            .evaluate_prepared(&prepared, s..e)
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(part, want[rows], "{p:?} prepared, blocks {s}..{e}");
+    }
     assert!(evaluate_blocks(&blob, &p, 0..n_blocks + 1).is_err());
     let agg = aggregate(&blob).unwrap();
     let reference = reference_aggregate(decoded.as_ref());

@@ -13,7 +13,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use lynx_compression::{
     block_stats, chunk_stats, decode_array, decode_blocks, open_chunk, ChunkStats, OpenedChunk,
-    Predicate, Scalar,
+    Predicate, PreparedPredicate, Scalar,
 };
 use memmap2::Mmap;
 
@@ -166,6 +166,7 @@ impl Segment {
                 opened: (0..chunk.columns.len()).map(|_| None).collect(),
                 last: vec![None; chunk.columns.len()],
                 shared: pieces.len() > 1 || !field_filters.is_empty(),
+                prepared: Vec::new(),
             };
             for part in pieces {
                 // With a time range, narrow the piece to its exact rows when
@@ -190,13 +191,15 @@ impl Segment {
                         }));
                     }
                 }
-                for (c, predicate) in &field_filters {
-                    let matches = cols.matches(*c, predicate, part.clone())?;
+                for (f, (c, predicate)) in field_filters.iter().enumerate() {
+                    let matches = cols.matches(*c, f, predicate, part.clone())?;
                     keep = Some(match keep {
                         None => matches,
                         Some(k) => &k & &matches,
                     });
                 }
+                // The selected runs of one part go up as one batch.
+                let mut selected = Vec::new();
                 for (sub, keep) in selected_runs(part, keep) {
                     let mut columns: Vec<ArrayRef> = Vec::with_capacity(projection.len());
                     for (field, source) in out_schema.fields().iter().zip(&sources) {
@@ -224,8 +227,13 @@ impl Segment {
                         )?,
                     };
                     if batch.num_rows() > 0 {
-                        batches.push(batch);
+                        selected.push(batch);
                     }
+                }
+                match selected.len() {
+                    0 => {}
+                    1 => batches.extend(selected),
+                    _ => batches.push(arrow::compute::concat_batches(&out_schema, &selected)?),
                 }
             }
         }
@@ -357,6 +365,8 @@ struct ChunkColumns<'a> {
     last: Vec<Option<(usize, ArrayRef)>>,
     /// More than one part of this chunk will be read.
     shared: bool,
+    /// Per field filter, its predicate prepared for this chunk.
+    prepared: Vec<Option<PreparedPredicate>>,
 }
 
 impl<'a> ChunkColumns<'a> {
@@ -372,23 +382,35 @@ impl<'a> ChunkColumns<'a> {
     }
 
     /// Whether each row of `part` (chunk-local) of column `c` satisfies
-    /// `predicate`, evaluated on the encoded blocks that hold the part.
+    /// `predicate` (field filter number `f`), evaluated on the encoded
+    /// blocks that hold the part; the predicate is prepared for the chunk
+    /// once.
     fn matches(
         &mut self,
         c: usize,
+        f: usize,
         predicate: &Predicate,
         part: Range<usize>,
     ) -> Result<BooleanBuffer> {
         let seg: &'a Segment = self.segment;
         let chunk_rows = self.chunk.rows as usize;
         let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
-        let bits = self
-            .opened(c)?
-            .evaluate_blocks(predicate, blocks.clone())
-            .map_err(|e| {
-                let name = &seg.footer.columns[c].name;
-                seg.corrupt(format!("column \"{name}\": {e}"))
-            })?;
+        let corrupt = |e: lynx_compression::CompressionError| {
+            let name = &seg.footer.columns[c].name;
+            seg.corrupt(format!("column \"{name}\": {e}"))
+        };
+        if self.prepared.len() <= f {
+            self.prepared.resize(f + 1, None);
+        }
+        if self.prepared[f].is_none() {
+            let prepared = self.opened(c)?.prepare(predicate).map_err(corrupt)?;
+            self.prepared[f] = Some(prepared);
+        }
+        let opened = self.opened[c].as_ref().expect("opened when prepared");
+        let prepared = self.prepared[f].as_ref().expect("prepared above");
+        let bits = opened
+            .evaluate_prepared(prepared, blocks.clone())
+            .map_err(corrupt)?;
         let first = blocks.start * BLOCK;
         if bits.len() != (blocks.end * BLOCK).min(chunk_rows) - first {
             return Err(seg.corrupt(format!(
