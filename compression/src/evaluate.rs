@@ -64,6 +64,14 @@ pub struct PreparedPredicate {
     rows: usize,
 }
 
+impl PreparedPredicate {
+    /// False when the block index shows that no row of 1024-row block
+    /// `block` matches (true when it cannot tell).
+    pub fn may_match_block(&self, block: usize) -> bool {
+        self.decisions.get(block) != Some(&Decision::None)
+    }
+}
+
 pub(crate) fn prepare(
     chunk: &OpenChunk<'_>,
     predicate: &Predicate,

@@ -48,6 +48,11 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
             .collect();
         assert_eq!(part, want[rows], "{p:?} prepared, blocks {s}..{e}");
     }
+    // A block ruled out by the block index holds no matching row.
+    for b in (0..n_blocks).filter(|b| !prepared.may_match_block(*b)) {
+        let rows = b * 1024..((b + 1) * 1024).min(a.len());
+        assert!(want[rows].iter().all(|m| !m), "{p:?} block {b} ruled out");
+    }
     assert!(evaluate_blocks(&blob, &p, 0..n_blocks + 1).is_err());
     let agg = aggregate(&blob).unwrap();
     let reference = reference_aggregate(decoded.as_ref());

@@ -151,23 +151,34 @@ impl Segment {
             if parts.is_empty() {
                 continue;
             }
-            let block_ok = match (time_col, timed) {
-                (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
-                _ => None,
-            };
-            let pieces: Vec<Range<usize>> = parts
-                .into_iter()
-                .flat_map(|part| block_runs(part, block_ok.as_deref()))
-                .collect();
             let mut cols = ChunkColumns {
                 segment: self,
                 chunk,
                 verified: vec![false; chunk.columns.len()],
                 opened: (0..chunk.columns.len()).map(|_| None).collect(),
                 last: vec![None; chunk.columns.len()],
-                shared: pieces.len() > 1 || !field_filters.is_empty(),
+                shared: !field_filters.is_empty(),
                 prepared: Vec::new(),
             };
+            // Blocks that may hold a wanted row: by the time column's block
+            // bounds and by each field filter's block decisions.
+            let mut block_ok = match (time_col, timed) {
+                (Some(t), true) => self.time_blocks(chunk.columns[t], lo, hi)?,
+                _ => None,
+            };
+            for (f, (c, predicate)) in field_filters.iter().enumerate() {
+                let prepared = cols.prepared(*c, f, predicate)?;
+                let blocks = chunk_rows.div_ceil(BLOCK);
+                let ok = block_ok.get_or_insert_with(|| vec![true; blocks]);
+                for (b, ok) in ok.iter_mut().enumerate() {
+                    *ok = *ok && prepared.may_match_block(b);
+                }
+            }
+            let pieces: Vec<Range<usize>> = parts
+                .into_iter()
+                .flat_map(|part| block_runs(part, block_ok.as_deref()))
+                .collect();
+            cols.shared |= pieces.len() > 1;
             for part in pieces {
                 // With a time range, narrow the piece to its exact rows when
                 // its times are sorted (a piece of one series); otherwise
@@ -381,6 +392,27 @@ impl<'a> ChunkColumns<'a> {
         Ok(self.opened[c].as_ref().expect("opened above"))
     }
 
+    /// Field filter number `f` (`predicate` on column `c`) prepared for
+    /// this chunk, once.
+    fn prepared(
+        &mut self,
+        c: usize,
+        f: usize,
+        predicate: &Predicate,
+    ) -> Result<&PreparedPredicate> {
+        let seg: &'a Segment = self.segment;
+        if self.prepared.len() <= f {
+            self.prepared.resize(f + 1, None);
+        }
+        if self.prepared[f].is_none() {
+            let prepared = self.opened(c)?.prepare(predicate).map_err(|e| {
+                seg.corrupt(format!("column \"{}\": {e}", seg.footer.columns[c].name))
+            })?;
+            self.prepared[f] = Some(prepared);
+        }
+        Ok(self.prepared[f].as_ref().expect("prepared above"))
+    }
+
     /// Whether each row of `part` (chunk-local) of column `c` satisfies
     /// `predicate` (field filter number `f`), evaluated on the encoded
     /// blocks that hold the part; the predicate is prepared for the chunk
@@ -395,22 +427,12 @@ impl<'a> ChunkColumns<'a> {
         let seg: &'a Segment = self.segment;
         let chunk_rows = self.chunk.rows as usize;
         let blocks = part.start / BLOCK..part.end.div_ceil(BLOCK);
-        let corrupt = |e: lynx_compression::CompressionError| {
-            let name = &seg.footer.columns[c].name;
-            seg.corrupt(format!("column \"{name}\": {e}"))
-        };
-        if self.prepared.len() <= f {
-            self.prepared.resize(f + 1, None);
-        }
-        if self.prepared[f].is_none() {
-            let prepared = self.opened(c)?.prepare(predicate).map_err(corrupt)?;
-            self.prepared[f] = Some(prepared);
-        }
+        self.prepared(c, f, predicate)?;
         let opened = self.opened[c].as_ref().expect("opened when prepared");
         let prepared = self.prepared[f].as_ref().expect("prepared above");
         let bits = opened
             .evaluate_prepared(prepared, blocks.clone())
-            .map_err(corrupt)?;
+            .map_err(|e| seg.corrupt(format!("column \"{}\": {e}", seg.footer.columns[c].name)))?;
         let first = blocks.start * BLOCK;
         if bits.len() != (blocks.end * BLOCK).min(chunk_rows) - first {
             return Err(seg.corrupt(format!(
