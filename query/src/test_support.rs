@@ -10,6 +10,42 @@ use lynx_storage::{ColumnDef, ColumnRole, ColumnType, Database, TableDef};
 /// 2024-01-01 00:00 UTC in microseconds.
 pub(crate) const BASE_MICROS: i64 = 1_704_067_200_000_000;
 
+/// Table `t` partitioned by hour: `time`, text tag `host` (nullable when
+/// `nullable_host`), float field `v`; loaded with `writes` (see [`load`])
+/// and registered in a new context with `partitions` target partitions.
+pub(crate) fn host_table<R>(
+    db: &Arc<Database>,
+    primary_key: bool,
+    nullable_host: bool,
+    partitions: usize,
+    writes: &[(Vec<R>, bool)],
+    batch: impl Fn(&TableDef, &[R]) -> RecordBatch,
+) -> SessionContext {
+    let host = ColumnDef {
+        nullable: nullable_host,
+        ..column("host", ColumnType::Text, ColumnRole::Tag)
+    };
+    let def = TableDef {
+        name: "t".into(),
+        columns: vec![
+            column("time", ColumnType::TimestampTz, ColumnRole::Time),
+            host,
+            column("v", ColumnType::Float64, ColumnRole::Field),
+        ],
+        options: lynx_storage::TableOptions {
+            partition_micros: 3_600_000_000,
+            primary_key,
+            ..lynx_storage::TableOptions::default()
+        },
+    };
+    load(db, &def, writes, batch);
+    let config = datafusion::prelude::SessionConfig::new().with_target_partitions(partitions);
+    let ctx = SessionContext::new_with_config(config);
+    let table = crate::LynxTable::new(db.clone(), "t".into(), def.arrow_schema());
+    ctx.register_table("t", Arc::new(table)).unwrap();
+    ctx
+}
+
 /// A column definition; fields are nullable, time and tags are not.
 pub(crate) fn column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
     ColumnDef {

@@ -8,12 +8,10 @@
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray};
-use datafusion::prelude::{SessionConfig, SessionContext};
-use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
+use lynx_storage::{Database, TableDef};
 use proptest::prelude::*;
 
-use crate::test_support::{column, load, minutes, run, BASE_MICROS};
-use crate::LynxTable;
+use crate::test_support::{host_table, minutes, run, BASE_MICROS};
 
 /// One row: (minute, host, v).
 type Row = (i64, u8, i16);
@@ -113,23 +111,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Database::open(dir.path()).unwrap());
-        let def = TableDef {
-            name: "t".into(),
-            columns: vec![
-                column("time", ColumnType::TimestampTz, ColumnRole::Time),
-                column("host", ColumnType::Text, ColumnRole::Tag),
-                column("v", ColumnType::Float64, ColumnRole::Field),
-            ],
-            options: TableOptions {
-                partition_micros: 3_600_000_000,
-                primary_key,
-                ..TableOptions::default()
-            },
-        };
-        load(&db, &def, &writes, batch);
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2));
-        let table = LynxTable::new(db.clone(), "t".into(), def.arrow_schema());
-        ctx.register_table("t", Arc::new(table)).unwrap();
+        let ctx = host_table(&db, primary_key, false, 2, &writes, batch);
 
         let host_list = |host: &str| {
             if hosts.is_empty() {

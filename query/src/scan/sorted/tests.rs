@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
-use datafusion::prelude::{SessionConfig, SessionContext};
-use lynx_storage::{ColumnRole, ColumnType, Database, TableDef, TableOptions};
+use datafusion::prelude::SessionContext;
+use lynx_storage::{Database, TableDef};
 use proptest::prelude::*;
 
-use crate::test_support::{column, load, minutes};
-use crate::LynxTable;
+use crate::test_support::{host_table, minutes};
 
 /// One row: (minute, host (4 is NULL), v).
 type Row = (i64, u8, i16);
@@ -90,24 +89,7 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let db = Arc::new(Database::open(dir.path()).unwrap());
-        let def = TableDef {
-            name: "t".into(),
-            columns: vec![
-                column("time", ColumnType::TimestampTz, ColumnRole::Time),
-                lynx_storage::ColumnDef { nullable: true, ..column("host", ColumnType::Text, ColumnRole::Tag) },
-                column("v", ColumnType::Float64, ColumnRole::Field),
-            ],
-            options: TableOptions {
-                partition_micros: 3_600_000_000,
-                primary_key,
-                ..TableOptions::default()
-            },
-        };
-        load(&db, &def, &writes, batch);
-        let config = SessionConfig::new().with_target_partitions(partitions);
-        let ctx = SessionContext::new_with_config(config);
-        let table = LynxTable::new(db.clone(), "t".into(), def.arrow_schema());
-        ctx.register_table("t", Arc::new(table)).unwrap();
+        let ctx = host_table(&db, primary_key, true, partitions, &writes, batch);
         let cases = [
             Case { filter: "", order: "host NULLS FIRST, time", key: host_nulls_first, always_sorted: true },
             Case { filter: "WHERE host = 'h1'", order: "time", key: time_only, always_sorted: true },
