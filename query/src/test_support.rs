@@ -46,6 +46,29 @@ pub(crate) fn host_table<R>(
     ctx
 }
 
+/// A batch of `host_table` rows (minute, host, v), with the host text and
+/// the value each row's numbers stand for.
+pub(crate) fn host_batch(
+    def: &TableDef,
+    rows: &[(i64, u8, i16)],
+    host: impl Fn(u8) -> Option<String>,
+    value: impl Fn(i16) -> Option<f64>,
+) -> RecordBatch {
+    RecordBatch::try_new(
+        def.arrow_schema(),
+        vec![
+            minutes(rows.iter().map(|r| r.0)),
+            Arc::new(arrow::array::StringArray::from_iter(
+                rows.iter().map(|r| host(r.1)),
+            )),
+            Arc::new(arrow::array::Float64Array::from_iter(
+                rows.iter().map(|r| value(r.2)),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
 /// A column definition; fields are nullable, time and tags are not.
 pub(crate) fn column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
     ColumnDef {

@@ -7,27 +7,17 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Float64Array, RecordBatch, StringArray};
+use arrow::array::RecordBatch;
 use lynx_storage::{Database, TableDef};
 use proptest::prelude::*;
 
-use crate::test_support::{host_table, minutes, run, BASE_MICROS};
+use crate::test_support::{host_batch, host_table, run, BASE_MICROS};
 
 /// One row: (minute, host, v).
 type Row = (i64, u8, i16);
 
 fn batch(def: &TableDef, rows: &[Row]) -> RecordBatch {
-    RecordBatch::try_new(
-        def.arrow_schema(),
-        vec![
-            minutes(rows.iter().map(|r| r.0)),
-            Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| format!("h{}", r.1)),
-            )),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| value(r.2)))),
-        ],
-    )
-    .unwrap()
+    host_batch(def, rows, |h| Some(format!("h{h}")), value)
 }
 
 /// The stored `v` of a row: mostly the number itself, with NaN, -0.0, 0.0

@@ -6,31 +6,20 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Float64Array, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType};
 use datafusion::prelude::SessionContext;
 use lynx_storage::{Database, TableDef};
 use proptest::prelude::*;
 
-use crate::test_support::{host_table, minutes};
+use crate::test_support::{host_batch, host_table};
 
 /// One row: (minute, host (4 is NULL), v).
 type Row = (i64, u8, i16);
 
 fn batch(def: &TableDef, rows: &[Row]) -> RecordBatch {
-    RecordBatch::try_new(
-        def.arrow_schema(),
-        vec![
-            minutes(rows.iter().map(|r| r.0)),
-            Arc::new(StringArray::from_iter(
-                rows.iter().map(|r| (r.1 != 4).then(|| format!("h{}", r.1))),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| f64::from(r.2)),
-            )),
-        ],
-    )
-    .unwrap()
+    let host = |h: u8| (h != 4).then(|| format!("h{h}"));
+    host_batch(def, rows, host, |v| Some(f64::from(v)))
 }
 
 /// (host, time, v) of each output row, in output order.
