@@ -229,6 +229,13 @@ fn execution_error(m: &str) -> SqlError {
     {
         return SqlError::new(StatusCode::DivisionByZero, "division by zero");
     }
+    if m.contains("DATE_BIN stride must be non-zero") {
+        // PostgreSQL's date_bin (and time_bucket) reject a zero stride with 22023.
+        return SqlError::new(
+            StatusCode::InvalidParameterValue,
+            "stride must be greater than zero",
+        );
+    }
     if m.contains("Cannot cast string") {
         let inner = m.split("Cannot cast string").nth(1).unwrap_or("");
         return SqlError::new(

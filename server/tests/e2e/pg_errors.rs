@@ -40,6 +40,13 @@ async fn errors_have_the_right_sqlstate_and_the_session_survives() {
     expect_code(&c, "INSERT INTO cpu (host) VALUES ('a')", "23502").await;
     expect_code(&c, "SET no_such_setting = 1", "42704").await;
     expect_code(&c, "SET TimeZone = 'Mars/Base'", "22023").await;
+    for zero_stride in [
+        "SELECT date_bin(INTERVAL '0 minutes', TIMESTAMPTZ '2024-01-01 00:05:00+00')",
+        "SELECT time_bucket(INTERVAL '0 minutes', TIMESTAMPTZ '2024-01-01 00:05:00+00')",
+    ] {
+        let m = expect_code(&c, zero_stride, "22023").await;
+        assert_eq!(m, "stride must be greater than zero");
+    }
 
     // A failed INSERT wrote nothing.
     let n: i64 = c
