@@ -32,6 +32,47 @@ pub fn evaluate(bytes: &[u8], predicate: &Predicate) -> Result<BooleanBuffer, Co
     evaluate_open(&open(bytes)?, predicate, None)
 }
 
+/// Evaluate a predicate on an Arrow array of integers, dates, timestamps or
+/// floats (values not encoded, such as memtable rows) with the semantics of
+/// [`evaluate`]: the same key ranges on the same keys, so a row gets the
+/// same bit whether it is still in memory or already in a chunk.
+pub fn evaluate_array(
+    array: &dyn arrow_array::Array,
+    predicate: &Predicate,
+) -> Result<BooleanBuffer, CompressionError> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float32Type, Float64Type};
+    use arrow_schema::DataType;
+    let column = format!("{}", array.data_type());
+    let (keys, domain) = match array.data_type() {
+        DataType::Float64 => {
+            let v = array.as_primitive::<Float64Type>().values();
+            (
+                v.iter().map(|f| float_key(f.to_bits())).collect(),
+                Domain::Float,
+            )
+        }
+        DataType::Float32 => {
+            let v = array.as_primitive::<Float32Type>().values();
+            let widened = v.iter().map(|f| float_key(f64::from(*f).to_bits()));
+            (widened.collect(), Domain::Float)
+        }
+        _ => match crate::column::encode::int_keys(array) {
+            Some((keys, true)) => (keys, Domain::Signed),
+            Some((keys, false)) => (keys, Domain::Unsigned),
+            None => return Err(CompressionError::UnsupportedType(array.data_type().clone())),
+        },
+    };
+    let ranges = key_ranges(predicate, domain, &column)?;
+    let mut bits = BooleanBufferBuilder::new(keys.len());
+    crate::int::for_::append_matches(&ranges, &keys, &mut bits);
+    let bits = bits.finish();
+    Ok(match array.logical_nulls() {
+        Some(nulls) => &bits & nulls.inner(),
+        None => bits,
+    })
+}
+
 /// Like [`evaluate`] for the 1024-row blocks `blocks` only (rows
 /// `blocks.start * 1024 .. min(blocks.end * 1024, row_count)`): equals
 /// `evaluate(..).slice(..)`, deciding or decoding only those blocks.

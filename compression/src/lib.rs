@@ -69,7 +69,7 @@ pub use aggregate::{aggregate, ChunkAggregate};
 pub use block_index::{block_stats, BlockStats};
 pub use column::{decode_array, decode_blocks, encode_array, open_chunk, OpenedChunk};
 pub use error::CompressionError;
-pub use evaluate::{evaluate, evaluate_blocks, PreparedPredicate};
+pub use evaluate::{evaluate, evaluate_array, evaluate_blocks, PreparedPredicate};
 pub use format::MAX_CHUNK_ROWS;
 pub use predicate::{Predicate, Scalar};
 pub use stats::{chunk_stats, ChunkStats};

@@ -19,6 +19,55 @@ use crate::string::{self, StringRows, StringScheme};
 use crate::zstd_stage::{write_stream, ZstdPolicy, MAX_DECODED_BYTES};
 use crate::{Codec, EncodeOptions};
 
+/// The order-preserving u64 keys of an integer-like array (all integer
+/// widths, dates, timestamps: signed values `^ SIGN`) and whether it is
+/// signed; `None` for other types. NULL slots hold whatever the array has.
+pub(crate) fn int_keys(array: &dyn Array) -> Option<(Vec<u64>, bool)> {
+    fn signed<T: ArrowPrimitiveType>(a: &dyn Array) -> Vec<u64>
+    where
+        T::Native: Into<i64>,
+    {
+        a.as_primitive::<T>()
+            .values()
+            .iter()
+            .map(|&v| (v.into() as u64) ^ SIGN)
+            .collect()
+    }
+    fn unsigned<T: ArrowPrimitiveType>(a: &dyn Array) -> Vec<u64>
+    where
+        T::Native: Into<u64>,
+    {
+        a.as_primitive::<T>()
+            .values()
+            .iter()
+            .map(|&v| v.into())
+            .collect()
+    }
+    Some(match array.data_type() {
+        DataType::Int8 => (signed::<Int8Type>(array), true),
+        DataType::Int16 => (signed::<Int16Type>(array), true),
+        DataType::Int32 => (signed::<Int32Type>(array), true),
+        DataType::Int64 => (signed::<Int64Type>(array), true),
+        DataType::Date32 => (signed::<Date32Type>(array), true),
+        DataType::Date64 => (signed::<Date64Type>(array), true),
+        DataType::Timestamp(TimeUnit::Second, _) => (signed::<TimestampSecondType>(array), true),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            (signed::<TimestampMillisecondType>(array), true)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            (signed::<TimestampMicrosecondType>(array), true)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            (signed::<TimestampNanosecondType>(array), true)
+        }
+        DataType::UInt8 => (unsigned::<UInt8Type>(array), false),
+        DataType::UInt16 => (unsigned::<UInt16Type>(array), false),
+        DataType::UInt32 => (unsigned::<UInt32Type>(array), false),
+        DataType::UInt64 => (unsigned::<UInt64Type>(array), false),
+        _ => return None,
+    })
+}
+
 /// Encode one column chunk (up to 65_536 values) into a self-describing, versioned byte blob.
 pub fn encode_array(array: &dyn Array, opts: &EncodeOptions) -> Result<Vec<u8>, CompressionError> {
     let dt = array.data_type();
@@ -169,50 +218,8 @@ impl Encoder<'_> {
         array: &dyn Array,
         body: &mut Vec<u8>,
     ) -> Result<(Scalar, Scalar), CompressionError> {
-        fn signed<T: ArrowPrimitiveType>(a: &dyn Array) -> Vec<u64>
-        where
-            T::Native: Into<i64>,
-        {
-            a.as_primitive::<T>()
-                .values()
-                .iter()
-                .map(|&v| (v.into() as u64) ^ SIGN)
-                .collect()
-        }
-        fn unsigned<T: ArrowPrimitiveType>(a: &dyn Array) -> Vec<u64>
-        where
-            T::Native: Into<u64>,
-        {
-            a.as_primitive::<T>()
-                .values()
-                .iter()
-                .map(|&v| v.into())
-                .collect()
-        }
-        let (mut keys, is_signed) = match self.dt {
-            DataType::Int8 => (signed::<Int8Type>(array), true),
-            DataType::Int16 => (signed::<Int16Type>(array), true),
-            DataType::Int32 => (signed::<Int32Type>(array), true),
-            DataType::Int64 => (signed::<Int64Type>(array), true),
-            DataType::Date32 => (signed::<Date32Type>(array), true),
-            DataType::Date64 => (signed::<Date64Type>(array), true),
-            DataType::Timestamp(TimeUnit::Second, _) => {
-                (signed::<TimestampSecondType>(array), true)
-            }
-            DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                (signed::<TimestampMillisecondType>(array), true)
-            }
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                (signed::<TimestampMicrosecondType>(array), true)
-            }
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                (signed::<TimestampNanosecondType>(array), true)
-            }
-            DataType::UInt8 => (unsigned::<UInt8Type>(array), false),
-            DataType::UInt16 => (unsigned::<UInt16Type>(array), false),
-            DataType::UInt32 => (unsigned::<UInt32Type>(array), false),
-            DataType::UInt64 => (unsigned::<UInt64Type>(array), false),
-            other => return Err(CompressionError::UnsupportedType(other.clone())),
+        let Some((mut keys, is_signed)) = int_keys(array) else {
+            return Err(CompressionError::UnsupportedType(self.dt.clone()));
         };
         let (lo, hi) = min_max_by(&keys, self.nulls, |k| k);
         fill_nulls(&mut keys, self.nulls);

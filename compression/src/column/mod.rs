@@ -8,7 +8,7 @@
 //! values and validity (NULL slots may differ).
 
 pub(crate) mod decode;
-mod encode;
+pub(crate) mod encode;
 
 use std::borrow::Cow;
 

@@ -21,6 +21,15 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
     assert_eq!(got.len(), want.len());
     let got: Vec<bool> = got.iter().collect();
     assert_eq!(got, want, "{p:?} on {:?}", a.data_type());
+    // The same predicate on the decoded array (rows not yet encoded).
+    let dt = a.data_type();
+    let on_array = crate::evaluate_array(decoded.as_ref(), &p);
+    if dt.is_integer() || dt.is_floating() || dt.is_temporal() {
+        let bits: Vec<bool> = on_array.unwrap().iter().collect();
+        assert_eq!(bits, want, "{p:?} on a decoded {dt:?} array");
+    } else {
+        assert!(on_array.is_err(), "{dt:?} has no array evaluation");
+    }
     // Any block range equals the same slice of the whole result.
     let n_blocks = a.len().div_ceil(1024);
     let start = picks.0 % (n_blocks + 1);

@@ -523,84 +523,17 @@ impl TableSnapshot {
     }
 }
 
-/// How row `i` of a column compares with a scalar; `None` for NULL rows.
-type RowOrdering = dyn Fn(usize, &Scalar) -> Option<std::cmp::Ordering>;
-
-/// Which rows of `array` satisfy `predicate`, with the semantics of
-/// `lynx_compression::evaluate` (so memtable rows and segment rows agree):
-/// integers and timestamps compare exactly, floats by total order, NULL
-/// rows are false.
+/// Which rows of `array` satisfy `predicate`, by
+/// `lynx_compression::evaluate_array`: the semantics `evaluate` has on
+/// encoded chunks, so memtable rows and segment rows agree.
 fn predicate_mask(array: &ArrayRef, predicate: &Predicate) -> Result<BooleanArray> {
-    use std::cmp::Ordering;
-    let dt = array.data_type();
-    let n = array.len();
-    // `cmp(row, scalar)` for each supported type; `None` for NULL rows.
-    let ordering: Box<RowOrdering> = if dt.is_floating() {
-        let floats = cast(array, &DataType::Float64)?;
-        let floats = floats
-            .as_primitive::<arrow::datatypes::Float64Type>()
-            .clone();
-        Box::new(move |i, s| match s {
-            Scalar::Float(v) if floats.is_valid(i) => Some(floats.value(i).total_cmp(v)),
-            _ => None,
-        })
-    } else if matches!(dt, DataType::UInt64) {
-        let ints = array.as_primitive::<arrow::datatypes::UInt64Type>().clone();
-        Box::new(move |i, s| match s {
-            Scalar::Int(v) if ints.is_valid(i) => Some(i128::from(ints.value(i)).cmp(v)),
-            _ => None,
-        })
-    } else if dt.is_integer() || dt.is_temporal() {
-        let ints = cast(array, &DataType::Int64)?;
-        let ints = ints.as_primitive::<Int64Type>().clone();
-        Box::new(move |i, s| match s {
-            Scalar::Int(v) if ints.is_valid(i) => Some(i128::from(ints.value(i)).cmp(v)),
-            _ => None,
-        })
-    } else {
-        return Err(StorageError::Internal(format!(
-            "field filter on a column of type {dt}"
-        )));
-    };
-    let scalars: Vec<&Scalar> = match predicate {
-        Predicate::Eq(v)
-        | Predicate::NotEq(v)
-        | Predicate::Lt(v)
-        | Predicate::LtEq(v)
-        | Predicate::Gt(v)
-        | Predicate::GtEq(v) => vec![v],
-        Predicate::Between(a, b) => vec![a, b],
-        Predicate::In(vs) => vs.iter().collect(),
-    };
-    let kind_ok = |s: &Scalar| match s {
-        Scalar::Float(_) => dt.is_floating(),
-        Scalar::Int(_) => !dt.is_floating(),
-        _ => false,
-    };
-    if !scalars.iter().all(|s| kind_ok(s)) {
-        return Err(StorageError::Internal(format!(
-            "field filter {predicate:?} on a column of type {dt}"
-        )));
-    }
-    let holds = |i: usize| -> bool {
-        let c = |s: &Scalar| ordering(i, s);
-        match predicate {
-            Predicate::Eq(v) => c(v) == Some(Ordering::Equal),
-            Predicate::NotEq(v) => c(v).is_some_and(Ordering::is_ne),
-            Predicate::Lt(v) => c(v) == Some(Ordering::Less),
-            Predicate::LtEq(v) => c(v).is_some_and(Ordering::is_le),
-            Predicate::Gt(v) => c(v) == Some(Ordering::Greater),
-            Predicate::GtEq(v) => c(v).is_some_and(Ordering::is_ge),
-            Predicate::Between(a, b) => {
-                c(a).is_some_and(Ordering::is_ge) && c(b).is_some_and(Ordering::is_le)
-            }
-            Predicate::In(vs) => vs.iter().any(|v| c(v) == Some(Ordering::Equal)),
-        }
-    };
-    Ok(BooleanArray::new(
-        arrow::buffer::BooleanBuffer::collect_bool(n, holds),
-        None,
-    ))
+    let bits = lynx_compression::evaluate_array(array.as_ref(), predicate).map_err(|e| {
+        StorageError::Internal(format!(
+            "field filter {predicate:?} on {}: {e}",
+            array.data_type()
+        ))
+    })?;
+    Ok(BooleanArray::new(bits, None))
 }
 
 /// Exact statistics of one column (see [`TableSnapshot::column_stats`]).
