@@ -363,12 +363,22 @@ impl ExecutionPlan for LynxScanExec {
                 let mut batches = snapshot
                     .read_unit(&unit, &request)
                     .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                // A sorted scan sorts what storage does not hold sorted.
-                if let (Some(ordering), None) = (&ordering, unit.only_segment()) {
-                    if !batches.is_empty() {
+                // A sorted scan sorts what storage does not hold sorted, and
+                // reverses segment rows for a descending time.
+                match (&ordering, unit.only_segment()) {
+                    (Some(ordering), None) if !batches.is_empty() => {
                         let all = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
                         batches = vec![sort_batch(&all, ordering, None)?];
                     }
+                    (Some(ordering), Some(_)) if sorted::descending(ordering) => {
+                        batches.reverse();
+                        for b in &mut batches {
+                            let rows = b.num_rows() as u32;
+                            let back = arrow::array::UInt32Array::from_iter_values((0..rows).rev());
+                            *b = arrow::compute::take_record_batch(b, &back)?;
+                        }
+                    }
+                    _ => {}
                 }
                 timer.done();
                 metrics.record_output(batches.iter().map(RecordBatch::num_rows).sum());

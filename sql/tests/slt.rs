@@ -246,21 +246,19 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
     assert!(scan.contains("output_rows=49,"), "{plan}");
     assert!(!plan.contains("FilterExec"), "{plan}");
     // A sort that stored order gives is answered by a sorted scan: one
-    // host's rows by time, and all rows by (host, time).
+    // host's rows by time (newest first: the segment read backwards), and
+    // all rows by (host, time).
     for sql in [
         "SELECT time, usage FROM m WHERE host = 'h1' ORDER BY time LIMIT 3",
+        "SELECT time, usage FROM m WHERE host = 'h1' ORDER BY time DESC LIMIT 1",
         "SELECT host, time FROM m ORDER BY host NULLS FIRST, time",
     ] {
         let plan = explain(&mut s, sql).await;
         assert!(!plan.contains("SortExec"), "{plan}");
         assert!(plan.contains("sorted by ["), "{plan}");
     }
-    // Descending time is not stored order: sorted by DataFusion.
-    let plan = explain(
-        &mut s,
-        "SELECT time FROM m WHERE host = 'h1' ORDER BY time DESC",
-    )
-    .await;
+    // Descending tags are not stored order: sorted by DataFusion.
+    let plan = explain(&mut s, "SELECT host, time FROM m ORDER BY host DESC, time").await;
     assert!(plan.contains("SortExec"), "{plan}");
     // Against another column or with a non-constant: filtered above the scan.
     let plan = explain(&mut s, "SELECT count(*) FROM m WHERE usage > usage / 2").await;

@@ -10,6 +10,10 @@
 //!   a tag is compared NULLs last only when no picked series has it NULL;
 //! - or, when no segment holds more than one picked series, time alone.
 //!
+//! Time may be descending when no segment holds more than one picked
+//! series: each segment partition then reads its units last first and
+//! reverses their rows.
+//!
 //! Invariant: every partition of a sorted scan is sorted by its declared
 //! ordering, so DataFusion can drop the sort and merge partitions instead.
 
@@ -71,10 +75,13 @@ impl LynxScanExec {
             })
             .collect();
         let time_name = def.columns[def.time_index()].name.as_str();
+        // Descending time reads each segment's units backwards, which is
+        // time order only when a segment holds one picked series.
+        let one_series = self.stats.max_series_per_segment <= 1;
         let time = |options: Option<SortOptions>| {
             let options = options.unwrap_or(STORED);
             let expr = column(time_name)?;
-            (!options.descending).then_some(PhysicalSortExpr { expr, options })
+            (!options.descending || one_series).then_some(PhysicalSortExpr { expr, options })
         };
         // The tag prefix, then time.
         let mut by_tags = Vec::new();
@@ -98,7 +105,7 @@ impl LynxScanExec {
             by_tags.extend(time(requested(time_name)));
         }
         let mut candidates = vec![by_tags];
-        if self.stats.max_series_per_segment <= 1 {
+        if one_series {
             candidates.extend(time(requested(time_name)).map(|t| vec![t]));
         }
         for ordering in candidates {
@@ -117,7 +124,12 @@ impl LynxScanExec {
 
     fn with_sorted_partitions(&self, ordering: LexOrdering, eq: EquivalenceProperties) -> Self {
         let (units, _) = self.snapshot.units(&self.request);
-        let partitions = sorted_partitions(units);
+        let mut partitions = sorted_partitions(units);
+        if descending(&ordering) {
+            for p in &mut partitions {
+                p.reverse();
+            }
+        }
         let properties = PlanProperties::new(
             eq,
             Partitioning::UnknownPartitioning(partitions.len()),
@@ -139,6 +151,12 @@ impl LynxScanExec {
             ordering: Some(ordering),
         }
     }
+}
+
+/// Whether a sorted scan's ordering reads segments backwards (its time is
+/// descending; tags never are).
+pub(super) fn descending(ordering: &LexOrdering) -> bool {
+    ordering.iter().any(|e| e.options.descending)
 }
 
 /// One partition per segment (its units in the order they were made) and

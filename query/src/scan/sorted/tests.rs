@@ -63,6 +63,10 @@ fn host_nulls_last(r: &Out) -> (Option<Option<String>>, i64) {
     (Some(r.0.clone().or_else(|| Some("\u{10ffff}".into()))), r.1)
 }
 
+fn time_desc(r: &Out) -> (Option<Option<String>>, i64) {
+    (None, -r.1)
+}
+
 fn time_only(r: &Out) -> (Option<Option<String>>, i64) {
     (None, r.1)
 }
@@ -86,6 +90,8 @@ proptest! {
             Case { filter: "", order: "host, time", key: host_nulls_last, always_sorted: false },
             Case { filter: "WHERE host IN ('h1', 'h3')", order: "time", key: time_only, always_sorted: false },
             Case { filter: "", order: "time", key: time_only, always_sorted: false },
+            Case { filter: "WHERE host = 'h2'", order: "time DESC", key: time_desc, always_sorted: true },
+            Case { filter: "WHERE host IN ('h0', 'h3')", order: "time DESC", key: time_desc, always_sorted: false },
         ];
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for case in cases {
