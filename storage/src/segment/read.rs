@@ -158,7 +158,7 @@ impl Segment {
                 opened: (0..chunk.columns.len()).map(|_| None).collect(),
                 last: vec![None; chunk.columns.len()],
                 shared: !field_filters.is_empty(),
-                prepared: Vec::new(),
+                prepared: vec![None; field_filters.len()],
             };
             // Blocks that may hold a wanted row: by the time column's block
             // bounds and by each field filter's block decisions.
@@ -299,6 +299,18 @@ impl Segment {
         }))
     }
 
+    /// A predicate error on column `c`: damaged bytes make the segment
+    /// corrupt; anything else (a predicate that does not fit the column)
+    /// is the caller's mistake.
+    fn predicate_error(&self, c: usize, e: lynx_compression::CompressionError) -> StorageError {
+        let message = format!("column \"{}\": {e}", self.footer.columns[c].name);
+        if e.is_corrupt() {
+            self.corrupt(message)
+        } else {
+            StorageError::Internal(format!("{}: {message}", self.path.display()))
+        }
+    }
+
     fn corrupt(&self, message: String) -> StorageError {
         StorageError::Corrupt {
             path: self.path.clone(),
@@ -401,13 +413,11 @@ impl<'a> ChunkColumns<'a> {
         predicate: &Predicate,
     ) -> Result<&PreparedPredicate> {
         let seg: &'a Segment = self.segment;
-        if self.prepared.len() <= f {
-            self.prepared.resize(f + 1, None);
-        }
         if self.prepared[f].is_none() {
-            let prepared = self.opened(c)?.prepare(predicate).map_err(|e| {
-                seg.corrupt(format!("column \"{}\": {e}", seg.footer.columns[c].name))
-            })?;
+            let prepared = self
+                .opened(c)?
+                .prepare(predicate)
+                .map_err(|e| seg.predicate_error(c, e))?;
             self.prepared[f] = Some(prepared);
         }
         Ok(self.prepared[f].as_ref().expect("prepared above"))
@@ -432,7 +442,7 @@ impl<'a> ChunkColumns<'a> {
         let prepared = self.prepared[f].as_ref().expect("prepared above");
         let bits = opened
             .evaluate_prepared(prepared, blocks.clone())
-            .map_err(|e| seg.corrupt(format!("column \"{}\": {e}", seg.footer.columns[c].name)))?;
+            .map_err(|e| seg.predicate_error(c, e))?;
         let first = blocks.start * BLOCK;
         if bits.len() != (blocks.end * BLOCK).min(chunk_rows) - first {
             return Err(seg.corrupt(format!(

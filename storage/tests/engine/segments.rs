@@ -556,3 +556,33 @@ fn multi_chunk_segments_return_exactly_the_matching_rows() {
         );
     }
 }
+
+/// A field filter that does not fit its column (text against a float) is
+/// the caller's mistake, not a damaged segment: an internal error, and the
+/// segment stays readable.
+#[test]
+fn a_misfit_field_filter_is_an_internal_error_not_a_corrupt_segment() {
+    use lynx_storage::{FieldFilter, Predicate, Scalar, ScanRequest, StorageError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("t", false), false).unwrap();
+    let rs: Vec<(i64, &str, Option<f64>)> = (0..3000)
+        .map(|i| (i * 1_000_000, "a", Some(i as f64)))
+        .collect();
+    db.write("t", &batch(&rs)).unwrap();
+    db.flush().unwrap();
+    let snap = db.snapshot("t").unwrap();
+    let req = ScanRequest {
+        fields: vec![FieldFilter {
+            column: 2,
+            predicate: Predicate::Eq(Scalar::Bytes(b"x".to_vec())),
+        }],
+        ..ScanRequest::default()
+    };
+    let (units, _) = snap.units(&req);
+    assert!(!units.is_empty());
+    let err = snap.read_unit(&units[0], &req).unwrap_err();
+    assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
+    assert_eq!(rows(&db, "t").len(), 3000);
+}
