@@ -91,9 +91,7 @@ impl ScanUnit {
             && req.fields.is_empty()
             && (self.mem.is_empty() || !mem_filtered)
     }
-}
 
-impl ScanUnit {
     /// The segment this unit reads when it reads one segment only, without
     /// memtable rows or de-duplication: its rows then come out in the
     /// segment's order, (tags ascending with NULLs first, time), and the
@@ -402,13 +400,12 @@ impl TableSnapshot {
         if unit.dedup {
             let mut key = self.def.tag_indices();
             key.push(self.def.time_index());
-            key.extend(req.fields.iter().map(|f| f.column));
-            for k in &key {
+            for k in key.iter().chain(req.fields.iter().map(|f| &f.column)) {
                 if !read.contains(k) {
                     read.push(*k);
                 }
             }
-            key_pos = key[..key.len() - req.fields.len()]
+            key_pos = key
                 .iter()
                 .map(|k| read.iter().position(|r| r == k).unwrap_or(0))
                 .collect();
@@ -448,16 +445,12 @@ impl TableSnapshot {
         let keep: Vec<usize> = (0..wanted.len()).collect();
         let mut out = Vec::new();
         for batch in dedup_last_write_wins(&key_pos, &sources)? {
-            let mut mask: Option<BooleanArray> = None;
+            let mut masks = Vec::new();
             for f in &req.fields {
                 let pos = read.iter().position(|r| *r == f.column).unwrap_or(0);
-                let m = predicate_mask(batch.column(pos), &f.predicate)?;
-                mask = Some(match mask {
-                    None => m,
-                    Some(prev) => arrow::compute::and(&prev, &m)?,
-                });
+                masks.push(predicate_mask(batch.column(pos), &f.predicate)?);
             }
-            let batch = match mask {
+            let batch = match all_of(masks)? {
                 Some(m) => arrow::compute::filter_record_batch(&batch, &m)?,
                 None => batch,
             };
@@ -471,9 +464,9 @@ impl TableSnapshot {
 
 impl TableSnapshot {
     /// The rows of a memtable batch (all columns of the snapshot's schema)
-    /// that satisfy the request's time bounds and tag filters. Segments
-    /// apply the same predicates from their series directories and sorted
-    /// time columns.
+    /// that satisfy the request's time bounds and tag filters and `fields`.
+    /// Segments apply the same predicates from their series directories,
+    /// sorted time columns and encoded chunks.
     fn apply_filters(
         &self,
         batch: RecordBatch,
@@ -509,18 +502,26 @@ impl TableSnapshot {
         for f in fields {
             masks.push(predicate_mask(batch.column(f.column), &f.predicate)?);
         }
-        let mut masks = masks.into_iter();
-        let Some(mut mask) = masks.next() else {
+        let Some(mask) = all_of(masks)? else {
             return Ok(batch);
         };
-        for m in masks {
-            mask = arrow::compute::and(&mask, &m)?;
-        }
         if mask.true_count() == batch.num_rows() {
             return Ok(batch);
         }
         Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
     }
+}
+
+/// The rows where every mask is true; `None` without masks.
+fn all_of(masks: Vec<BooleanArray>) -> Result<Option<BooleanArray>> {
+    let mut masks = masks.into_iter();
+    let Some(mut mask) = masks.next() else {
+        return Ok(None);
+    };
+    for m in masks {
+        mask = arrow::compute::and(&mask, &m)?;
+    }
+    Ok(Some(mask))
 }
 
 /// Which rows of `array` satisfy `predicate`, by
