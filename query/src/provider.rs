@@ -199,29 +199,19 @@ fn tag_values(tag: &str, filters: &[Expr]) -> Option<Vec<String>> {
 }
 
 fn split_and(expr: &Expr) -> Vec<&Expr> {
-    match expr {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::And,
-            right,
-        }) => {
-            let mut out = split_and(left);
-            out.extend(split_and(right));
-            out
-        }
-        other => vec![other],
-    }
+    split(expr, Operator::And)
 }
 
 fn split_or(expr: &Expr) -> Vec<&Expr> {
+    split(expr, Operator::Or)
+}
+
+/// The operands of a chain of `op` (the expression itself when it is not one).
+fn split(expr: &Expr, op: Operator) -> Vec<&Expr> {
     match expr {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Or,
-            right,
-        }) => {
-            let mut out = split_or(left);
-            out.extend(split_or(right));
+        Expr::BinaryExpr(b) if b.op == op => {
+            let mut out = split(&b.left, op);
+            out.extend(split(&b.right, op));
             out
         }
         other => vec![other],

@@ -96,6 +96,17 @@ fn column_statistics(s: &ColumnStats, data_type: &DataType) -> ColumnStatistics 
     }
 }
 
+/// A scan's plan properties: `partitions` incremental, bounded partitions.
+fn properties(eq: EquivalenceProperties, partitions: usize) -> PlanProperties {
+    PlanProperties::new(
+        eq,
+        Partitioning::UnknownPartitioning(partitions),
+        EmissionType::Incremental,
+        Boundedness::Bounded,
+    )
+    .with_scheduling_type(SchedulingType::Cooperative)
+}
+
 impl LynxScanExec {
     pub fn new(
         table: String,
@@ -118,25 +129,46 @@ impl LynxScanExec {
             least.0 += u.rows;
             least.1.push(u);
         }
-        let properties = PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
-            Partitioning::UnknownPartitioning(n),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        )
-        .with_scheduling_type(SchedulingType::Cooperative);
+        let eq = EquivalenceProperties::new(schema.clone());
         LynxScanExec {
             table,
             snapshot: Arc::new(snapshot),
             request: Arc::new(request),
-            partitions: partitions.into_iter().map(|p| p.1).collect(),
+            partitions: Vec::new(),
             stats,
             schema,
             limit,
-            properties: Arc::new(properties),
+            properties: Arc::new(properties(eq, 0)),
             metrics: ExecutionPlanMetricsSet::new(),
             column_stats: OnceLock::new(),
             ordering: None,
+        }
+        .with_partitions(partitions.into_iter().map(|p| p.1).collect(), None)
+    }
+
+    /// The same scan over `partitions`, sorted by `ordering` in each when
+    /// given (with the equivalences of `eq`), fresh metrics.
+    fn with_partitions(
+        &self,
+        partitions: Vec<Vec<ScanUnit>>,
+        sorted: Option<(LexOrdering, EquivalenceProperties)>,
+    ) -> LynxScanExec {
+        let (ordering, eq) = match sorted {
+            Some((o, eq)) => (Some(o), eq),
+            None => (None, EquivalenceProperties::new(self.schema.clone())),
+        };
+        LynxScanExec {
+            table: self.table.clone(),
+            snapshot: self.snapshot.clone(),
+            request: self.request.clone(),
+            properties: Arc::new(properties(eq, partitions.len())),
+            partitions,
+            stats: self.stats.clone(),
+            schema: self.schema.clone(),
+            limit: self.limit,
+            metrics: ExecutionPlanMetricsSet::new(),
+            column_stats: OnceLock::new(),
+            ordering,
         }
     }
 

@@ -26,8 +26,6 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
     AcrossPartitions, ConstExpr, EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
 };
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType, SchedulingType};
-use datafusion::physical_plan::{Partitioning, PlanProperties};
 use lynx_storage::{ColumnRole, ScanUnit};
 
 use super::LynxScanExec;
@@ -130,26 +128,7 @@ impl LynxScanExec {
                 p.reverse();
             }
         }
-        let properties = PlanProperties::new(
-            eq,
-            Partitioning::UnknownPartitioning(partitions.len()),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        )
-        .with_scheduling_type(SchedulingType::Cooperative);
-        LynxScanExec {
-            table: self.table.clone(),
-            snapshot: self.snapshot.clone(),
-            request: self.request.clone(),
-            partitions,
-            stats: self.stats.clone(),
-            schema: self.schema.clone(),
-            limit: self.limit,
-            properties: Arc::new(properties),
-            metrics: Default::default(),
-            column_stats: Default::default(),
-            ordering: Some(ordering),
-        }
+        self.with_partitions(partitions, Some((ordering, eq)))
     }
 }
 
