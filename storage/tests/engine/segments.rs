@@ -115,6 +115,9 @@ fn primary_key_last_write_wins_across_segments_memtable_and_compaction() {
 
 #[test]
 fn columns_added_after_a_flush_read_as_null_from_old_segments() {
+    use lynx_storage::{FieldFilter, Predicate, Scalar, ScanRequest};
+    use std::sync::Arc;
+
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
     db.create_table(cpu_def("cpu", false), false).unwrap();
@@ -137,6 +140,53 @@ fn columns_added_after_a_flush_read_as_null_from_old_segments() {
     assert_eq!(got[0].num_columns(), 2);
     assert_eq!(got[0].column(0).null_count(), 1);
     assert_eq!(got[0].schema().field(0).name(), "temp");
+
+    // A field filter on the new column: the old segment's rows are NULL
+    // there and match no comparison; a new row that passes is returned.
+    let schema = snap.schema.clone();
+    let new_row = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(
+                arrow::array::TimestampMicrosecondArray::from(vec![2]).with_timezone("+00:00"),
+            ),
+            Arc::new(arrow::array::StringArray::from(vec!["b"])),
+            Arc::new(arrow::array::Float64Array::from(vec![Some(2.0)])),
+            Arc::new(arrow::array::Float64Array::from(vec![Some(-5.0)])),
+        ],
+    )
+    .unwrap();
+    db.write("cpu", &new_row).unwrap();
+    db.flush().unwrap();
+    let snap = db.snapshot("cpu").unwrap();
+    for (predicate, want) in [
+        (Predicate::Lt(Scalar::Float(0.0)), 1),
+        (Predicate::NotEq(Scalar::Float(7.0)), 1),
+        (Predicate::Gt(Scalar::Float(0.0)), 0),
+    ] {
+        let req = ScanRequest {
+            projection: Some(vec![0, 3]),
+            fields: vec![FieldFilter {
+                column: 3,
+                predicate: predicate.clone(),
+            }],
+            ..ScanRequest::default()
+        };
+        let mut times = Vec::new();
+        for unit in snap.units(&req).0 {
+            for b in snap.read_unit(&unit, &req).unwrap() {
+                let t = b
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                times.extend(t.values().iter().copied());
+            }
+        }
+        assert_eq!(times.len(), want, "{predicate:?}: {times:?}");
+        assert!(
+            times.iter().all(|t| *t == 2),
+            "{predicate:?}: only the new row"
+        );
+    }
 }
 
 #[test]
