@@ -25,6 +25,22 @@ impl StackBuf {
         }
     }
 
+    /// Appends one ASCII byte (dropped when the buffer is full, which the
+    /// at most 25 bytes of a float never make it).
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// Appends ASCII bytes, as [`StackBuf::push`].
+    fn extend(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
     }
@@ -45,13 +61,12 @@ pub fn write_f64<W: Write>(w: &mut W, v: f64, extra_float_digits: i32) -> fmt::R
     if let Some(special) = special_name(v.is_nan(), v.is_infinite(), v < 0.0) {
         return w.write_str(special);
     }
-    let mut buf = StackBuf::new();
     if extra_float_digits > 0 {
         if v.fract() == 0.0 && v.abs() < 1e15 {
             return write_integral(w, v.is_sign_negative(), v.abs() as u64);
         }
-        crate::shortest::shortest_f64(v.abs(), &mut buf);
-        write_decimal(w, v.is_sign_negative(), buf.as_str(), 15)
+        let (digits, k) = crate::shortest::shortest_f64(v.abs());
+        write_decimal(w, v.is_sign_negative(), digits, k, 15)
     } else {
         write_g(w, v, (15 + extra_float_digits).max(1) as usize)
     }
@@ -62,13 +77,12 @@ pub fn write_f32<W: Write>(w: &mut W, v: f32, extra_float_digits: i32) -> fmt::R
     if let Some(special) = special_name(v.is_nan(), v.is_infinite(), v < 0.0) {
         return w.write_str(special);
     }
-    let mut buf = StackBuf::new();
     if extra_float_digits > 0 {
         if v.fract() == 0.0 && v.abs() < 1e6 {
             return write_integral(w, v.is_sign_negative(), v.abs() as u64);
         }
-        crate::shortest::shortest_f32(v.abs(), &mut buf);
-        write_decimal(w, v.is_sign_negative(), buf.as_str(), 6)
+        let (digits, k) = crate::shortest::shortest_f32(v.abs());
+        write_decimal(w, v.is_sign_negative(), digits, k, 6)
     } else {
         write_g(w, f64::from(v), (6 + extra_float_digits).max(1) as usize)
     }
@@ -101,45 +115,58 @@ fn split_exp(sci: &str) -> (&str, &str, i32) {
     (int, frac, exp)
 }
 
-/// Writes digits `d.ddd` x 10^exp in fixed notation when
-/// `-4 <= exp < fixed_below`, else in C's `%e` style.
-fn write_decimal<W: Write>(w: &mut W, negative: bool, sci: &str, fixed_below: i32) -> fmt::Result {
-    let (int, frac, exp) = split_exp(sci);
+/// Writes `digits * 10^k` (no trailing zeros in `digits`) in fixed
+/// notation when its decimal exponent is in `-4 ..< fixed_below`, else as
+/// C's `%e` without trailing zeros (`1.5e+20`). One `write_str` per value.
+fn write_decimal<W: Write>(
+    w: &mut W,
+    negative: bool,
+    digits: u64,
+    k: i32,
+    fixed_below: i32,
+) -> fmt::Result {
+    let mut tmp = [0u8; 20];
+    let ds = crate::fast_text::u64_digits(digits, &mut tmp).as_bytes();
+    let ndigits = ds.len() as i32;
+    let exp = k + ndigits - 1;
+    let mut out = StackBuf::new();
     if negative {
-        w.write_char('-')?;
+        out.push(b'-');
     }
     if exp < -4 || exp >= fixed_below {
-        w.write_str(int)?;
-        if !frac.is_empty() {
-            w.write_char('.')?;
-            w.write_str(frac)?;
+        out.push(ds[0]);
+        if ds.len() > 1 {
+            out.push(b'.');
+            out.extend(&ds[1..]);
         }
-        return write_exponent(w, exp);
-    }
-    // All significant digits, without the point.
-    let digits = int.bytes().chain(frac.bytes());
-    let ndigits = int.len() + frac.len();
-    if exp < 0 {
-        w.write_str("0.")?;
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let mut etmp = [0u8; 20];
+        let e = u64::from(exp.unsigned_abs());
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend(crate::fast_text::u64_digits(e, &mut etmp).as_bytes());
+    } else if exp < 0 {
+        out.extend(b"0.");
         for _ in 0..(-exp - 1) {
-            w.write_char('0')?;
+            out.push(b'0');
         }
-        for d in digits {
-            w.write_char(char::from(d))?;
+        out.extend(ds);
+    } else {
+        let point_after = (exp + 1) as usize;
+        if ds.len() > point_after {
+            out.extend(&ds[..point_after]);
+            out.push(b'.');
+            out.extend(&ds[point_after..]);
+        } else {
+            out.extend(ds);
+            for _ in ds.len()..point_after {
+                out.push(b'0');
+            }
         }
-        return Ok(());
     }
-    let point_after = exp as usize + 1;
-    for (i, d) in digits.enumerate() {
-        if i == point_after {
-            w.write_char('.')?;
-        }
-        w.write_char(char::from(d))?;
-    }
-    for _ in ndigits..point_after {
-        w.write_char('0')?;
-    }
-    Ok(())
+    w.write_str(out.as_str())
 }
 
 fn write_exponent<W: Write>(w: &mut W, exp: i32) -> fmt::Result {
@@ -367,14 +394,13 @@ mod tests {
             j in -999_999i32..=999_999,
         ) {
             let general = |v: f64, fixed_below: i32, f32: bool| {
-                let mut buf = StackBuf::new();
-                if f32 {
-                    crate::shortest::shortest_f32(v.abs() as f32, &mut buf);
+                let (digits, k) = if f32 {
+                    crate::shortest::shortest_f32(v.abs() as f32)
                 } else {
-                    crate::shortest::shortest_f64(v.abs(), &mut buf);
-                }
+                    crate::shortest::shortest_f64(v.abs())
+                };
                 let mut s = String::new();
-                write_decimal(&mut s, v.is_sign_negative(), buf.as_str(), fixed_below).unwrap();
+                write_decimal(&mut s, v.is_sign_negative(), digits, k, fixed_below).unwrap();
                 s
             };
             let v = i as f64;

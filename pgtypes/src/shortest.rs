@@ -1,13 +1,16 @@
 //! Shortest round-trip digits of a float, as Ryu (PostgreSQL's `d2s.c` and
 //! `f2s.c`) chooses them.
 //!
-//! Rust's `{:e}` already gives the shortest digits that read back to the
-//! same value, and PostgreSQL's Ryu agrees except when that shortest decimal
-//! lies exactly on the midpoint between two floats: PostgreSQL compiles Ryu
-//! without `STRICTLY_SHORTEST`, so it never takes a midpoint (`1e23` prints
-//! as `9.999999999999999e+22`) even though reading it back would round to
-//! the same float. This module detects those ties exactly and falls back to
-//! the next longer correctly rounded form.
+//! The `ryu` crate computes them; it is upstream Ryu, which PostgreSQL
+//! changes in one respect: PostgreSQL compiles it with `STRICTLY_SHORTEST`
+//! off, so it never prints a decimal lying exactly on the midpoint between
+//! two floats (`1e23` prints as `9.999999999999999e+22`) even though reading
+//! it back would round to the same float. Upstream Ryu's answer is
+//! PostgreSQL's whenever it is not such a midpoint (it is then strictly
+//! inside PostgreSQL's narrower interval and still the closest shortest
+//! candidate); a midpoint is detected exactly and replaced by the next
+//! longer correctly rounded form that is not one.
+//! Hot path: text output of every float column.
 
 use std::fmt::Write;
 
@@ -32,69 +35,92 @@ const F32: Layout = Layout {
     bias: 127,
 };
 
-/// Writes the shortest `d.ddde±x` of a positive finite `f64` into `buf`.
-pub(crate) fn shortest_f64(v: f64, buf: &mut StackBuf) {
-    let _ = write!(buf, "{v:e}");
-    let round_trips = |s: &str| s.parse::<f64>() == Ok(v);
-    let longer = |precision: usize, out: &mut StackBuf| {
+/// The shortest digits of a positive finite `f64` as `(digits, k)`,
+/// meaning `digits * 10^k`, `digits` without trailing zeros.
+pub(crate) fn shortest_f64(v: f64) -> (u64, i32) {
+    let (digits, k) = ryu_parts(ryu::Buffer::new().format_finite(v));
+    avoid_midpoint(v.to_bits(), &F64, digits, k, |precision, out| {
         let _ = write!(out, "{:.*e}", precision, v);
-    };
-    adjust(v.to_bits(), &F64, buf, &round_trips, &longer);
+        out.as_str().parse::<f64>() == Ok(v)
+    })
 }
 
-/// Writes the shortest `d.ddde±x` of a positive finite `f32` into `buf`.
-pub(crate) fn shortest_f32(v: f32, buf: &mut StackBuf) {
-    let _ = write!(buf, "{v:e}");
-    let round_trips = |s: &str| s.parse::<f32>() == Ok(v);
-    let longer = |precision: usize, out: &mut StackBuf| {
+/// The shortest digits of a positive finite `f32`, as [`shortest_f64`].
+pub(crate) fn shortest_f32(v: f32) -> (u64, i32) {
+    let (digits, k) = ryu_parts(ryu::Buffer::new().format_finite(v));
+    avoid_midpoint(u64::from(v.to_bits()), &F32, digits, k, |precision, out| {
         let _ = write!(out, "{:.*e}", precision, v);
-    };
-    adjust(u64::from(v.to_bits()), &F32, buf, &round_trips, &longer);
+        out.as_str().parse::<f32>() == Ok(v)
+    })
 }
 
-/// Turns Rust's shortest digits into Ryu's: ties between two shortest
-/// candidates go to the even one, and midpoints are never taken.
-fn adjust(
+/// `ryu`'s output (`1.5`, `0.001`, `100.0`, `1e23`, `1.2e-7`) as
+/// `(digits, k)` without trailing zeros. Zeros are counted, not multiplied
+/// in, until a later non-zero digit needs them, so `100000000000000000000.0`
+/// does not overflow.
+fn ryu_parts(s: &str) -> (u64, i32) {
+    let (mantissa, exp) = match s.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (mut digits, mut zeros, mut frac, mut after_point) = (0u64, 0i32, 0i32, false);
+    for b in mantissa.bytes() {
+        match b {
+            b'.' => after_point = true,
+            b'0' => {
+                frac += i32::from(after_point);
+                zeros += i32::from(digits != 0);
+            }
+            _ => {
+                frac += i32::from(after_point);
+                for _ in 0..zeros {
+                    digits *= 10;
+                }
+                digits = digits * 10 + u64::from(b - b'0');
+                zeros = 0;
+            }
+        }
+    }
+    (digits, exp - frac + zeros)
+}
+
+/// `digits * 10^k`, or when that is exactly a midpoint between `bits` and
+/// a neighbour, the shortest correctly rounded longer form that is not
+/// one. `longer(p, out)` writes `v` with `p` digits after the point in
+/// `{:e}` form and says whether that reads back as `v`.
+fn avoid_midpoint(
     bits: u64,
     layout: &Layout,
-    buf: &mut StackBuf,
-    round_trips: &dyn Fn(&str) -> bool,
-    longer: &dyn Fn(usize, &mut StackBuf),
-) {
-    let Some((digits, k)) = decimal_parts(buf.as_str()) else {
-        return;
-    };
+    digits: u64,
+    k: i32,
+    longer: impl Fn(usize, &mut StackBuf) -> bool,
+) -> (u64, i32) {
     let Some(float) = Decoded::new(bits, layout) else {
-        return;
+        return (digits, k);
     };
-    let mut digits = digits;
-    if digits % 2 == 1 {
-        for alt in [digits - 1, digits + 1] {
-            // v exactly halfway between `digits` and `alt`: take the even one.
-            if decimal_equals((digits + alt) * 5, k - 1, float.m2, float.e2) {
-                let candidate = sci_of(alt, k);
-                if round_trips(candidate.as_str()) && !float.is_midpoint(alt, k) {
-                    *buf = candidate;
-                    digits = alt;
-                }
-                break;
-            }
+    if !float.is_midpoint(digits, k) {
+        return (digits, k);
+    }
+    let ndigits = digits.checked_ilog10().unwrap_or(0) as usize + 1;
+    for precision in ndigits..17 {
+        let mut candidate = StackBuf::new();
+        let round_trips = longer(precision, &mut candidate);
+        let Some((d, kk)) = decimal_parts(candidate.as_str()) else {
+            break;
+        };
+        if round_trips && !float.is_midpoint(d, kk) {
+            return strip_zeros(d, kk);
         }
     }
-    if float.is_midpoint(digits, k) {
-        let ndigits = digits.checked_ilog10().unwrap_or(0) as usize + 1;
-        for precision in ndigits..17 {
-            let mut candidate = StackBuf::new();
-            longer(precision, &mut candidate);
-            let Some((d, kk)) = decimal_parts(candidate.as_str()) else {
-                return;
-            };
-            if round_trips(candidate.as_str()) && !float.is_midpoint(d, kk) {
-                *buf = sci_of(d, kk);
-                return;
-            }
-        }
+    (digits, k)
+}
+
+fn strip_zeros(mut digits: u64, mut k: i32) -> (u64, i32) {
+    while digits != 0 && digits.is_multiple_of(10) {
+        digits /= 10;
+        k += 1;
     }
+    (digits, k)
 }
 
 /// A float as `m2 * 2^e2`, with what Ryu needs to know about its neighbours.
@@ -133,23 +159,6 @@ impl Decoded {
         decimal_equals(digits, k, 4 * self.m2 + 2, self.e2 - 2)
             || decimal_equals(digits, k, 4 * self.m2 - 1 - self.mm_shift, self.e2 - 2)
     }
-}
-
-/// `digits * 10^k` as `d.ddde±x` without trailing zeros.
-fn sci_of(digits: u64, k: i32) -> StackBuf {
-    let mut all = StackBuf::new();
-    let _ = write!(all, "{digits}");
-    let text = all.as_str();
-    let exp = k + text.len() as i32 - 1;
-    let (first, rest) = text.split_at(1.min(text.len()));
-    let rest = rest.trim_end_matches('0');
-    let mut out = StackBuf::new();
-    if rest.is_empty() {
-        let _ = write!(out, "{first}e{exp}");
-    } else {
-        let _ = write!(out, "{first}.{rest}e{exp}");
-    }
-    out
 }
 
 /// `d.ddde±x` as (all digits, power of ten of the last digit).
@@ -196,25 +205,111 @@ fn decimal_equals(digits: u64, k: i32, m: u64, e: i32) -> bool {
 mod tests {
     use super::*;
 
-    fn s64(v: f64) -> String {
-        let mut b = StackBuf::new();
-        shortest_f64(v, &mut b);
-        b.as_str().to_string()
+    fn s64(v: f64) -> (u64, i32) {
+        shortest_f64(v)
+    }
+
+    /// PostgreSQL's choice, found without Ryu: the first length whose
+    /// correctly rounded value, or one of its two neighbours at that
+    /// length, reads back as `v` and is not a midpoint. The correctly
+    /// rounded value is the closest candidate of its length, and at most
+    /// one neighbour can lie inside the interval when it does not.
+    fn oracle(
+        bits: u64,
+        layout: &Layout,
+        parses_back: &dyn Fn(&str) -> bool,
+        rounded: &dyn Fn(usize) -> String,
+    ) -> (u64, i32) {
+        let float = Decoded::new(bits, layout).unwrap();
+        for p in 1..=17u32 {
+            let (d, k) = decimal_parts(&rounded(p as usize - 1)).unwrap();
+            let low = 10u64.pow(p - 1);
+            let below = if d - 1 < low {
+                (10 * low - 1, k - 1)
+            } else {
+                (d - 1, k)
+            };
+            let above = if d + 1 == 10 * low {
+                (low, k + 1)
+            } else {
+                (d + 1, k)
+            };
+            for (cd, ck) in [(d, k), below, above] {
+                if parses_back(&format!("{cd}e{ck}")) && !float.is_midpoint(cd, ck) {
+                    return strip_zeros(cd, ck);
+                }
+            }
+        }
+        panic!("no candidate for {bits:#x}");
+    }
+
+    fn oracle64(v: f64) -> (u64, i32) {
+        oracle(v.to_bits(), &F64, &|s| s.parse::<f64>() == Ok(v), &|p| {
+            format!("{v:.p$e}")
+        })
+    }
+
+    fn oracle32(v: f32) -> (u64, i32) {
+        oracle(
+            u64::from(v.to_bits()),
+            &F32,
+            &|s| s.parse::<f32>() == Ok(v),
+            &|p| format!("{v:.p$e}"),
+        )
     }
 
     #[test]
     fn upper_midpoint_ties_take_the_longer_form() {
         assert_eq!(
             s64(f64::from_bits(0x44b52d02c7e14af6)),
-            "9.999999999999999e22"
+            (9999999999999999, 7)
         );
-        assert_eq!(s64(1e23), "9.999999999999999e22");
-        assert_eq!(s64(0.1), "1e-1");
-        assert_eq!(s64(5e-324), "5e-324");
+        assert_eq!(s64(1e23), (9999999999999999, 7));
+        assert_eq!(s64(0.1), (1, -1));
+        assert_eq!(s64(5e-324), (5, -324));
+        assert_eq!(s64(1e20), (1, 20));
+        assert_eq!(s64(100.0), (1, 2));
+        assert_eq!(s64(1.25e-7), (125, -9));
+        assert_eq!(ryu_parts("100000000000000000000.0"), (1, 20));
+        assert_eq!(ryu_parts("0.00102"), (102, -5));
+        assert_eq!(ryu_parts("1.2e-7"), (12, -8));
         assert!(decimal_equals(3, 0, 3, 0));
         assert!(decimal_equals(12, 0, 3, 2));
         assert!(decimal_equals(5, -1, 1, -1));
         assert!(!decimal_equals(7, -1, 7, -1));
         assert!(decimal_equals(18, 0, 36, -1));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Every finite positive f64 and f32 gets the oracle's digits.
+        #[test]
+        fn digits_match_the_oracle(bits in proptest::prelude::any::<u64>(), small in proptest::prelude::any::<u32>()) {
+            let v = f64::from_bits(bits & !(1 << 63));
+            if v.is_finite() && v > 0.0 {
+                proptest::prop_assert_eq!(s64(v), oracle64(v), "{:e}", v);
+            }
+            let w = f32::from_bits(small & !(1 << 31));
+            if w.is_finite() && w > 0.0 {
+                proptest::prop_assert_eq!(shortest_f32(w), oracle32(w), "{:e}", w);
+            }
+        }
+
+        /// Powers of two (the narrower interval below) and short decimals,
+        /// where midpoints and shortest forms are most likely.
+        #[test]
+        fn boundary_and_decimal_values_match_the_oracle(e in -1074i32..1024, d in 1u64..100_000, s in -30i32..30) {
+            let v = 2f64.powi(e);
+            if v.is_finite() && v > 0.0 {
+                proptest::prop_assert_eq!(s64(v), oracle64(v), "{:e}", v);
+            }
+            let v: f64 = format!("{d}e{s}").parse().unwrap();
+            proptest::prop_assert_eq!(s64(v), oracle64(v), "{:e}", v);
+            let w = v as f32;
+            if w.is_finite() && w > 0.0 {
+                proptest::prop_assert_eq!(shortest_f32(w), oracle32(w), "{:e}", w);
+            }
+        }
     }
 }
