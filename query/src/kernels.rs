@@ -116,17 +116,31 @@ macro_rules! kernels {
 
         $(#[$attr])?
         pub(crate) fn sum(values: &[f64]) -> f64 {
-            let mut acc = [0.0f64; LANES];
-            let chunks = values.chunks_exact(LANES);
-            for (i, &v) in chunks.remainder().iter().enumerate() {
-                acc[i] += v;
+            // Four independent accumulators: an add's latency is four
+            // cycles, so one vector of lanes would leave the adder idle.
+            let mut acc = [[0.0f64; LANES]; 4];
+            let wide = values.chunks_exact(4 * LANES);
+            let narrow = wide.remainder().chunks_exact(LANES);
+            for (i, &v) in narrow.remainder().iter().enumerate() {
+                acc[0][i] += v;
             }
-            for c in chunks {
+            for c in narrow {
                 for i in 0..LANES {
-                    acc[i] += c[i];
+                    acc[1][i] += c[i];
                 }
             }
-            fold(acc)
+            for c in wide {
+                for (a, part) in acc.iter_mut().zip(c.chunks_exact(LANES)) {
+                    for i in 0..LANES {
+                        a[i] += part[i];
+                    }
+                }
+            }
+            let mut total = [0.0f64; LANES];
+            for i in 0..LANES {
+                total[i] = (acc[0][i] + acc[1][i]) + (acc[2][i] + acc[3][i]);
+            }
+            fold(total)
         }
 
         $(#[$attr])?

@@ -302,7 +302,19 @@ impl Runs {
             .iter()
             .map(|(e, _)| e.evaluate(batch)?.into_array(n))
             .collect::<Result<Vec<ArrayRef>>>()?;
-        let ranges = partition(&keys)?.ranges();
+        // A tag column that holds one value in the whole batch (a scan part
+        // of one series) cannot split a run: it is left out of the
+        // row-by-row comparison.
+        let splitting: Vec<ArrayRef> = keys
+            .iter()
+            .filter(|k| !constant_string(k.as_ref()))
+            .cloned()
+            .collect();
+        let ranges = if splitting.is_empty() {
+            vec![0..n]
+        } else {
+            partition(&splitting)?.ranges()
+        };
         let starts = UInt32Array::from_iter_values(ranges.iter().map(|r| r.start as u32));
         let mut columns = keys
             .iter()
@@ -334,6 +346,32 @@ impl Runs {
         }
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
+}
+
+/// Whether every row of `array` holds the same non-NULL string, found with
+/// no per-row comparison: the offsets step by the first value's length and
+/// the bytes repeat with that period (one compare of the bytes against
+/// themselves shifted by one value).
+fn constant_string(array: &dyn Array) -> bool {
+    let Some(strings) = array.as_string_opt::<i32>() else {
+        return false;
+    };
+    if strings.is_empty() || strings.null_count() > 0 {
+        return false;
+    }
+    let offsets = strings.value_offsets();
+    let base = i64::from(offsets[0]);
+    let step = i64::from(offsets[1]) - base;
+    let progression = offsets
+        .iter()
+        .zip(0i64..)
+        .all(|(&o, i)| i64::from(o) - base == step * i);
+    if !progression {
+        return false;
+    }
+    let (start, step) = (base as usize, step as usize);
+    let bytes = &strings.value_data()[start..offsets[strings.len()] as usize];
+    bytes[step..] == bytes[..bytes.len() - step]
 }
 
 /// The partial state of `kind` for each run of `value`.

@@ -118,3 +118,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn constant_string_columns_are_recognised_without_row_comparisons() {
+    use super::constant_string;
+    let strings = |v: &[&str]| StringArray::from_iter_values(v.iter().copied());
+    assert!(constant_string(&strings(&["host_1"; 5])));
+    assert!(constant_string(&strings(&["a"])));
+    assert!(constant_string(&strings(&["", "", ""])));
+    assert!(!constant_string(&strings(&["ab", "ab", "ba"])));
+    assert!(!constant_string(&strings(&["a", "aa"])));
+    assert!(!constant_string(&strings(&["aa", "a", "a"])));
+    assert!(!constant_string(&strings(&["ab", "ab", "abab"])));
+    assert!(!constant_string(&strings(&[])));
+    assert!(!constant_string(&StringArray::from(vec![Some("a"), None])));
+    // A slice starts at a non-zero offset.
+    let mixed = strings(&["x", "yy", "yy", "yy", "z"]);
+    assert!(constant_string(&mixed.slice(1, 3)));
+    assert!(!constant_string(&mixed.slice(0, 3)));
+    assert!(!constant_string(&Int64Array::from(vec![1, 1])));
+}
