@@ -311,7 +311,7 @@ impl Runs {
             .cloned()
             .collect();
         let ranges = if splitting.is_empty() {
-            vec![0..n]
+            Vec::from([0..n])
         } else {
             partition(&splitting)?.ranges()
         };
