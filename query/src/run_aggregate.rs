@@ -311,7 +311,7 @@ impl Runs {
             .cloned()
             .collect();
         let ranges = if splitting.is_empty() {
-            Vec::from([0..n])
+            std::iter::once(0..n).collect()
         } else {
             partition(&splitting)?.ranges()
         };
