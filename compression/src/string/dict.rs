@@ -149,10 +149,14 @@ pub(crate) fn read_codes(
 /// Entries up to this long are copied as one fixed-size move (no memcpy call).
 const SHORT: usize = 16;
 
+/// Runs of at least this many equal codes are written by doubling copies.
+const LONG_RUN: usize = 16;
+
 /// Offsets and bytes of `dict`'s entries for `codes`.
 /// Hot path: codes are walked run by run (sorted tags repeat), so a run costs
-/// one dictionary lookup; short entries are moved `SHORT` bytes at a time
-/// from a padded copy of the dictionary into a padded output.
+/// one dictionary lookup; long runs are written by doubling copies, short
+/// entries of short runs are moved `SHORT` bytes at a time from a padded
+/// copy of the dictionary into a padded output.
 fn gather_entries<O: OffsetSizeTrait>(
     r: &ByteReader,
     dict: &StoredDictionary,
@@ -182,7 +186,19 @@ fn gather_entries<O: OffsetSizeTrait>(
         rest = &rest[run..];
         let (s, e) = dict.spans[c as usize];
         let len = e - s;
-        if len <= SHORT {
+        if run >= LONG_RUN {
+            // One copy of the entry, then copies of what is already
+            // written, doubling: a few memcpy calls for the whole run.
+            values[at..at + len].copy_from_slice(&padded[s..e]);
+            let mut done = 1;
+            while done < run {
+                let more = done.min(run - done);
+                values.copy_within(at..at + more * len, at + done * len);
+                done += more;
+            }
+            offsets.extend((1..=run).map(|i| O::usize_as(at + i * len)));
+            at += run * len;
+        } else if len <= SHORT {
             let src: &[u8; SHORT] = padded[s..s + SHORT].try_into().unwrap();
             for _ in 0..run {
                 values[at..at + SHORT].copy_from_slice(src);

@@ -244,7 +244,15 @@ pub(crate) fn string_values() -> impl Strategy<Value = Vec<Vec<u8>>> {
         .prop_map(|v| v.into_iter().map(|s| s.as_bytes().to_vec()).collect()),
         (1usize..50, 1usize..60).prop_map(|(hosts, per)| {
             (0..hosts)
-                .flat_map(|h| std::iter::repeat_n(format!("host_{h:04}").into_bytes(), per))
+                .flat_map(|h| {
+                    // Odd hosts have names longer than one 16-byte move.
+                    let prefix = if h % 2 == 1 {
+                        "a-longer-host-name-"
+                    } else {
+                        ""
+                    };
+                    std::iter::repeat_n(format!("{prefix}host_{h:04}").into_bytes(), per)
+                })
                 .collect()
         }),
         prop::collection::vec("[a-z0-9_]{0,12}", 0..500)
