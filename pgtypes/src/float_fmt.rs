@@ -204,11 +204,57 @@ fn write_g<W: Write>(w: &mut W, v: f64, precision: usize) -> fmt::Result {
 }
 
 /// Reads `float8` text input (`1.5`, ` 1e5 `, `NaN`, `-Infinity`, `inf`).
+/// Hot path of COPY and INSERT: plain decimals go through
+/// [`short_decimal`] first.
 pub fn parse_f64(s: &str) -> Result<f64, PgTypeError> {
+    if let Some(v) = short_decimal(s) {
+        return Ok(v);
+    }
     parse_float(s, "double precision", |t| t.parse::<f64>().ok()).and_then(|v| {
         check_range(s, v.is_infinite(), v == 0.0, "double precision")?;
         Ok(v)
     })
+}
+
+/// Exact powers of ten up to 10^15.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// `[+-]digits[.digits]` with 1 to 15 digits in all (no exponent, no
+/// spaces), read as Clinger's fast path: the digits are an exact integer
+/// below 2^53 and the power of ten is exact, so one IEEE division gives
+/// the correctly rounded value `str::parse` would. Such values can neither
+/// overflow nor underflow. `None` for anything else.
+fn short_decimal(s: &str) -> Option<f64> {
+    let bytes = s.as_bytes();
+    let (negative, body) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if body.len() > 16 {
+        return None;
+    }
+    let (mut digits, mut count, mut after_point) = (0u64, 0usize, None::<usize>);
+    for &b in body {
+        match b {
+            b'0'..=b'9' => {
+                digits = digits * 10 + u64::from(b - b'0');
+                count += 1;
+                if let Some(n) = after_point.as_mut() {
+                    *n += 1;
+                }
+            }
+            b'.' if after_point.is_none() => after_point = Some(0),
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let v = digits as f64 / POW10[after_point.unwrap_or(0)];
+    Some(if negative { -v } else { v })
 }
 
 /// Reads `float4` text input.
@@ -408,6 +454,45 @@ mod tests {
             let w = j as f32;
             proptest::prop_assert_eq!(f4(w), general(f64::from(w), 6, true));
         }
+    }
+
+    proptest::proptest! {
+        /// The short-decimal fast path reads what `str::parse` reads, bit
+        /// for bit, and declines what it cannot read exactly.
+        #[test]
+        fn short_decimals_parse_like_std(s in "[+-]?[0-9]{0,17}(\\.[0-9]{0,17})?", junk in "[0-9.eE +-]{0,8}") {
+            for text in [s.clone(), junk.clone(), format!("{s}{junk}")] {
+                if let Some(v) = short_decimal(&text) {
+                    let want: f64 = text.parse().unwrap();
+                    proptest::prop_assert_eq!(v.to_bits(), want.to_bits(), "{}", text);
+                }
+                let fast = parse_f64(&text).map(f64::to_bits).map_err(|e| e.to_string());
+                let slow = parse_float(&text, "double precision", |t| t.parse::<f64>().ok())
+                    .and_then(|v| check_range(&text, v.is_infinite(), v == 0.0, "double precision").map(|_| v))
+                    .map(f64::to_bits)
+                    .map_err(|e| e.to_string());
+                proptest::prop_assert_eq!(fast, slow, "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn short_decimals_take_the_fast_path() {
+        assert_eq!(short_decimal("43"), Some(43.0));
+        assert_eq!(
+            short_decimal("-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(short_decimal("0.1"), Some(0.1));
+        assert_eq!(short_decimal("123456789012345"), Some(123456789012345.0));
+        assert_eq!(short_decimal(".5"), Some(0.5));
+        assert_eq!(short_decimal("1."), Some(1.0));
+        assert_eq!(short_decimal("1234567890123456"), None);
+        assert_eq!(short_decimal("1e5"), None);
+        assert_eq!(short_decimal(" 1"), None);
+        assert_eq!(short_decimal("."), None);
+        assert_eq!(short_decimal("1.2.3"), None);
+        assert_eq!(short_decimal(""), None);
     }
 
     #[test]
