@@ -34,13 +34,6 @@ impl StackBuf {
         }
     }
 
-    /// Appends ASCII bytes, as [`StackBuf::push`].
-    fn extend(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.push(b);
-        }
-    }
-
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
     }
@@ -126,41 +119,35 @@ fn write_decimal<W: Write>(
     fixed_below: i32,
 ) -> fmt::Result {
     let mut tmp = [0u8; 20];
-    let ds = crate::fast_text::u64_digits(digits, &mut tmp).as_bytes();
-    let ndigits = ds.len() as i32;
-    let exp = k + ndigits - 1;
+    let ds = crate::fast_text::u64_digits(digits, &mut tmp);
+    let exp = k + ds.len() as i32 - 1;
     let mut out = StackBuf::new();
     if negative {
         out.push(b'-');
     }
     if exp < -4 || exp >= fixed_below {
-        out.push(ds[0]);
-        if ds.len() > 1 {
+        let (first, rest) = ds.split_at(1);
+        out.write_str(first)?;
+        if !rest.is_empty() {
             out.push(b'.');
-            out.extend(&ds[1..]);
+            out.write_str(rest)?;
         }
-        out.push(b'e');
-        out.push(if exp < 0 { b'-' } else { b'+' });
-        let mut etmp = [0u8; 20];
-        let e = u64::from(exp.unsigned_abs());
-        if e < 10 {
-            out.push(b'0');
-        }
-        out.extend(crate::fast_text::u64_digits(e, &mut etmp).as_bytes());
+        write_exponent(&mut out, exp)?;
     } else if exp < 0 {
-        out.extend(b"0.");
+        out.write_str("0.")?;
         for _ in 0..(-exp - 1) {
             out.push(b'0');
         }
-        out.extend(ds);
+        out.write_str(ds)?;
     } else {
         let point_after = (exp + 1) as usize;
         if ds.len() > point_after {
-            out.extend(&ds[..point_after]);
+            let (int, frac) = ds.split_at(point_after);
+            out.write_str(int)?;
             out.push(b'.');
-            out.extend(&ds[point_after..]);
+            out.write_str(frac)?;
         } else {
-            out.extend(ds);
+            out.write_str(ds)?;
             for _ in ds.len()..point_after {
                 out.push(b'0');
             }

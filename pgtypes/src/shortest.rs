@@ -38,7 +38,7 @@ const F32: Layout = Layout {
 /// The shortest digits of a positive finite `f64` as `(digits, k)`,
 /// meaning `digits * 10^k`, `digits` without trailing zeros.
 pub(crate) fn shortest_f64(v: f64) -> (u64, i32) {
-    let (digits, k) = ryu_parts(ryu::Buffer::new().format_finite(v));
+    let (digits, k) = decimal_digits(ryu::Buffer::new().format_finite(v));
     avoid_midpoint(v.to_bits(), &F64, digits, k, |precision, out| {
         let _ = write!(out, "{:.*e}", precision, v);
         out.as_str().parse::<f64>() == Ok(v)
@@ -47,18 +47,18 @@ pub(crate) fn shortest_f64(v: f64) -> (u64, i32) {
 
 /// The shortest digits of a positive finite `f32`, as [`shortest_f64`].
 pub(crate) fn shortest_f32(v: f32) -> (u64, i32) {
-    let (digits, k) = ryu_parts(ryu::Buffer::new().format_finite(v));
+    let (digits, k) = decimal_digits(ryu::Buffer::new().format_finite(v));
     avoid_midpoint(u64::from(v.to_bits()), &F32, digits, k, |precision, out| {
         let _ = write!(out, "{:.*e}", precision, v);
         out.as_str().parse::<f32>() == Ok(v)
     })
 }
 
-/// `ryu`'s output (`1.5`, `0.001`, `100.0`, `1e23`, `1.2e-7`) as
-/// `(digits, k)` without trailing zeros. Zeros are counted, not multiplied
-/// in, until a later non-zero digit needs them, so `100000000000000000000.0`
-/// does not overflow.
-fn ryu_parts(s: &str) -> (u64, i32) {
+/// A decimal as `ryu` or `{:e}` writes it (`1.5`, `0.001`, `100.0`,
+/// `1e23`, `1.2e-7`) as `(digits, k)` without trailing zeros. Zeros are
+/// counted, not multiplied in, until a later non-zero digit needs them, so
+/// `100000000000000000000.0` does not overflow.
+fn decimal_digits(s: &str) -> (u64, i32) {
     let (mantissa, exp) = match s.split_once('e') {
         Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
         None => (s, 0),
@@ -105,20 +105,10 @@ fn avoid_midpoint(
     for precision in ndigits..17 {
         let mut candidate = StackBuf::new();
         let round_trips = longer(precision, &mut candidate);
-        let Some((d, kk)) = decimal_parts(candidate.as_str()) else {
-            break;
-        };
+        let (d, kk) = decimal_digits(candidate.as_str());
         if round_trips && !float.is_midpoint(d, kk) {
-            return strip_zeros(d, kk);
+            return (d, kk);
         }
-    }
-    (digits, k)
-}
-
-fn strip_zeros(mut digits: u64, mut k: i32) -> (u64, i32) {
-    while digits != 0 && digits.is_multiple_of(10) {
-        digits /= 10;
-        k += 1;
     }
     (digits, k)
 }
@@ -161,20 +151,6 @@ impl Decoded {
     }
 }
 
-/// `d.ddde±x` as (all digits, power of ten of the last digit).
-fn decimal_parts(sci: &str) -> Option<(u64, i32)> {
-    let (mantissa, exp) = sci.split_once('e')?;
-    let exp: i32 = exp.parse().ok()?;
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: u64 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        digits = digits
-            .checked_mul(10)?
-            .checked_add(u64::from(b.checked_sub(b'0')?))?;
-    }
-    Some((digits, exp - frac.len() as i32))
-}
-
 /// Whether `digits * 10^k == m * 2^e` exactly.
 fn decimal_equals(digits: u64, k: i32, m: u64, e: i32) -> bool {
     if digits == 0 || m == 0 {
@@ -204,6 +180,29 @@ fn decimal_equals(digits: u64, k: i32, m: u64, e: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn strip_zeros(mut digits: u64, mut k: i32) -> (u64, i32) {
+        while digits != 0 && digits.is_multiple_of(10) {
+            digits /= 10;
+            k += 1;
+        }
+        (digits, k)
+    }
+
+    /// `d.ddde±x` as (all digits, power of ten of the last digit), trailing
+    /// zeros kept: the oracle needs each candidate at its own length.
+    fn decimal_parts(sci: &str) -> Option<(u64, i32)> {
+        let (mantissa, exp) = sci.split_once('e')?;
+        let exp: i32 = exp.parse().ok()?;
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let mut digits: u64 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            digits = digits
+                .checked_mul(10)?
+                .checked_add(u64::from(b.checked_sub(b'0')?))?;
+        }
+        Some((digits, exp - frac.len() as i32))
+    }
 
     fn s64(v: f64) -> (u64, i32) {
         shortest_f64(v)
@@ -270,9 +269,9 @@ mod tests {
         assert_eq!(s64(1e20), (1, 20));
         assert_eq!(s64(100.0), (1, 2));
         assert_eq!(s64(1.25e-7), (125, -9));
-        assert_eq!(ryu_parts("100000000000000000000.0"), (1, 20));
-        assert_eq!(ryu_parts("0.00102"), (102, -5));
-        assert_eq!(ryu_parts("1.2e-7"), (12, -8));
+        assert_eq!(decimal_digits("100000000000000000000.0"), (1, 20));
+        assert_eq!(decimal_digits("0.00102"), (102, -5));
+        assert_eq!(decimal_digits("1.2e-7"), (12, -8));
         assert!(decimal_equals(3, 0, 3, 0));
         assert!(decimal_equals(12, 0, 3, 2));
         assert!(decimal_equals(5, -1, 1, -1));
