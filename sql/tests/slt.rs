@@ -245,6 +245,11 @@ async fn explain_analyze_shows_pushdown_rows_and_kernels() {
     assert!(scan.contains("usage > 550.0 (on encoded data)"), "{plan}");
     assert!(scan.contains("output_rows=49,"), "{plan}");
     assert!(!plan.contains("FilterExec"), "{plan}");
+    // A LIMIT without ORDER BY reaches the scan, which stops reading once
+    // it has produced that many rows.
+    let plan = explain(&mut s, "ANALYZE SELECT time, usage FROM m LIMIT 5").await;
+    let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
+    assert!(scan.contains(", limit=5"), "{plan}");
     // A sort that stored order gives is answered by a sorted scan: one
     // host's rows by time (newest first: the segment read backwards), and
     // all rows by (host, time).
