@@ -162,3 +162,23 @@ proptest! {
         }
     }
 }
+
+/// Scans use the cores: the segments of three hour partitions are split
+/// over the session's target partitions, and the rows are the same.
+#[test]
+fn scans_split_segments_over_the_target_partitions() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let writes = vec![(vec![(0, 1, 1), (90, 2, 2), (200, 3, 3)], true)];
+    for partitions in [1, 2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::open(dir.path()).unwrap());
+        let ctx = host_table(&db, false, false, partitions, &writes, batch);
+        let (plan, rows) = rt.block_on(run(&ctx, "SELECT host, v FROM t ORDER BY v"));
+        let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
+        assert!(scan.contains(&format!("partitions={partitions}")), "{plan}");
+        assert_eq!(rows.lines().count(), 3 + 4, "{rows}");
+        assert!(rows.contains("| h3   | 3.0 |"), "{rows}");
+    }
+}
