@@ -165,6 +165,7 @@ proptest! {
 
 /// Scans use the cores: the segments of three hour partitions are split
 /// over the session's target partitions, and the rows are the same.
+/// Only the selected columns are read.
 #[test]
 fn scans_split_segments_over_the_target_partitions() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -178,6 +179,8 @@ fn scans_split_segments_over_the_target_partitions() {
         let (plan, rows) = rt.block_on(run(&ctx, "SELECT host, v FROM t ORDER BY v"));
         let scan = plan.lines().find(|l| l.contains("LynxScanExec")).unwrap();
         assert!(scan.contains(&format!("partitions={partitions}")), "{plan}");
+        // Projection pushdown: the scan reads the two selected columns only.
+        assert!(scan.contains("projection=[host, v],"), "{plan}");
         assert_eq!(rows.lines().count(), 3 + 4, "{rows}");
         assert!(rows.contains("| h3   | 3.0 |"), "{rows}");
     }
