@@ -120,9 +120,10 @@ struct BlockMeta<'a> {
 /// block fits in 51 bits (exact there), and per value otherwise.
 fn keys_to_f64(chunk: &mut [u64], p: f64) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512dq") {
-        // SAFETY: the CPU supports AVX-512F and AVX-512DQ (checked above;
-        // DQ implies F).
+    if std::arch::is_x86_feature_detected!("avx512dq") && std::arch::is_x86_feature_detected!("fma")
+    {
+        // SAFETY: the CPU supports AVX-512F, AVX-512DQ and FMA (checked
+        // above; DQ implies F).
         return unsafe { keys_to_f64_avx512(chunk, p) };
     }
     keys_to_f64_portable(chunk, p);
@@ -156,7 +157,7 @@ fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
+#[target_feature(enable = "avx512f,avx512dq,fma")]
 fn keys_to_f64_avx512(chunk: &mut [u64], p: f64) {
     if p == 1.0 {
         // Exponent 0 (integral values): x / 1.0 == x, skip the division.
@@ -165,8 +166,17 @@ fn keys_to_f64_avx512(chunk: &mut [u64], p: f64) {
         }
         return;
     }
+    // `a / p` correctly rounded without a division (vdivpd is the slowest
+    // vector op): q = a * RN(1/p) is within one ulp of a/p, the FMA gives
+    // the exact remainder, and one more FMA rounds to exactly RN(a/p)
+    // (Markstein's theorem; no underflow or overflow for |a| < 2^63 and
+    // p <= 1e18). `key_conversion_paths_agree` checks it against `/`.
+    let inv = 1.0 / p;
     for v in chunk.iter_mut() {
-        *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
+        let a = ((*v ^ SIGN) as i64) as f64;
+        let q = a * inv;
+        let r = (-q).mul_add(p, a);
+        *v = r.mul_add(inv, q).to_bits();
     }
 }
 
@@ -233,10 +243,15 @@ mod tests {
         #[test]
         fn key_conversion_paths_agree(
             small in prop::collection::vec(-(1i64 << 51)..(1i64 << 51), 0..300),
+            decimals in prop::collection::vec(-10_000_000i64..10_000_000, 0..300),
             large in prop::option::of(any::<i64>()),
             e in 0usize..19,
         ) {
-            let mut keys: Vec<u64> = small.iter().map(|&k| (k as u64) ^ SIGN).collect();
+            let mut keys: Vec<u64> = small
+                .iter()
+                .chain(&decimals)
+                .map(|&k| (k as u64) ^ SIGN)
+                .collect();
             if let Some(k) = large {
                 keys.push((k as u64) ^ SIGN);
             }
