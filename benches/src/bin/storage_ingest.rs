@@ -70,9 +70,13 @@ fn peak_rss_mib() -> f64 {
 
 fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     let dir = tempfile::tempdir_in("/var/tmp").expect("temp dir");
+    // LYNX_BENCH_KEEP=DIR keeps the relaxed run's data in DIR (for
+    // `storage_scan`, which A/Bs scans of one data set).
+    let keep = std::env::var_os("LYNX_BENCH_KEEP").filter(|_| mode == Durability::Relaxed);
+    let path = keep.map_or_else(|| dir.path().to_path_buf(), std::path::PathBuf::from);
     let db = Arc::new(
         Database::open_with(
-            dir.path(),
+            &path,
             DatabaseOptions {
                 durability: mode,
                 ..DatabaseOptions::default()
@@ -111,7 +115,7 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     db.flush().expect("flush");
     db.compact(2).expect("compact");
     let flush = flush_started.elapsed().as_secs_f64();
-    let seg_bytes = dir_bytes(&dir.path().join("segments"));
+    let seg_bytes = dir_bytes(&path.join("segments"));
     let snap = db.snapshot("cpu").expect("snapshot");
     let col = snap.schema.index_of("usage_user").expect("column");
     // Full scan of one field column, five times (or LYNX_SCAN_REPEAT, to
