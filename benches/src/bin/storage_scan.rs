@@ -4,13 +4,18 @@
 //!
 //! `storage_scan DIR [table] [column] [rounds]` prints the median and best
 //! values/s over `rounds` (default 21) scans. Each scan reads unit by unit
-//! as the query layer does and sums the column.
+//! as the query layer does and sums the column (text: its bytes).
 
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use lynx_storage::{Database, ScanRequest};
+
+/// The server's allocator (see server/src/main.rs): a scan allocates and
+/// frees decode buffers of hundreds of kilobytes per chunk.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -45,6 +50,7 @@ fn main() {
                     DataType::Float64 => {
                         arrow::compute::sum(a.as_primitive::<Float64Type>()).unwrap_or(0.0)
                     }
+                    DataType::Utf8 => a.as_string::<i32>().values().len() as f64,
                     _ => {
                         let a = arrow::compute::cast(a, &DataType::Int64).expect("cast");
                         arrow::compute::sum(a.as_primitive::<Int64Type>()).unwrap_or(0) as f64
