@@ -14,7 +14,10 @@
 use std::cmp::Ordering;
 use std::hash::{BuildHasher, Hasher};
 
-use arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBufferBuilder, StringArray};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::DataType;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
@@ -23,6 +26,8 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 pub(crate) struct Series {
     pub ids: Vec<u32>,
     pub rank: Vec<u32>,
+    /// Per id, the first row that holds its tag tuple.
+    pub first_row: Vec<usize>,
 }
 
 /// Interns the tag tuples of `tags` (all Utf8 columns of equal length).
@@ -80,11 +85,69 @@ pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
     for (r, id) in by_rank.iter().enumerate() {
         rank[*id as usize] = r as u32;
     }
-    Some(Series { ids, rank })
+    Some(Series {
+        ids,
+        rank,
+        first_row,
+    })
 }
 
 fn value(col: &StringArray, row: usize) -> Option<&str> {
     col.is_valid(row).then(|| col.value(row))
+}
+
+/// Tag column `col` (one of the columns `series` interned) with its rows
+/// in `order`. Sorted rows come in runs of one series, and every row of a
+/// series holds the tag values of the series' first row, so each run
+/// copies one value (by doubling copies) instead of gathering row by row.
+/// `None` when the result would not fit i32 offsets.
+pub(crate) fn gather_tag(col: &StringArray, series: &Series, order: &[u32]) -> Option<ArrayRef> {
+    let runs = runs(series, order);
+    let total: usize = runs
+        .iter()
+        .map(|&(id, len)| value(col, series.first_row[id as usize]).map_or(0, str::len) * len)
+        .sum();
+    if total > i32::MAX as usize {
+        return None;
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(total);
+    let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
+    offsets.push(0);
+    let mut nulls = (col.null_count() > 0).then(|| BooleanBufferBuilder::new(order.len()));
+    for (id, len) in runs {
+        let v = value(col, series.first_row[id as usize]);
+        if let Some(nulls) = nulls.as_mut() {
+            nulls.append_n(len, v.is_some());
+        }
+        let bytes = v.map_or(&[][..], str::as_bytes);
+        let start = values.len();
+        values.extend_from_slice(bytes);
+        while values.len() - start < bytes.len() * len {
+            let have = values.len() - start;
+            values.extend_from_within(start..start + have.min(bytes.len() * len - have));
+        }
+        offsets.extend((1..=len).map(|k| (start + k * bytes.len()) as i32));
+    }
+    let array = StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        nulls.map(|mut n| NullBuffer::new(n.finish())),
+    )
+    .ok()?;
+    Some(Arc::new(array))
+}
+
+/// `order` as runs of one series id: (id, rows).
+fn runs(series: &Series, order: &[u32]) -> Vec<(u32, usize)> {
+    let mut out: Vec<(u32, usize)> = Vec::new();
+    for &row in order {
+        let id = series.ids[row as usize];
+        match out.last_mut() {
+            Some((last, n)) if *last == id => *n += 1,
+            _ => out.push((id, 1)),
+        }
+    }
+    out
 }
 
 /// Row positions sorted by (partition, series rank, time, position).
@@ -105,9 +168,7 @@ pub(crate) fn order(partitions: &[i64], series: &Series, times: &[i64]) -> Vec<u
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use arrow::array::Int64Array;
+    use arrow::array::{Int64Array, UInt32Array};
     use arrow::compute::{lexsort_to_indices, SortColumn};
     use proptest::prelude::*;
 
@@ -143,6 +204,17 @@ mod tests {
             let got_keys: Vec<_> = got.iter().map(|i| key(*i)).collect();
             let want_keys: Vec<_> = want.values().iter().map(|i| key(*i)).collect();
             prop_assert_eq!(got_keys, want_keys);
+            // Tag columns gathered by runs equal a row-by-row take, in the
+            // sorted order and in the reverse of it.
+            let mut reversed = got.clone();
+            reversed.reverse();
+            for o in [&got, &reversed] {
+                for t in &tags {
+                    let gathered = gather_tag(t.as_string::<i32>(), &s, o).unwrap();
+                    let want = arrow::compute::take(t.as_ref(), &UInt32Array::from(o.clone()), None).unwrap();
+                    prop_assert_eq!(gathered.as_ref(), want.as_ref());
+                }
+            }
             // Equal tag tuples share an id, different ones do not.
             for a in 0..rows.len() {
                 for b in 0..rows.len() {

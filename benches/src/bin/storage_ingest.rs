@@ -113,7 +113,7 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     drop(maintenance);
     let flush_started = Instant::now();
     db.flush().expect("flush");
-    db.compact(2).expect("compact");
+    db.compact_all().expect("compact");
     let flush = flush_started.elapsed().as_secs_f64();
     let seg_bytes = dir_bytes(&path.join("segments"));
     let snap = db.snapshot("cpu").expect("snapshot");

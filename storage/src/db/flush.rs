@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use arrow::compute::{concat, interleave};
 use arrow::row::{RowConverter, SortField};
 
@@ -204,10 +204,12 @@ pub(super) fn sort_and_partition(
         .into_iter()
         .map(column)
         .collect::<Result<Vec<_>>>()?;
-    let order = match crate::series_order::series(&tag_cols, rows) {
-        Some(series) => crate::series_order::order(partitions.values(), &series, &times),
+    let series = crate::series_order::series(&tag_cols, rows);
+    let order = match &series {
+        Some(series) => crate::series_order::order(partitions.values(), series, &times),
         None => row_format_order(&partitions, &tag_cols, &time_col)?,
     };
+    let tag_indices = def.tag_indices();
     let mut locate = Vec::with_capacity(rows);
     for (b, batch) in sources.iter().enumerate() {
         locate.extend((0..batch.num_rows()).map(|r| (b, r)));
@@ -215,6 +217,14 @@ pub(super) fn sort_and_partition(
     let picks: Vec<(usize, usize)> = order.iter().map(|g| locate[*g as usize]).collect();
     drop(locate);
     let columns = parallel_map(schema.fields().len(), |c| {
+        // Tag columns by runs of one series (see `gather_tag`).
+        let tag = tag_indices.iter().position(|t| *t == c);
+        if let (Some(series), Some(t)) = (&series, tag) {
+            let col = tag_cols[t].as_string::<i32>();
+            if let Some(sorted) = crate::series_order::gather_tag(col, series, &order) {
+                return Ok(sorted);
+            }
+        }
         let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
         interleave(&parts, &picks)
     })
