@@ -33,6 +33,19 @@ pub(crate) struct Series {
 /// Interns the tag tuples of `tags` (all Utf8 columns of equal length).
 /// Returns None when a tag column is not Utf8.
 pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
+    series_of_batches(tags, rows, &[])
+}
+
+/// `series` for tag columns that concatenate batches starting at the rows
+/// `starts`: a batch whose tag values repeat the previous batch's row for
+/// row (the same series written again at the next time step, the common
+/// case of scrapes and agents) takes that batch's ids after one compare
+/// of each column's bytes, without hashing its rows.
+pub(crate) fn series_of_batches(
+    tags: &[ArrayRef],
+    rows: usize,
+    starts: &[usize],
+) -> Option<Series> {
     let cols: Vec<&StringArray> = tags
         .iter()
         .map(|c| (c.data_type() == &DataType::Utf8).then(|| c.as_string::<i32>()))
@@ -55,9 +68,26 @@ pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
     let mut first_row: Vec<usize> = Vec::new();
     let mut table: HashTable<u32> = HashTable::new();
     let mut ids = Vec::with_capacity(rows);
-    for row in 0..rows {
+    let mut batches = starts.iter().copied().filter(|&s| s < rows).peekable();
+    let mut previous: Option<(usize, usize)> = None;
+    let mut row = 0;
+    while row < rows {
+        if batches.peek() == Some(&row) {
+            batches.next();
+            let end = batches.peek().copied().unwrap_or(rows);
+            if let Some((p, len)) = previous.filter(|&(_, len)| len == end - row) {
+                if cols.iter().all(|c| repeats(c, p, row, len)) {
+                    ids.extend_from_within(p..p + len);
+                    previous = Some((row, len));
+                    row = end;
+                    continue;
+                }
+            }
+            previous = Some((row, end - row));
+        }
         if row > 0 && same(row, row - 1) {
             ids.push(ids[row - 1]);
+            row += 1;
             continue;
         }
         let entry = table.entry(
@@ -72,6 +102,7 @@ pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
             })
             .get();
         ids.push(id);
+        row += 1;
     }
     let compare = |a: usize, b: usize| {
         cols.iter()
@@ -90,6 +121,30 @@ pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
         rank,
         first_row,
     })
+}
+
+/// Whether rows `b..b + len` of `col` hold the values of rows `a..a + len`
+/// (same lengths, bytes and validity; conservative: differing bytes under
+/// NULLs count as different).
+fn repeats(col: &StringArray, a: usize, b: usize, len: usize) -> bool {
+    let off = col.value_offsets();
+    let (a0, b0) = (off[a], off[b]);
+    let lengths_match = off[a..=a + len]
+        .iter()
+        .zip(&off[b..=b + len])
+        .fold(true, |ok, (x, y)| ok & (x - a0 == y - b0));
+    if !lengths_match {
+        return false;
+    }
+    let bytes = col.values();
+    let (a1, b1) = (off[a + len] as usize, off[b + len] as usize);
+    if bytes[a0 as usize..a1] != bytes[b0 as usize..b1] {
+        return false;
+    }
+    match col.nulls() {
+        None => true,
+        Some(n) => (0..len).all(|i| n.is_valid(a + i) == n.is_valid(b + i)),
+    }
 }
 
 fn value(col: &StringArray, row: usize) -> Option<&str> {
@@ -177,6 +232,40 @@ mod tests {
     type Row = (Option<u8>, Option<u8>, i64, i64);
 
     proptest! {
+        /// Batches that repeat the previous batch's tags take their ids by
+        /// the shortcut, and the result is the one hashing every row gives
+        /// (batches of equal length but other values, or the same bytes
+        /// split differently, take the slow path).
+        #[test]
+        fn repeated_batches_take_the_ids_hashing_gives(
+            batches in proptest::collection::vec(
+                (proptest::collection::vec((proptest::option::of(0u8..3), proptest::option::of(0u8..2)), 0..6), any::<bool>()),
+                0..8,
+            )
+        ) {
+            let mut all: Vec<(Option<u8>, Option<u8>)> = Vec::new();
+            let mut starts = Vec::new();
+            let mut previous = Vec::new();
+            for (rows, repeat) in batches {
+                let rows = if repeat { previous.clone() } else { rows };
+                starts.push(all.len());
+                all.extend(rows.iter().copied());
+                previous = rows;
+            }
+            // Equal lengths with other bytes ("ab" / "dc" / "ba").
+            let text = |v: Option<u8>| v.map(|v| ["ab", "c", "dc"][v as usize].to_string());
+            let text1 = |v: Option<u8>| v.map(|v| ["ab", "ba"][v as usize].to_string());
+            let tags: Vec<ArrayRef> = vec![
+                Arc::new(StringArray::from_iter(all.iter().map(|r| text(r.0)))),
+                Arc::new(StringArray::from_iter(all.iter().map(|r| text1(r.1)))),
+            ];
+            let fast = series_of_batches(&tags, all.len(), &starts).unwrap();
+            let slow = series(&tags, all.len()).unwrap();
+            prop_assert_eq!(fast.ids, slow.ids);
+            prop_assert_eq!(fast.rank, slow.rank);
+            prop_assert_eq!(fast.first_row, slow.first_row);
+        }
+
         #[test]
         fn order_matches_a_lexicographic_sort(
             rows in proptest::collection::vec(

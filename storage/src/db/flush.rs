@@ -204,7 +204,15 @@ pub(super) fn sort_and_partition(
         .into_iter()
         .map(column)
         .collect::<Result<Vec<_>>>()?;
-    let series = crate::series_order::series(&tag_cols, rows);
+    let starts: Vec<usize> = sources
+        .iter()
+        .scan(0, |at, b| {
+            let start = *at;
+            *at += b.num_rows();
+            Some(start)
+        })
+        .collect();
+    let series = crate::series_order::series_of_batches(&tag_cols, rows, &starts);
     let order = match &series {
         Some(series) => crate::series_order::order(partitions.values(), series, &times),
         None => row_format_order(&partitions, &tag_cols, &time_col)?,
