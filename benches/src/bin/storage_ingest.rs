@@ -21,6 +21,11 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+/// The server's allocator (see server/src/main.rs), so the engine runs as
+/// it does in the product.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn table_def() -> TableDef {
     let mut columns = vec![ColumnDef {
         name: "time".into(),
