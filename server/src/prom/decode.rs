@@ -135,7 +135,7 @@ pub struct WriteStats {
 pub struct ParsedSeries<'a> {
     pub metric: &'a str,
     labels: (usize, usize),
-    pub samples: &'a [Sample],
+    samples: (usize, usize),
 }
 
 /// A whole request that passed validation.
@@ -143,6 +143,7 @@ pub struct ParsedSeries<'a> {
 pub struct ParsedWrite<'a> {
     pub series: Vec<ParsedSeries<'a>>,
     labels: Vec<(&'a str, &'a str)>,
+    samples: Vec<Sample>,
     pub stats: WriteStats,
 }
 
@@ -150,6 +151,11 @@ impl<'a> ParsedWrite<'a> {
     /// The labels of `s` other than `__name__`, sorted by name.
     pub fn labels(&self, s: &ParsedSeries<'a>) -> &[(&'a str, &'a str)] {
         &self.labels[s.labels.0..s.labels.1]
+    }
+
+    /// The samples of `s`, in request order.
+    pub fn samples(&self, s: &ParsedSeries<'a>) -> &[Sample] {
+        &self.samples[s.samples.0..s.samples.1]
     }
 }
 
@@ -170,22 +176,10 @@ pub fn parse<'a>(
             limits.max_series_per_request
         )));
     }
-    let checker = SeriesChecker {
-        limits,
-        // Clamped so that every accepted timestamp converts to microseconds.
-        window: (
-            now_ms
-                .saturating_sub(limits.max_sample_age_ms)
-                .max(-(i64::MAX / 1000)),
-            now_ms
-                .saturating_add(limits.max_sample_ahead_ms)
-                .min(i64::MAX / 1000),
-        ),
-    };
+    let checker = SeriesChecker::new(limits, now_ms);
     let mut out = ParsedWrite {
         series: Vec::with_capacity(count),
-        labels: Vec::new(),
-        stats: WriteStats::default(),
+        ..ParsedWrite::default()
     };
     let mut raw: Vec<(&'a [u8], &'a [u8])> = Vec::new();
     match msg {
@@ -248,14 +242,29 @@ struct SeriesChecker<'l> {
     window: (i64, i64),
 }
 
-impl SeriesChecker<'_> {
+impl<'l> SeriesChecker<'l> {
+    fn new(limits: &'l Limits, now_ms: i64) -> SeriesChecker<'l> {
+        SeriesChecker {
+            limits,
+            // Clamped so that every accepted timestamp converts to microseconds.
+            window: (
+                now_ms
+                    .saturating_sub(limits.max_sample_age_ms)
+                    .max(-(i64::MAX / 1000)),
+                now_ms
+                    .saturating_add(limits.max_sample_ahead_ms)
+                    .min(i64::MAX / 1000),
+            ),
+        }
+    }
+
     /// Checks one series and appends it to `out`.
     fn push<'a>(
         &self,
         out: &mut ParsedWrite<'a>,
         index: usize,
         raw: &[(&'a [u8], &'a [u8])],
-        samples: &'a [Sample],
+        samples: &[Sample],
     ) -> Result<(), DecodeError> {
         let fail = |why: String| invalid(format!("series {index} {}: {why}", describe(raw)));
         if raw.len() > self.limits.max_labels_per_series {
@@ -339,12 +348,279 @@ impl SeriesChecker<'_> {
             )));
         }
         out.stats.samples += samples.len();
+        let first = out.samples.len();
+        out.samples.extend_from_slice(samples);
         out.series.push(ParsedSeries {
             metric,
             labels: (start, out.labels.len()),
-            samples,
+            samples: (first, out.samples.len()),
         });
         Ok(())
+    }
+}
+
+/// Decodes and validates a remote-write 1.0 `WriteRequest` straight from
+/// its protobuf bytes: what `decode_message` + `parse` do, without building
+/// prost messages (no refcounted buffer per label, nothing to drop). Label
+/// names and values stay borrowed from `buf`. Accepts and rejects exactly
+/// the messages prost does (unknown fields and groups skipped, wrong wire
+/// types of known fields refused, last value wins for repeated scalars);
+/// `fuzz_decode` checks the two paths against each other.
+pub fn parse_v1<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<ParsedWrite<'a>, DecodeError> {
+    let fail = |e: WireError| {
+        invalid(format!(
+            "body is not a valid prometheus.WriteRequest protobuf message: {e}"
+        ))
+    };
+    // Everything is decoded before anything is validated, as with prost:
+    // a malformed message is reported as such wherever the damage is.
+    let mut series: Vec<WireSeries> = Vec::new();
+    let mut labels: Vec<(&'a [u8], &'a [u8])> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut metadata = 0;
+    let mut w = Wire::new(buf);
+    while !w.done() {
+        match w.key().map_err(fail)? {
+            (1, LEN) => {
+                let body = w.bytes().map_err(fail)?;
+                series.push(wire_series(body, &mut labels, &mut samples).map_err(fail)?);
+            }
+            (1, t) => return Err(fail(WireError::WireType(t, LEN))),
+            (3, LEN) => {
+                w.bytes().map_err(fail)?;
+                metadata += 1;
+            }
+            (3, t) => return Err(fail(WireError::WireType(t, LEN))),
+            (field, t) => w.skip(field, t).map_err(fail)?,
+        }
+    }
+    if series.len() > limits.max_series_per_request {
+        return Err(invalid(format!(
+            "request has {} series, over the limit of {} series per request",
+            series.len(),
+            limits.max_series_per_request
+        )));
+    }
+    let checker = SeriesChecker::new(limits, now_ms);
+    let mut out = ParsedWrite {
+        series: Vec::with_capacity(series.len()),
+        samples: Vec::with_capacity(samples.len()),
+        ..ParsedWrite::default()
+    };
+    out.stats.metadata = metadata;
+    for (i, s) in series.iter().enumerate() {
+        out.stats.exemplars += s.exemplars;
+        out.stats.histograms += s.histograms;
+        checker.push(
+            &mut out,
+            i,
+            &labels[s.labels.clone()],
+            &samples[s.samples.clone()],
+        )?;
+    }
+    out.stats.series = out.series.len();
+    Ok(out)
+}
+
+/// One `TimeSeries` as decoded by `parse_v1`: ranges into the shared
+/// label and sample lists.
+struct WireSeries {
+    labels: std::ops::Range<usize>,
+    samples: std::ops::Range<usize>,
+    exemplars: usize,
+    histograms: usize,
+}
+
+fn wire_series<'a>(
+    buf: &'a [u8],
+    labels: &mut Vec<(&'a [u8], &'a [u8])>,
+    samples: &mut Vec<Sample>,
+) -> Result<WireSeries, WireError> {
+    let mut s = WireSeries {
+        labels: labels.len()..labels.len(),
+        samples: samples.len()..samples.len(),
+        exemplars: 0,
+        histograms: 0,
+    };
+    let mut w = Wire::new(buf);
+    while !w.done() {
+        match w.key()? {
+            (1, LEN) => {
+                let mut l = Wire::new(w.bytes()?);
+                let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+                while !l.done() {
+                    match l.key()? {
+                        (1, LEN) => name = l.bytes()?,
+                        (2, LEN) => value = l.bytes()?,
+                        (1 | 2, t) => return Err(WireError::WireType(t, LEN)),
+                        (field, t) => l.skip(field, t)?,
+                    }
+                }
+                labels.push((name, value));
+            }
+            (2, LEN) => {
+                let mut x = Wire::new(w.bytes()?);
+                let mut sample = Sample {
+                    value: 0.0,
+                    timestamp: 0,
+                    start_timestamp: 0,
+                };
+                while !x.done() {
+                    match x.key()? {
+                        (1, I64) => sample.value = f64::from_bits(x.fixed64()?),
+                        (2, VARINT) => sample.timestamp = x.varint()? as i64,
+                        (3, VARINT) => sample.start_timestamp = x.varint()? as i64,
+                        (1, t) => return Err(WireError::WireType(t, I64)),
+                        (2 | 3, t) => return Err(WireError::WireType(t, VARINT)),
+                        (field, t) => x.skip(field, t)?,
+                    }
+                }
+                samples.push(sample);
+            }
+            (3, LEN) => {
+                w.bytes()?;
+                s.exemplars += 1;
+            }
+            (4, LEN) => {
+                w.bytes()?;
+                s.histograms += 1;
+            }
+            (1..=4, t) => return Err(WireError::WireType(t, LEN)),
+            (field, t) => w.skip(field, t)?,
+        }
+    }
+    s.labels.end = labels.len();
+    s.samples.end = samples.len();
+    Ok(s)
+}
+
+const VARINT: u8 = 0;
+const I64: u8 = 1;
+const LEN: u8 = 2;
+const START_GROUP: u8 = 3;
+const END_GROUP: u8 = 4;
+const I32: u8 = 5;
+/// Nesting of unknown groups `parse_v1` skips (prost allows about 100).
+const MAX_GROUP_DEPTH: usize = 32;
+
+/// What is wrong with protobuf bytes.
+#[derive(Debug)]
+enum WireError {
+    Truncated,
+    Varint,
+    Key,
+    /// (found, expected) wire type of a known field.
+    WireType(u8, u8),
+    Group,
+    Depth,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireError::Truncated => f.write_str("truncated message"),
+            WireError::Varint => f.write_str("invalid varint"),
+            WireError::Key => f.write_str("invalid field key"),
+            WireError::WireType(found, want) => {
+                write!(f, "invalid wire type {found} (expected {want})")
+            }
+            WireError::Group => f.write_str("unmatched group"),
+            WireError::Depth => f.write_str("groups nested too deep"),
+        }
+    }
+}
+
+/// A protobuf wire-format reader over a borrowed buffer.
+struct Wire<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Wire<'a> {
+    fn new(buf: &'a [u8]) -> Wire<'a> {
+        Wire { buf }
+    }
+
+    fn done(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    fn varint(&mut self) -> Result<u64, WireError> {
+        let mut v = 0u64;
+        for (i, &b) in self.buf.iter().enumerate().take(10) {
+            if i == 9 && b > 1 {
+                return Err(WireError::Varint);
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                self.buf = &self.buf[i + 1..];
+                return Ok(v);
+            }
+        }
+        Err(if self.buf.len() >= 10 {
+            WireError::Varint
+        } else {
+            WireError::Truncated
+        })
+    }
+
+    /// (field number, wire type) of the next field.
+    fn key(&mut self) -> Result<(u32, u8), WireError> {
+        let key = self.varint()?;
+        let field = u32::try_from(key >> 3).map_err(|_| WireError::Key)?;
+        let wire = (key & 7) as u8;
+        if field == 0 || key > u64::from(u32::MAX) || wire > I32 {
+            return Err(WireError::Key);
+        }
+        Ok((field, wire))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if n > self.buf.len() {
+            return Err(WireError::Truncated);
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let n = self.varint()?;
+        self.take(usize::try_from(n).map_err(|_| WireError::Truncated)?)
+    }
+
+    fn fixed64(&mut self) -> Result<u64, WireError> {
+        let b = self.take(8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    /// Skips an unknown field (a group up to its matching end).
+    fn skip(&mut self, field: u32, wire: u8) -> Result<(), WireError> {
+        self.skip_nested(field, wire, 0)
+    }
+
+    fn skip_nested(&mut self, field: u32, wire: u8, depth: usize) -> Result<(), WireError> {
+        // Below prost's recursion limit, so nothing prost refuses is taken.
+        if depth > MAX_GROUP_DEPTH {
+            return Err(WireError::Depth);
+        }
+        match wire {
+            VARINT => self.varint().map(drop),
+            I64 => self.take(8).map(drop),
+            LEN => self.bytes().map(drop),
+            I32 => self.take(4).map(drop),
+            START_GROUP => loop {
+                match self.key()? {
+                    (f, END_GROUP) if f == field => return Ok(()),
+                    (_, END_GROUP) => return Err(WireError::Group),
+                    (f, t) => self.skip_nested(f, t, depth + 1)?,
+                }
+            },
+            _ => Err(WireError::Group),
+        }
     }
 }
 
@@ -419,14 +695,62 @@ pub fn fuzz_decode(data: &[u8]) {
         max_label_value_length: 64,
         ..Limits::default()
     };
-    if let Ok(msg) = decode_message(protocol, Bytes::from(raw)) {
-        if let Ok(parsed) = parse(&msg, &limits, 1_700_000_000_000) {
-            for s in &parsed.series {
-                assert!(is_metric_name(s.metric));
-                for w in parsed.labels(s).windows(2) {
-                    assert!(w[0].0 < w[1].0, "labels stay sorted and unique");
-                }
+    let now = 1_700_000_000_000;
+    let wire = (protocol == Protocol::V1).then(|| parse_v1(&raw, &limits, now));
+    let decoded = decode_message(protocol, Bytes::from(raw.clone()));
+    let via_prost = decoded
+        .clone()
+        .and_then(|msg| parse(&msg, &limits, now).map(|p| same_shape(&p)));
+    if let Ok((parsed, _)) = &via_prost {
+        for (metric, labels, _) in parsed {
+            assert!(is_metric_name(metric));
+            for w in labels.windows(2) {
+                assert!(w[0].0 < w[1].0, "labels stay sorted and unique");
             }
         }
     }
+    // The wire-format path takes exactly what prost takes, with the same
+    // result, and refuses what it refuses (with the same validation
+    // message once the bytes decode); it may refuse deeper group nesting.
+    match (wire, &via_prost) {
+        (None, _) => {}
+        (Some(Ok(w)), Ok(p)) => assert_eq!(&same_shape(&w), p, "wire and prost results differ"),
+        (Some(Err(w)), Err(p)) if decoded.is_ok() => assert_eq!(&w, p, "validation differs"),
+        (Some(Err(_)), Err(_)) => {}
+        (Some(Err(e)), Ok(_)) => {
+            assert!(
+                e.to_string().ends_with("groups nested too deep"),
+                "wire refused: {e}"
+            )
+        }
+        (Some(Ok(_)), Err(e)) => panic!("wire took what prost refused: {e}"),
+    }
+}
+
+/// A comparable copy of a parse result: metric, labels and sample bits
+/// per series, and the counts.
+type Shape = (
+    Vec<(String, Vec<(String, String)>, Vec<(i64, u64)>)>,
+    WriteStats,
+);
+
+fn same_shape(p: &ParsedWrite<'_>) -> Shape {
+    let series = p
+        .series
+        .iter()
+        .map(|s| {
+            (
+                s.metric.to_string(),
+                p.labels(s)
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                p.samples(s)
+                    .iter()
+                    .map(|x| (x.timestamp, x.value.to_bits()))
+                    .collect(),
+            )
+        })
+        .collect();
+    (series, p.stats)
 }

@@ -25,8 +25,8 @@ fn parse_v1(ts: Vec<TimeSeries>) -> Result<(Vec<String>, WriteStats), DecodeErro
                 .iter()
                 .map(|(n, v)| format!("{n}={v}"))
                 .collect();
-            let samples: Vec<String> = s
-                .samples
+            let samples: Vec<String> = parsed
+                .samples(s)
                 .iter()
                 .map(|x| format!("{}@{}", x.value, x.timestamp))
                 .collect();
@@ -171,8 +171,8 @@ fn nan_inf_and_staleness_markers_are_accepted_bit_exact() {
     .encode_to_vec();
     let msg = decode_message(Protocol::V1, Bytes::from(body)).unwrap();
     let parsed = parse(&msg, &Limits::default(), NOW).unwrap();
-    let bits: Vec<u64> = parsed.series[0]
-        .samples
+    let bits: Vec<u64> = parsed
+        .samples(&parsed.series[0])
         .iter()
         .map(|s| s.value.to_bits())
         .collect();
@@ -354,4 +354,142 @@ fn fuzz_corpus_replays_and_seeds_are_valid_requests() {
         assert_eq!(parsed.series[0].metric, "up", "{file}");
         assert_eq!(parsed.labels(&parsed.series[0]), &[("job", "a")], "{file}");
     }
+}
+
+/// Body bytes for `fuzz_decode`: remote write 1.0, not snappy-compressed.
+fn v1_fuzz_input(body: &[u8]) -> Vec<u8> {
+    let mut data = vec![0u8];
+    data.extend_from_slice(body);
+    data
+}
+
+fn wire_strategy() -> impl proptest::strategy::Strategy<Value = WriteRequest> {
+    use proptest::prelude::*;
+    let label = (
+        prop::sample::select(vec!["__name__", "a", "b", "job", "1x", ""]),
+        prop::sample::select(vec!["", "up", "x", "caf\u{e9}", "9bad"]),
+    );
+    let sample = (
+        prop::sample::select(vec![NOW, NOW - 1000, NOW + 3_600_000, 0, i64::MIN]),
+        any::<u64>(),
+        any::<i64>(),
+    );
+    let series = (
+        prop::collection::vec(label, 0..4),
+        prop::collection::vec(sample, 0..4),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..4), 0..2),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..4), 0..2),
+    )
+        .prop_map(|(labels, samples, exemplars, histograms)| TimeSeries {
+            labels: labels
+                .into_iter()
+                .map(|(n, v)| crate::prom::proto::Label {
+                    name: Bytes::from(n),
+                    value: Bytes::from(v),
+                })
+                .collect(),
+            samples: samples
+                .into_iter()
+                .map(|(timestamp, bits, start_timestamp)| Sample {
+                    value: f64::from_bits(bits),
+                    timestamp,
+                    start_timestamp,
+                })
+                .collect(),
+            exemplars: exemplars.into_iter().map(Bytes::from).collect(),
+            histograms: histograms.into_iter().map(Bytes::from).collect(),
+        });
+    (
+        prop::collection::vec(series, 0..5),
+        prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3), 0..2),
+    )
+        .prop_map(|(timeseries, metadata)| WriteRequest {
+            timeseries,
+            metadata: metadata.into_iter().map(Bytes::from).collect(),
+        })
+}
+
+proptest::proptest! {
+    /// The wire-format decoder (`parse_v1`) gives prost's result on valid
+    /// and invalid requests, and on the same bytes damaged: a byte changed,
+    /// cut short, or unknown fields appended (`fuzz_decode` asserts it).
+    #[test]
+    fn wire_decoder_agrees_with_prost(
+        req in wire_strategy(),
+        damage in proptest::option::of((0usize..10_000, proptest::prelude::any::<u8>())),
+        cut in proptest::option::of(0usize..10_000),
+        unknown in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..12)),
+    ) {
+        let mut body = req.encode_to_vec();
+        // Untouched, a request decodes on both paths to the same result.
+        fuzz_decode(&v1_fuzz_input(&body));
+        if let Some((at, byte)) = damage {
+            if !body.is_empty() {
+                let at = at % body.len();
+                body[at] = byte;
+            }
+        }
+        if let Some(cut) = cut {
+            body.truncate(cut % (body.len() + 1));
+        }
+        if let Some(extra) = unknown {
+            body.extend_from_slice(&extra);
+        }
+        fuzz_decode(&v1_fuzz_input(&body));
+    }
+}
+
+#[test]
+fn wire_decoder_skips_unknown_fields_and_groups_like_prost() {
+    let req = WriteRequest {
+        timeseries: vec![series(&[("__name__", "up"), ("job", "a")], &[(NOW, 1.5)])],
+        metadata: vec![],
+    };
+    let mut body = req.encode_to_vec();
+    // Unknown fields of every wire type: 9 varint, 10 fixed64, 11 bytes,
+    // 12 a group holding a varint field, 13 fixed32.
+    body.extend_from_slice(&[0x48, 0x96, 0x01]);
+    body.extend_from_slice(&[0x51, 1, 2, 3, 4, 5, 6, 7, 8]);
+    body.extend_from_slice(&[0x5a, 2, 0xff, 0xff]);
+    body.extend_from_slice(&[0x63, 0x08, 0x01, 0x64]);
+    body.extend_from_slice(&[0x6d, 1, 2, 3, 4]);
+    let parsed = super::parse_v1(&body, &Limits::default(), NOW).unwrap();
+    assert_eq!(parsed.series.len(), 1);
+    assert_eq!(parsed.series[0].metric, "up");
+    assert_eq!(parsed.labels(&parsed.series[0]), &[("job", "a")]);
+    let s = parsed.samples(&parsed.series[0]);
+    assert_eq!((s[0].timestamp, s[0].value), (NOW, 1.5));
+    fuzz_decode(&v1_fuzz_input(&body));
+}
+
+#[test]
+fn wire_decoder_refuses_wrong_wire_types_and_deep_groups() {
+    // Field 1 (timeseries) as a varint instead of a message.
+    let e = super::parse_v1(&[0x08, 0x01], &Limits::default(), NOW).unwrap_err();
+    assert_eq!(
+        e,
+        DecodeError::Invalid(
+            "body is not a valid prometheus.WriteRequest protobuf message: invalid wire type 0 (expected 2)"
+                .into()
+        )
+    );
+    // A sample value as a varint (it is a double: fixed64).
+    let e = super::parse_v1(
+        &[0x0a, 0x04, 0x12, 0x02, 0x08, 0x01],
+        &Limits::default(),
+        NOW,
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().ends_with("invalid wire type 0 (expected 1)"),
+        "{e}"
+    );
+    // A length beyond the body.
+    let e = super::parse_v1(&[0x0a, 0x10, 0x0a], &Limits::default(), NOW).unwrap_err();
+    assert!(e.to_string().ends_with("truncated message"), "{e}");
+    // 100,000 nested unknown groups: an error, not a stack overflow.
+    let deep: Vec<u8> = std::iter::repeat_n(0x63u8, 100_000).collect();
+    let e = super::parse_v1(&deep, &Limits::default(), NOW).unwrap_err();
+    assert!(e.to_string().ends_with("groups nested too deep"), "{e}");
+    fuzz_decode(&v1_fuzz_input(&deep));
 }

@@ -66,7 +66,7 @@ pub fn build_batches(
     let mut order: Vec<&str> = Vec::new();
     let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, s) in parsed.series.iter().enumerate() {
-        if s.samples.is_empty() {
+        if parsed.samples(s).is_empty() {
             continue;
         }
         groups
@@ -85,7 +85,7 @@ pub fn build_batches(
         let mut rows = 0;
         for &i in members {
             let s = &parsed.series[i];
-            rows += s.samples.len();
+            rows += parsed.samples(s).len();
             names.extend(
                 parsed
                     .labels(s)
@@ -105,9 +105,10 @@ pub fn build_batches(
         for &i in members {
             let s = &parsed.series[i];
             // The validator keeps timestamps inside +-i64::MAX/1000 ms.
-            time.extend(s.samples.iter().map(|x| x.timestamp * 1000));
-            value.extend(s.samples.iter().map(|x| x.value));
-            let n = s.samples.len();
+            let samples = parsed.samples(s);
+            time.extend(samples.iter().map(|x| x.timestamp * 1000));
+            value.extend(samples.iter().map(|x| x.value));
+            let n = samples.len();
             let labels = parsed.labels(s);
             let mut j = 0;
             for (c, name) in names.iter().enumerate() {

@@ -153,8 +153,16 @@ pub fn ingest(
     let prom: &PromState = &state.prom;
     let started = Instant::now();
     let raw = decode::decompress(body, prom.limits.max_decoded_bytes)?;
-    let msg = decode::decode_message(protocol, Bytes::from(raw))?;
-    let parsed = decode::parse(&msg, &prom.limits, now_ms)?;
+    // 1.0 bodies are read straight from the wire bytes (the hot path);
+    // 2.0 bodies through prost messages.
+    let msg;
+    let parsed = match protocol {
+        Protocol::V1 => decode::parse_v1(&raw, &prom.limits, now_ms)?,
+        Protocol::V2 => {
+            msg = decode::decode_message(protocol, Bytes::from(raw))?;
+            decode::parse(&msg, &prom.limits, now_ms)?
+        }
+    };
     let mut skip = None;
     if let Some(ha) = &prom.ha {
         if let HaDecision::Drop {
