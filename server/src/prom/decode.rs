@@ -287,14 +287,17 @@ impl<'l> SeriesChecker<'l> {
             };
             if let Some(i) = i.checked_sub(1) {
                 let prev = raw[i].0;
-                if prev == *name {
-                    return Err(fail(format!("duplicate label name \"{name_str}\"")));
-                }
-                if prev > *name {
-                    return Err(fail(format!(
-                        "labels are not sorted by name (\"{}\" comes before \"{name_str}\")",
-                        String::from_utf8_lossy(prev)
-                    )));
+                match prev.cmp(name) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => {
+                        return Err(fail(format!("duplicate label name \"{name_str}\"")));
+                    }
+                    std::cmp::Ordering::Greater => {
+                        return Err(fail(format!(
+                            "labels are not sorted by name (\"{}\" comes before \"{name_str}\")",
+                            String::from_utf8_lossy(prev)
+                        )));
+                    }
                 }
             }
             if name.len() > self.limits.max_label_name_length {
@@ -544,11 +547,24 @@ impl<'a> Wire<'a> {
         Wire { buf }
     }
 
+    #[inline]
     fn done(&self) -> bool {
         self.buf.is_empty()
     }
 
+    #[inline]
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Keys and most lengths are one byte.
+        if let Some(&b) = self.buf.first() {
+            if b < 0x80 {
+                self.buf = &self.buf[1..];
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_long()
+    }
+
+    fn varint_long(&mut self) -> Result<u64, WireError> {
         let mut v = 0u64;
         for (i, &b) in self.buf.iter().enumerate().take(10) {
             if i == 9 && b > 1 {
@@ -568,6 +584,7 @@ impl<'a> Wire<'a> {
     }
 
     /// (field number, wire type) of the next field.
+    #[inline]
     fn key(&mut self) -> Result<(u32, u8), WireError> {
         let key = self.varint()?;
         let field = u32::try_from(key >> 3).map_err(|_| WireError::Key)?;
@@ -578,6 +595,7 @@ impl<'a> Wire<'a> {
         Ok((field, wire))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if n > self.buf.len() {
             return Err(WireError::Truncated);
@@ -587,11 +605,13 @@ impl<'a> Wire<'a> {
         Ok(head)
     }
 
+    #[inline]
     fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let n = self.varint()?;
         self.take(usize::try_from(n).map_err(|_| WireError::Truncated)?)
     }
 
+    #[inline]
     fn fixed64(&mut self) -> Result<u64, WireError> {
         let b = self.take(8)?;
         Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
