@@ -156,3 +156,16 @@ impl TsbsCpu {
         self.hosts
     }
 }
+
+/// A scan of whole columns of a table (positions in its schema): no time
+/// bounds, no tag or field filters.
+pub fn column_scan(columns: Vec<usize>) -> lynx_storage::ScanRequest {
+    lynx_storage::ScanRequest {
+        projection: Some(columns),
+        lo: None,
+        hi: None,
+        tags: Vec::new(),
+        fields: Vec::new(),
+        latest_per_series: false,
+    }
+}

@@ -137,14 +137,7 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
         let mut n = 0usize;
         // As the query layer reads: unit by unit (a unit is at most one
         // chunk), each consumed before the next is decoded.
-        let req = ScanRequest {
-            projection: Some(vec![col]),
-            lo: None,
-            hi: None,
-            tags: Vec::new(),
-            fields: Vec::new(),
-            latest_per_series: false,
-        };
+        let req = lynx_bench::column_scan(vec![col]);
         for unit in snap.units(&req).0 {
             for b in snap.read_unit(&unit, &req).expect("scan") {
                 let a = b.column(0).as_primitive::<Float64Type>();
@@ -166,14 +159,11 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     for h in (0..hosts).step_by(hosts.div_ceil(20)) {
         let req = ScanRequest {
             projection: None,
-            lo: None,
-            hi: None,
             tags: vec![TagFilter {
                 column: host_col,
                 values: vec![names.value(h).to_string()],
             }],
-            fields: Vec::new(),
-            latest_per_series: false,
+            ..lynx_bench::column_scan(Vec::new())
         };
         let mut n = 0usize;
         for unit in snap.units(&req).0 {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
-use lynx_storage::{Database, ScanRequest};
+use lynx_storage::Database;
 
 /// The server's allocator (see server/src/main.rs): a scan allocates and
 /// frees decode buffers of hundreds of kilobytes per chunk.
@@ -28,14 +28,7 @@ fn main() {
     let db = Database::open(std::path::Path::new(dir)).expect("open");
     let snap = db.snapshot(table).expect("snapshot");
     let col = snap.schema.index_of(column).expect("column");
-    let req = ScanRequest {
-        projection: Some(vec![col]),
-        lo: None,
-        hi: None,
-        tags: Vec::new(),
-        fields: Vec::new(),
-        latest_per_series: false,
-    };
+    let req = lynx_bench::column_scan(vec![col]);
     let mut rates = Vec::with_capacity(rounds);
     let mut check = 0.0;
     for _ in 0..rounds {
