@@ -388,16 +388,23 @@ pub fn parse_v1<'a>(
     let mut w = Wire::new(buf);
     while !w.done() {
         match w.key().map_err(fail)? {
-            (1, LEN) => {
-                let body = w.bytes().map_err(fail)?;
-                series.push(wire_series(body, &mut labels, &mut samples).map_err(fail)?);
+            (1, t) => {
+                let s = within(
+                    wire_type(t, LEN)
+                        .and_then(|()| w.bytes())
+                        .and_then(|body| wire_series(body, &mut labels, &mut samples)),
+                    "WriteRequest.timeseries",
+                );
+                series.push(s.map_err(fail)?);
             }
-            (1, t) => return Err(fail(WireError::WireType(t, LEN))),
-            (3, LEN) => {
-                w.bytes().map_err(fail)?;
+            (3, t) => {
+                within(
+                    wire_type(t, LEN).and_then(|()| w.bytes()),
+                    "WriteRequest.metadata",
+                )
+                .map_err(fail)?;
                 metadata += 1;
             }
-            (3, t) => return Err(fail(WireError::WireType(t, LEN))),
             (field, t) => w.skip(field, t).map_err(fail)?,
         }
     }
@@ -452,53 +459,95 @@ fn wire_series<'a>(
     let mut w = Wire::new(buf);
     while !w.done() {
         match w.key()? {
-            (1, LEN) => {
-                let mut l = Wire::new(w.bytes()?);
-                let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
-                while !l.done() {
-                    match l.key()? {
-                        (1, LEN) => name = l.bytes()?,
-                        (2, LEN) => value = l.bytes()?,
-                        (1 | 2, t) => return Err(WireError::WireType(t, LEN)),
-                        (field, t) => l.skip(field, t)?,
-                    }
-                }
-                labels.push((name, value));
+            (1, t) => {
+                let body = within(
+                    wire_type(t, LEN).and_then(|()| w.bytes()),
+                    "TimeSeries.labels",
+                )?;
+                labels.push(within(wire_label(body), "TimeSeries.labels")?);
             }
-            (2, LEN) => {
-                let mut x = Wire::new(w.bytes()?);
-                let mut sample = Sample {
-                    value: 0.0,
-                    timestamp: 0,
-                    start_timestamp: 0,
-                };
-                while !x.done() {
-                    match x.key()? {
-                        (1, I64) => sample.value = f64::from_bits(x.fixed64()?),
-                        (2, VARINT) => sample.timestamp = x.varint()? as i64,
-                        (3, VARINT) => sample.start_timestamp = x.varint()? as i64,
-                        (1, t) => return Err(WireError::WireType(t, I64)),
-                        (2 | 3, t) => return Err(WireError::WireType(t, VARINT)),
-                        (field, t) => x.skip(field, t)?,
-                    }
-                }
-                samples.push(sample);
+            (2, t) => {
+                let body = within(
+                    wire_type(t, LEN).and_then(|()| w.bytes()),
+                    "TimeSeries.samples",
+                )?;
+                samples.push(within(wire_sample(body), "TimeSeries.samples")?);
             }
-            (3, LEN) => {
-                w.bytes()?;
+            (3, t) => {
+                within(
+                    wire_type(t, LEN).and_then(|()| w.bytes()),
+                    "TimeSeries.exemplars",
+                )?;
                 s.exemplars += 1;
             }
-            (4, LEN) => {
-                w.bytes()?;
+            (4, t) => {
+                within(
+                    wire_type(t, LEN).and_then(|()| w.bytes()),
+                    "TimeSeries.histograms",
+                )?;
                 s.histograms += 1;
             }
-            (1..=4, t) => return Err(WireError::WireType(t, LEN)),
             (field, t) => w.skip(field, t)?,
         }
     }
     s.labels.end = labels.len();
     s.samples.end = samples.len();
     Ok(s)
+}
+
+/// A `prometheus.Label`: (name, value).
+fn wire_label(buf: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
+    let mut l = Wire::new(buf);
+    let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
+    while !l.done() {
+        match l.key()? {
+            (1, t) => name = within(wire_type(t, LEN).and_then(|()| l.bytes()), "Label.name")?,
+            (2, t) => value = within(wire_type(t, LEN).and_then(|()| l.bytes()), "Label.value")?,
+            (field, t) => l.skip(field, t)?,
+        }
+    }
+    Ok((name, value))
+}
+
+/// A `prometheus.Sample`.
+fn wire_sample(buf: &[u8]) -> Result<Sample, WireError> {
+    let mut x = Wire::new(buf);
+    let mut sample = Sample {
+        value: 0.0,
+        timestamp: 0,
+        start_timestamp: 0,
+    };
+    while !x.done() {
+        match x.key()? {
+            (1, t) => {
+                let bits = within(wire_type(t, I64).and_then(|()| x.fixed64()), "Sample.value")?;
+                sample.value = f64::from_bits(bits);
+            }
+            (2, t) => {
+                sample.timestamp = within(
+                    wire_type(t, VARINT).and_then(|()| x.varint()),
+                    "Sample.timestamp",
+                )? as i64;
+            }
+            (3, t) => {
+                sample.start_timestamp = within(
+                    wire_type(t, VARINT).and_then(|()| x.varint()),
+                    "Sample.start_timestamp",
+                )? as i64;
+            }
+            (field, t) => x.skip(field, t)?,
+        }
+    }
+    Ok(sample)
+}
+
+/// The wire type `found` of a known field must be `want`.
+fn wire_type(found: u8, want: u8) -> Result<(), WireError> {
+    if found == want {
+        Ok(())
+    } else {
+        Err(WireKind::WireType(found, want).into())
+    }
 }
 
 const VARINT: u8 = 0;
@@ -510,9 +559,9 @@ const I32: u8 = 5;
 /// Nesting of unknown groups `parse_v1` skips (prost allows about 100).
 const MAX_GROUP_DEPTH: usize = 32;
 
-/// What is wrong with protobuf bytes.
+/// What is wrong with protobuf bytes, worded as prost words it.
 #[derive(Debug)]
-enum WireError {
+enum WireKind {
     Truncated,
     Varint,
     Key,
@@ -522,17 +571,63 @@ enum WireError {
     Depth,
 }
 
+/// A decoding error and the fields it happened in, innermost first
+/// (`TimeSeries.labels: WriteRequest.timeseries`), as prost reports them.
+#[derive(Debug)]
+struct WireError {
+    kind: WireKind,
+    path: Vec<&'static str>,
+}
+
+impl From<WireKind> for WireError {
+    fn from(kind: WireKind) -> WireError {
+        WireError {
+            kind,
+            path: Vec::new(),
+        }
+    }
+}
+
+/// Adds the field `field` (`Message.field`) to the path of an error.
+fn within<T>(r: Result<T, WireError>, field: &'static str) -> Result<T, WireError> {
+    r.map_err(|mut e| {
+        e.path.push(field);
+        e
+    })
+}
+
+fn wire_type_name(t: u8) -> &'static str {
+    [
+        "Varint",
+        "SixtyFourBit",
+        "LengthDelimited",
+        "StartGroup",
+        "EndGroup",
+        "ThirtyTwoBit",
+    ]
+    .get(t as usize)
+    .copied()
+    .unwrap_or("unknown")
+}
+
 impl fmt::Display for WireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WireError::Truncated => f.write_str("truncated message"),
-            WireError::Varint => f.write_str("invalid varint"),
-            WireError::Key => f.write_str("invalid field key"),
-            WireError::WireType(found, want) => {
-                write!(f, "invalid wire type {found} (expected {want})")
-            }
-            WireError::Group => f.write_str("unmatched group"),
-            WireError::Depth => f.write_str("groups nested too deep"),
+        f.write_str("failed to decode Protobuf message: ")?;
+        for p in &self.path {
+            write!(f, "{p}: ")?;
+        }
+        match self.kind {
+            WireKind::Truncated => f.write_str("buffer underflow"),
+            WireKind::Varint => f.write_str("invalid varint"),
+            WireKind::Key => f.write_str("invalid field key"),
+            WireKind::WireType(found, want) => write!(
+                f,
+                "invalid wire type: {} (expected {})",
+                wire_type_name(found),
+                wire_type_name(want)
+            ),
+            WireKind::Group => f.write_str("unexpected end group tag"),
+            WireKind::Depth => f.write_str("groups nested too deep"),
         }
     }
 }
@@ -568,7 +663,7 @@ impl<'a> Wire<'a> {
         let mut v = 0u64;
         for (i, &b) in self.buf.iter().enumerate().take(10) {
             if i == 9 && b > 1 {
-                return Err(WireError::Varint);
+                return Err(WireKind::Varint.into());
             }
             v |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
@@ -577,20 +672,21 @@ impl<'a> Wire<'a> {
             }
         }
         Err(if self.buf.len() >= 10 {
-            WireError::Varint
+            WireKind::Varint
         } else {
-            WireError::Truncated
-        })
+            WireKind::Truncated
+        }
+        .into())
     }
 
     /// (field number, wire type) of the next field.
     #[inline]
     fn key(&mut self) -> Result<(u32, u8), WireError> {
         let key = self.varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| WireError::Key)?;
+        let field = u32::try_from(key >> 3).map_err(|_| WireKind::Key)?;
         let wire = (key & 7) as u8;
         if field == 0 || key > u64::from(u32::MAX) || wire > I32 {
-            return Err(WireError::Key);
+            return Err(WireKind::Key.into());
         }
         Ok((field, wire))
     }
@@ -598,7 +694,7 @@ impl<'a> Wire<'a> {
     #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         if n > self.buf.len() {
-            return Err(WireError::Truncated);
+            return Err(WireKind::Truncated.into());
         }
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
@@ -608,7 +704,7 @@ impl<'a> Wire<'a> {
     #[inline]
     fn bytes(&mut self) -> Result<&'a [u8], WireError> {
         let n = self.varint()?;
-        self.take(usize::try_from(n).map_err(|_| WireError::Truncated)?)
+        self.take(usize::try_from(n).map_err(|_| WireKind::Truncated)?)
     }
 
     #[inline]
@@ -625,7 +721,7 @@ impl<'a> Wire<'a> {
     fn skip_nested(&mut self, field: u32, wire: u8, depth: usize) -> Result<(), WireError> {
         // Below prost's recursion limit, so nothing prost refuses is taken.
         if depth > MAX_GROUP_DEPTH {
-            return Err(WireError::Depth);
+            return Err(WireKind::Depth.into());
         }
         match wire {
             VARINT => self.varint().map(drop),
@@ -635,11 +731,11 @@ impl<'a> Wire<'a> {
             START_GROUP => loop {
                 match self.key()? {
                     (f, END_GROUP) if f == field => return Ok(()),
-                    (_, END_GROUP) => return Err(WireError::Group),
+                    (_, END_GROUP) => return Err(WireKind::Group.into()),
                     (f, t) => self.skip_nested(f, t, depth + 1)?,
                 }
             },
-            _ => Err(WireError::Group),
+            _ => Err(WireKind::Group.into()),
         }
     }
 }

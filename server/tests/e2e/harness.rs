@@ -31,19 +31,38 @@ impl Server {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut s = Server {
-            child: None,
-            pg_port: free_port(),
-            http_port: free_port(),
-            data_dir: data_dir.to_path_buf(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            file_size_limit_kib: None,
-        };
-        s.spawn();
-        s
+        // A port found free can be taken by another test process before the
+        // server binds it; a server that exits while starting is started
+        // again on new ports (a real startup failure fails every attempt).
+        for attempt in 1.. {
+            let mut s = Server {
+                child: None,
+                pg_port: free_port(),
+                http_port: free_port(),
+                data_dir: data_dir.to_path_buf(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+                file_size_limit_kib: None,
+            };
+            match s.try_spawn() {
+                Ok(()) => return s,
+                Err(status) if attempt >= 5 => {
+                    panic!("lynxstore exited during startup (5 attempts): {status}")
+                }
+                Err(_) => continue,
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 
     fn spawn(&mut self) {
+        if let Err(status) = self.try_spawn() {
+            panic!("lynxstore exited during startup: {status}");
+        }
+    }
+
+    /// Starts the process and waits until it accepts; its exit status if it
+    /// exits first.
+    fn try_spawn(&mut self) -> Result<(), std::process::ExitStatus> {
         let mut command = match self.file_size_limit_kib {
             None => Command::new(env!("CARGO_BIN_EXE_lynxstore")),
             Some(kib) => {
@@ -71,23 +90,24 @@ impl Server {
             .spawn()
             .expect("start lynxstore");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if TcpStream::connect(("127.0.0.1", self.pg_port)).is_ok()
                 && TcpStream::connect(("127.0.0.1", self.http_port)).is_ok()
             {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("lynxstore exited during startup: {status}");
+                self.child = None;
+                return Err(status);
             }
             assert!(
                 Instant::now() < deadline,
