@@ -3,9 +3,10 @@
 //! checks that make a request acceptable as a whole.
 //!
 //! Owns the rule "validate everything before storing anything": [`parse`]
-//! either returns every series of the request, borrowed zero-copy from the
-//! decoded message, or the first violation as a 400-class message that names
-//! the series. It knows nothing about tables, HTTP or the engine, and must
+//! (over a prost message) and [`parse_v1`] (1.0 bodies read straight from
+//! their protobuf bytes, the hot path) either return every series of the
+//! request, labels borrowed zero-copy, or the first violation as a
+//! 400-class message that names the series. It knows nothing about tables, HTTP or the engine, and must
 //! stay free of crate-internal imports: the fuzz crate includes this file and
 //! `proto.rs` by path. Untrusted bytes never reach a panic here.
 //!
