@@ -399,11 +399,7 @@ pub fn parse_v1<'a>(
                 series.push(s.map_err(fail)?);
             }
             (3, t) => {
-                within(
-                    wire_type(t, LEN).and_then(|()| w.bytes()),
-                    "WriteRequest.metadata",
-                )
-                .map_err(fail)?;
+                w.field_bytes(t, "WriteRequest.metadata").map_err(fail)?;
                 metadata += 1;
             }
             (field, t) => w.skip(field, t).map_err(fail)?,
@@ -461,31 +457,19 @@ fn wire_series<'a>(
     while !w.done() {
         match w.key()? {
             (1, t) => {
-                let body = within(
-                    wire_type(t, LEN).and_then(|()| w.bytes()),
-                    "TimeSeries.labels",
-                )?;
+                let body = w.field_bytes(t, "TimeSeries.labels")?;
                 labels.push(within(wire_label(body), "TimeSeries.labels")?);
             }
             (2, t) => {
-                let body = within(
-                    wire_type(t, LEN).and_then(|()| w.bytes()),
-                    "TimeSeries.samples",
-                )?;
+                let body = w.field_bytes(t, "TimeSeries.samples")?;
                 samples.push(within(wire_sample(body), "TimeSeries.samples")?);
             }
             (3, t) => {
-                within(
-                    wire_type(t, LEN).and_then(|()| w.bytes()),
-                    "TimeSeries.exemplars",
-                )?;
+                w.field_bytes(t, "TimeSeries.exemplars")?;
                 s.exemplars += 1;
             }
             (4, t) => {
-                within(
-                    wire_type(t, LEN).and_then(|()| w.bytes()),
-                    "TimeSeries.histograms",
-                )?;
+                w.field_bytes(t, "TimeSeries.histograms")?;
                 s.histograms += 1;
             }
             (field, t) => w.skip(field, t)?,
@@ -502,8 +486,8 @@ fn wire_label(buf: &[u8]) -> Result<(&[u8], &[u8]), WireError> {
     let (mut name, mut value): (&[u8], &[u8]) = (&[], &[]);
     while !l.done() {
         match l.key()? {
-            (1, t) => name = within(wire_type(t, LEN).and_then(|()| l.bytes()), "Label.name")?,
-            (2, t) => value = within(wire_type(t, LEN).and_then(|()| l.bytes()), "Label.value")?,
+            (1, t) => name = l.field_bytes(t, "Label.name")?,
+            (2, t) => value = l.field_bytes(t, "Label.value")?,
             (field, t) => l.skip(field, t)?,
         }
     }
@@ -700,6 +684,12 @@ impl<'a> Wire<'a> {
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
         Ok(head)
+    }
+
+    /// The bytes of length-delimited field `field` (`Message.field`),
+    /// whose key had wire type `wire`.
+    fn field_bytes(&mut self, wire: u8, field: &'static str) -> Result<&'a [u8], WireError> {
+        within(wire_type(wire, LEN).and_then(|()| self.bytes()), field)
     }
 
     #[inline]
