@@ -191,7 +191,10 @@ pub fn parse<'a>(
                 raw.extend(ts.labels.iter().map(|l| (&l.name[..], &l.value[..])));
                 out.stats.exemplars += ts.exemplars.len();
                 out.stats.histograms += ts.histograms.len();
-                checker.push(&mut out, i, &raw, &ts.samples)?;
+                let first = out.samples.len();
+                out.samples.extend_from_slice(&ts.samples);
+                let range = first..out.samples.len();
+                checker.push(&mut out, i, &raw, range)?;
             }
         }
         WriteMessage::V2(r) => {
@@ -216,7 +219,10 @@ pub fn parse<'a>(
                 out.stats.exemplars += ts.exemplars.len();
                 out.stats.histograms += ts.histograms.len();
                 out.stats.metadata += usize::from(ts.metadata.is_some());
-                checker.push(&mut out, i, &raw, &ts.samples)?;
+                let first = out.samples.len();
+                out.samples.extend_from_slice(&ts.samples);
+                let range = first..out.samples.len();
+                checker.push(&mut out, i, &raw, range)?;
             }
         }
     }
@@ -259,13 +265,14 @@ impl<'l> SeriesChecker<'l> {
         }
     }
 
-    /// Checks one series and appends it to `out`.
+    /// Checks one series, whose samples are `out.samples[samples]`, and
+    /// appends it to `out`.
     fn push<'a>(
         &self,
         out: &mut ParsedWrite<'a>,
         index: usize,
         raw: &[(&'a [u8], &'a [u8])],
-        samples: &[Sample],
+        samples: std::ops::Range<usize>,
     ) -> Result<(), DecodeError> {
         let fail = |why: String| invalid(format!("series {index} {}: {why}", describe(raw)));
         if raw.len() > self.limits.max_labels_per_series {
@@ -340,7 +347,7 @@ impl<'l> SeriesChecker<'l> {
             return Err(fail("no __name__ label (metric name)".into()));
         };
         let (lo, hi) = self.window;
-        if let Some(s) = samples
+        if let Some(s) = out.samples[samples.clone()]
             .iter()
             .find(|s| s.timestamp < lo || s.timestamp > hi)
         {
@@ -352,12 +359,10 @@ impl<'l> SeriesChecker<'l> {
             )));
         }
         out.stats.samples += samples.len();
-        let first = out.samples.len();
-        out.samples.extend_from_slice(samples);
         out.series.push(ParsedSeries {
             metric,
             labels: (start, out.labels.len()),
-            samples: (first, out.samples.len()),
+            samples: (samples.start, samples.end),
         });
         Ok(())
     }
@@ -413,21 +418,17 @@ pub fn parse_v1<'a>(
         )));
     }
     let checker = SeriesChecker::new(limits, now_ms);
+    // The decoded samples are the request's samples, in series order.
     let mut out = ParsedWrite {
         series: Vec::with_capacity(series.len()),
-        samples: Vec::with_capacity(samples.len()),
+        samples,
         ..ParsedWrite::default()
     };
     out.stats.metadata = metadata;
     for (i, s) in series.iter().enumerate() {
         out.stats.exemplars += s.exemplars;
         out.stats.histograms += s.histograms;
-        checker.push(
-            &mut out,
-            i,
-            &labels[s.labels.clone()],
-            &samples[s.samples.clone()],
-        )?;
+        checker.push(&mut out, i, &labels[s.labels.clone()], s.samples.clone())?;
     }
     out.stats.series = out.series.len();
     Ok(out)
