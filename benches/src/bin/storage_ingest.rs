@@ -64,10 +64,15 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 }
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// A memory figure of /proc/self/status (VmRSS:, VmHWM:) in MiB.
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
@@ -118,7 +123,13 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     drop(maintenance);
     let flush_started = Instant::now();
     db.flush().expect("flush");
+    // Memory compaction adds: resident MiB above what the process held
+    // before it (the peak is reset through clear_refs).
+    let before = status_mib("VmRSS:");
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let segments_before = db.segment_count();
     db.compact_all().expect("compact");
+    let compact_mib = status_mib("VmHWM:") - before;
     let flush = flush_started.elapsed().as_secs_f64();
     let seg_bytes = dir_bytes(&path.join("segments"));
     let snap = db.snapshot("cpu").expect("snapshot");
@@ -176,7 +187,7 @@ fn run(mode: Durability, hosts: usize, steps: i64, writers: usize) {
     }
     let series_rate = series_rows as f64 / series_started.elapsed().as_secs_f64();
     println!(
-        "| {mode:?} | {writers} | {rows:.0} | {:.0} | {flush:.2} | {:.2} | {} | {:.0} | {series_rate:.0} | {:.0} | sum={sum:.0}",
+        "| {mode:?} | {writers} | {rows:.0} | {:.0} | {flush:.2} | {:.2} | {segments_before} -> {} | {compact_mib:.0} | {:.0} | {series_rate:.0} | {:.0} | sum={sum:.0}",
         rows / ingest,
         seg_bytes as f64 / rows,
         db.segment_count(),
@@ -213,8 +224,8 @@ fn main() {
     let hosts = args.first().copied().unwrap_or(1000);
     let steps = args.get(1).copied().unwrap_or(864) as i64;
     let writers = args.get(2).copied().unwrap_or(8);
-    println!("| durability | writers | rows | ingest rows/s | flush+compact s | segment bytes/row | segments | full-scan values/s (1 col, median) | single-series scan rows/s (all columns) | peak RSS MiB |");
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| durability | writers | rows | ingest rows/s | flush+compact s | segment bytes/row | segments (before -> after compaction) | compaction RSS increase MiB | full-scan values/s (1 col, median) | single-series scan rows/s (all columns) | peak RSS MiB |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     run(Durability::Relaxed, hosts, steps, writers);
     run(Durability::Fsync, hosts, steps, writers);
     println!(

@@ -25,13 +25,23 @@ use crate::manifest::{segment_file_name, SegmentEntry};
 use crate::memtable::{MemBatch, Memtable};
 use crate::parallel::parallel_map;
 use crate::schema::TableDef;
-use crate::segment::{write_segment, Segment};
+use crate::segment::{Segment, SegmentWriter};
 
 /// Segments written for one table, not yet visible.
 pub(super) struct Written {
     pub table: Arc<Table>,
     pub entries: Vec<SegmentEntry>,
     pub segments: Vec<Arc<Segment>>,
+}
+
+impl Written {
+    pub fn new(table: &Arc<Table>) -> Self {
+        Written {
+            table: table.clone(),
+            entries: Vec::new(),
+            segments: Vec::new(),
+        }
+    }
 }
 
 impl Database {
@@ -55,7 +65,7 @@ impl Database {
                 let st = &mut *st;
                 st.frozen.append(&mut st.mem);
                 if !st.frozen.is_empty() {
-                    work.push((t.clone(), st.def.clone(), st.frozen.batches().to_vec()));
+                    work.push((t.clone(), st.def.clone(), st.frozen.partitions().clone()));
                 }
             }
             (watermark, work)
@@ -65,15 +75,27 @@ impl Database {
             return Ok(());
         }
         let mut written = Vec::new();
-        for (table, def, batches) in work {
-            let parts = sort_and_partition(&def, &batches)?;
-            let max_seq = batches.iter().map(|b| b.seq).max().unwrap_or(0);
-            match self.write_segments(&table, &def, parts, max_seq) {
-                Ok(w) => written.push(w),
-                Err(e) => {
-                    self.discard(&written);
-                    return Err(e);
+        for (table, def, partitions) in work {
+            // One partition at a time: only its rows are sorted at once.
+            let mut w = Written::new(&table);
+            let mut result = Ok(());
+            for part in partitions.into_values() {
+                let max_seq = part.batches.iter().map(|b| b.seq).max().unwrap_or(0);
+                result = sort_and_partition(&def, &part.batches).and_then(|parts| {
+                    parts.into_iter().try_for_each(|(partition, batch)| {
+                        self.write_streamed(&mut w, &def, partition, max_seq, |writer| {
+                            writer.push(&batch)
+                        })
+                    })
+                });
+                if result.is_err() {
+                    break;
                 }
+            }
+            written.push(w);
+            if let Err(e) = result {
+                self.discard(&written);
+                return Err(e);
             }
         }
         if let Err(e) = self.commit_segments(&written, &[], Some(watermark)) {
@@ -99,42 +121,71 @@ impl Database {
         parts: Vec<(i64, RecordBatch)>,
         max_seq: u64,
     ) -> Result<Written> {
-        let dir = self.dir.join("segments");
-        let mut w = Written {
-            table: table.clone(),
-            entries: Vec::new(),
-            segments: Vec::new(),
-        };
+        let mut w = Written::new(table);
         for (partition, batch) in parts {
-            let id = self.manifest.lock().allocate_id();
-            let file = segment_file_name(table.id, partition, id);
-            let path = dir.join(&file);
-            let tmp = dir.join(format!("{file}.tmp"));
-            let result = write_segment(&tmp, def, &batch, partition, max_seq)
-                .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e)))
-                .and_then(|_| Segment::open(&path));
-            let segment = match result {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    self.discard(std::slice::from_ref(&w));
-                    return Err(e);
-                }
-            };
-            let f = segment.footer();
-            w.entries.push(SegmentEntry {
-                id,
-                table: table.id,
-                file,
-                partition,
-                rows: f.rows,
-                min_time: f.min_time,
-                max_time: f.max_time,
-                max_seq,
+            let result = self.write_streamed(&mut w, def, partition, max_seq, |writer| {
+                writer.push(&batch)
             });
-            w.segments.push(Arc::new(segment));
+            if let Err(e) = result {
+                self.discard(std::slice::from_ref(&w));
+                return Err(e);
+            }
         }
         Ok(w)
+    }
+
+    /// Writes one segment of `partition` from the rows `fill` pushes (in
+    /// (tags, time) order) and adds it to `w`: durable, renamed into place,
+    /// not yet named by the manifest. No segment when `fill` pushes no row;
+    /// on an error nothing of this segment is left on disk.
+    pub(super) fn write_streamed(
+        &self,
+        w: &mut Written,
+        def: &TableDef,
+        partition: i64,
+        max_seq: u64,
+        fill: impl FnOnce(&mut SegmentWriter) -> Result<()>,
+    ) -> Result<()> {
+        let id = self.manifest.lock().allocate_id();
+        let file = segment_file_name(w.table.id, partition, id);
+        let dir = self.dir.join("segments");
+        let path = dir.join(&file);
+        let tmp = dir.join(format!("{file}.tmp"));
+        let written = (|| {
+            let mut writer = SegmentWriter::create(&tmp, def, partition, max_seq)?;
+            fill(&mut writer)?;
+            if writer.rows() == 0 {
+                return Ok(None);
+            }
+            writer.finish()?;
+            std::fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
+            Segment::open(&path).map(Some)
+        })();
+        let segment = match written {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Ok(());
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
+        let f = segment.footer();
+        w.entries.push(SegmentEntry {
+            id,
+            table: w.table.id,
+            file,
+            partition,
+            rows: f.rows,
+            min_time: f.min_time,
+            max_time: f.max_time,
+            max_seq,
+        });
+        w.segments.push(Arc::new(segment));
+        Ok(())
     }
 
     /// Commits a manifest version that adds `written`, removes the segment

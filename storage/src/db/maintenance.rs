@@ -10,13 +10,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
 
-use super::flush::{sort_and_partition, Written};
+use super::flush::Written;
+use super::merge::merge_segments;
 use super::{Database, Table};
 use crate::catalog::TableId;
 use crate::error::{Result, StorageError};
 use crate::manifest::Manifest;
-use crate::memtable::MemBatch;
 use crate::schema::TableDef;
 use crate::segment::Segment;
 use crate::time_filter::outside_range;
@@ -159,19 +160,7 @@ impl Database {
                 if group.is_empty() {
                     continue;
                 }
-                let all: Vec<usize> = (0..schema.fields().len()).collect();
-                let mut sources = Vec::new();
-                for s in &group {
-                    for batch in s.read(&schema, &all, None, None)? {
-                        sources.push(MemBatch {
-                            seq: s.footer().max_seq,
-                            batch,
-                        });
-                    }
-                }
-                let max_seq = group.iter().map(|s| s.footer().max_seq).max().unwrap_or(0);
-                let parts = sort_and_partition(&def, &sources)?;
-                self.replace_segments(&table, &def, &group, parts, max_seq)?;
+                self.merge_group(&table, &def, &schema, group)?;
                 done += 1;
                 self.metrics.compactions.fetch_add(1, Ordering::Relaxed);
             }
@@ -233,25 +222,21 @@ impl Database {
                 options: table.state.read().def.options.clone(),
             };
             let schema = def.arrow_schema();
-            let all: Vec<usize> = (0..f.columns.len()).collect();
-            let mut kept = Vec::new();
-            let mut rows_before = 0;
-            for batch in seg.read(&schema, &all, None, None)? {
-                rows_before += batch.num_rows();
-                let keep = outside_range(batch.column(def.time_index()), lo, hi)?;
-                let batch = filter_record_batch(&batch, &keep)?;
-                if batch.num_rows() > 0 {
-                    kept.push(batch);
+            let mut w = Written::new(table);
+            let mut deleted = 0;
+            // Filtering keeps the (tags, time) order of the segment.
+            self.write_streamed(&mut w, &def, f.partition, f.max_seq, |writer| {
+                for chunk in 0..f.chunks.len() {
+                    let batch = seg.read_chunk(&schema, chunk)?;
+                    let keep = outside_range(batch.column(def.time_index()), lo, hi)?;
+                    let kept = filter_record_batch(&batch, &keep)?;
+                    deleted += batch.num_rows() - kept.num_rows();
+                    writer.push(&kept)?;
                 }
-            }
-            let rows_after: usize = kept.iter().map(|b| b.num_rows()).sum();
-            removed += rows_before - rows_after;
-            let parts = match kept.is_empty() {
-                true => Vec::new(),
-                // Filtering keeps the (tags, time) order of the segment.
-                false => vec![(f.partition, arrow::compute::concat_batches(&schema, &kept)?)],
-            };
-            self.replace_segments(table, &def, std::slice::from_ref(&seg), parts, f.max_seq)?;
+                Ok(())
+            })?;
+            removed += deleted;
+            self.replace_segments(table, std::slice::from_ref(&seg), w)?;
         }
         Ok(removed)
     }
@@ -278,18 +263,47 @@ impl Database {
         Ok(())
     }
 
-    /// Writes `parts` as new segments and atomically swaps them for `old`
-    /// (in the manifest, then in the table), then deletes the old files;
-    /// readers holding the old segments keep their mappings.
-    fn replace_segments(
+    /// Merges `group` (segments of one partition) into one segment, at
+    /// most `MAX_FAN_IN` sources at a time: each merge takes a run of
+    /// consecutive segments by `max_seq`, so last-write-wins order holds.
+    fn merge_group(
         &self,
         table: &Arc<Table>,
         def: &TableDef,
-        old: &[Arc<Segment>],
-        parts: Vec<(i64, arrow::array::RecordBatch)>,
-        max_seq: u64,
+        schema: &SchemaRef,
+        mut group: Vec<Arc<Segment>>,
     ) -> Result<()> {
-        let written: Written = self.write_segments(table, def, parts, max_seq)?;
+        group.sort_by_key(|s| s.footer().max_seq);
+        while group.len() > 1 {
+            let mut next = Vec::new();
+            for window in group.chunks(MAX_FAN_IN) {
+                if window.len() == 1 {
+                    next.extend(window.iter().cloned());
+                    continue;
+                }
+                let partition = window[0].footer().partition;
+                let max_seq = window.iter().map(|s| s.footer().max_seq).max().unwrap_or(0);
+                let mut w = Written::new(table);
+                self.write_streamed(&mut w, def, partition, max_seq, |writer| {
+                    merge_segments(def, schema, window, writer)
+                })?;
+                next.extend(w.segments.iter().cloned());
+                self.replace_segments(table, window, w)?;
+            }
+            group = next;
+        }
+        Ok(())
+    }
+
+    /// Atomically swaps the segments `written` for `old` (in the manifest,
+    /// then in the table), then deletes the old files; readers holding the
+    /// old segments keep their mappings.
+    fn replace_segments(
+        &self,
+        table: &Arc<Table>,
+        old: &[Arc<Segment>],
+        written: Written,
+    ) -> Result<()> {
         let old_files: Vec<&Path> = old.iter().map(|s| s.path()).collect();
         let old_ids: Vec<u64> = self
             .manifest
@@ -341,6 +355,9 @@ fn pick_tier(mut segments: Vec<Arc<Segment>>, min_segments: usize) -> Vec<Arc<Se
         Vec::new()
     }
 }
+
+/// Segments merged at once (each holds one decoded chunk in memory).
+const MAX_FAN_IN: usize = 16;
 
 fn maintenance_loop(db: &Weak<Database>, stop: &AtomicBool, tick: Duration) {
     while !stop.load(Ordering::Relaxed) {

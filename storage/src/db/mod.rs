@@ -16,6 +16,7 @@ mod bulk;
 mod flush;
 mod latest;
 mod maintenance;
+mod merge;
 mod snapshot;
 
 use std::collections::HashMap;
@@ -36,7 +37,7 @@ use crate::catalog::{Catalog, TableId};
 use crate::conform::{conform_to, conform_write};
 use crate::error::{Result, StorageError};
 use crate::manifest::Manifest;
-use crate::memtable::Memtable;
+use crate::memtable::{split_by_partition, Memtable, PartitionedRows};
 use crate::schema::{ColumnDef, TableDef};
 use crate::segment::Segment;
 use crate::wal::{Durability, SyncObserver, Wal};
@@ -453,8 +454,11 @@ impl Database {
                 message: e.to_string(),
             });
         }
-        let mut mem = state.frozen.batches().to_vec();
-        mem.extend_from_slice(state.mem.batches());
+        // Per partition: the frozen rows, then the newer active ones.
+        let mut mem = state.frozen.partitions().clone();
+        for (partition, part) in state.mem.partitions() {
+            mem.entry(*partition).or_default().absorb(part.clone());
+        }
         Ok(TableSnapshot::new(
             state.def.clone(),
             state.schema.clone(),
@@ -519,19 +523,34 @@ impl Table {
     /// Adds a logged batch to the memtable, reshaped if a concurrent
     /// ADD COLUMN changed the schema after validation; returns its size.
     fn push(&self, seq: u64, batch: RecordBatch) -> Result<usize> {
-        let mut state = self.state.write();
-        let batch = if state.schema == batch.schema() {
-            batch
-        } else {
-            conform_to(&state.schema, &batch, false)?
+        // Cut by partition before taking the write lock (ADD COLUMN does
+        // not move the time column or change the partition length).
+        let (time_index, len) = {
+            let st = self.state.read();
+            (st.def.time_index(), st.def.options.partition_micros)
         };
-        let bytes = batch.get_array_memory_size();
-        state.mem.push(seq, batch);
-        Ok(bytes)
+        let rows = split_by_partition(&batch, time_index, len)?;
+        let mut state = self.state.write();
+        state.push(seq, rows)
     }
 }
 
 impl TableState {
+    /// Adds a request's rows (cut by partition) to the active memtable,
+    /// reshaped if a concurrent ADD COLUMN changed the schema after
+    /// validation; returns their size.
+    fn push(&mut self, seq: u64, mut rows: PartitionedRows) -> Result<usize> {
+        let mut bytes = 0;
+        for (_, batch, _) in &mut rows {
+            if batch.schema() != self.schema {
+                *batch = conform_to(&self.schema, batch, false)?;
+            }
+            bytes += batch.get_array_memory_size();
+        }
+        self.mem.push(seq, rows);
+        Ok(bytes)
+    }
+
     fn set_def(&mut self, def: TableDef) -> Result<()> {
         let schema = def.arrow_schema();
         self.mem.reshape(&schema)?;
@@ -546,10 +565,13 @@ impl TableState {
         let time_idx = self.def.time_index();
         let mut removed = 0;
         for mem in [&mut self.mem, &mut self.frozen] {
-            removed += mem.retain_rows(|batch| {
-                let keep = crate::time_filter::outside_range(batch.column(time_idx), lo, hi)?;
-                Ok(Some(arrow::compute::filter_record_batch(batch, &keep)?))
-            })?;
+            removed += mem.retain_rows(
+                |batch| {
+                    let keep = crate::time_filter::outside_range(batch.column(time_idx), lo, hi)?;
+                    Ok(Some(arrow::compute::filter_record_batch(batch, &keep)?))
+                },
+                time_idx,
+            )?;
         }
         Ok(removed)
     }
@@ -623,9 +645,10 @@ fn replay_single(
     match kind {
         RECORD_INSERT => {
             let reader = StreamReader::try_new(Cursor::new(body), None)?;
+            let (time_index, len) = (state.def.time_index(), state.def.options.partition_micros);
             for batch in reader {
-                let batch = conform_to(&state.schema, &batch?, false)?;
-                state.mem.push(seq, batch);
+                let rows = split_by_partition(&batch?, time_index, len)?;
+                state.push(seq, rows)?;
             }
         }
         RECORD_DELETE_RANGE => {

@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
@@ -14,7 +14,7 @@ use lynx_compression::{Predicate, Scalar};
 use super::latest;
 use crate::dedup::dedup_last_write_wins;
 use crate::error::{Result, StorageError};
-use crate::memtable::MemBatch;
+use crate::memtable::{MemBatch, MemPartition};
 use crate::schema::TableDef;
 use crate::segment::Segment;
 
@@ -125,7 +125,8 @@ pub struct TableSnapshot {
     pub def: Arc<TableDef>,
     pub schema: SchemaRef,
     segments: Vec<Arc<Segment>>,
-    mem: Vec<MemBatch>,
+    /// Memtable rows by time partition (frozen, then active, batches).
+    mem: BTreeMap<i64, MemPartition>,
 }
 
 impl TableSnapshot {
@@ -133,7 +134,7 @@ impl TableSnapshot {
         def: Arc<TableDef>,
         schema: SchemaRef,
         segments: Vec<Arc<Segment>>,
-        mem: Vec<MemBatch>,
+        mem: BTreeMap<i64, MemPartition>,
     ) -> TableSnapshot {
         TableSnapshot {
             def,
@@ -206,7 +207,7 @@ impl TableSnapshot {
                 }
             }
         }
-        for m in &self.mem {
+        for m in self.mem.values().flat_map(|p| &p.batches) {
             let array = m.batch.column(column);
             stats.null_count += array.null_count();
             let Some((min, max)) = array_min_max(array)? else {
@@ -306,40 +307,54 @@ impl TableSnapshot {
             picked.push((seg.clone(), (!all).then_some(ranges), rows));
         }
         let time_idx = self.def.time_index();
-        let mem: Vec<MemBatch> = self
+        // Memtable partitions outside the range are skipped whole, then
+        // batches by their own bounds.
+        let mem: Vec<(i64, Vec<MemBatch>)> = self
             .mem
             .iter()
-            .filter(|m| batch_overlaps(&m.batch, time_idx, req.lo, req.hi).unwrap_or(true))
-            .cloned()
+            .filter(|(_, part)| part.overlaps(req.lo, req.hi))
+            .map(|(partition, part)| {
+                let batches = part
+                    .batches
+                    .iter()
+                    .filter(|m| batch_overlaps(&m.batch, time_idx, req.lo, req.hi).unwrap_or(true))
+                    .cloned()
+                    .collect();
+                (*partition, batches)
+            })
             .collect();
-        let mem_rows: usize = mem.iter().map(|m| m.batch.num_rows()).sum();
         let mut units = Vec::new();
-        if self.def.options.primary_key && !mem.is_empty() {
-            // Memtable rows may replace rows of any partition.
-            units.push(ScanUnit {
-                rows: picked.iter().map(|p| p.2).sum::<usize>() + mem_rows,
-                segments: picked.into_iter().map(|(s, r, _)| (s, r)).collect(),
-                mem,
-                dedup: true,
-            });
-            return (units, stats);
-        }
         if self.def.options.primary_key {
-            let mut by_partition: std::collections::BTreeMap<i64, ScanUnit> = Default::default();
+            // Rows with equal keys share their time, so their partition:
+            // each partition's segments and memtable rows are
+            // de-duplicated together, independently of the others.
+            let mut by_partition: BTreeMap<i64, ScanUnit> = BTreeMap::new();
+            let empty = || ScanUnit {
+                segments: Vec::new(),
+                mem: Vec::new(),
+                dedup: false,
+                rows: 0,
+            };
             for (seg, ranges, rows) in picked {
                 let unit = by_partition
                     .entry(seg.footer().partition)
-                    .or_insert(ScanUnit {
-                        segments: Vec::new(),
-                        mem: Vec::new(),
-                        dedup: false,
-                        rows: 0,
-                    });
-                unit.dedup = !unit.segments.is_empty();
+                    .or_insert_with(empty);
                 unit.rows += rows;
                 unit.segments.push((seg, ranges));
             }
-            units.extend(by_partition.into_values());
+            for (partition, batches) in mem {
+                let unit = by_partition.entry(partition).or_insert_with(empty);
+                unit.rows += batches.iter().map(|m| m.batch.num_rows()).sum::<usize>();
+                unit.mem.extend(batches);
+            }
+            for mut unit in by_partition.into_values() {
+                // One request may write a key twice, so memtable rows are
+                // always de-duplicated; one segment alone never needs it.
+                unit.dedup = unit.segments.len() > 1 || !unit.mem.is_empty();
+                if unit.rows > 0 || !unit.segments.is_empty() {
+                    units.push(unit);
+                }
+            }
             return (units, stats);
         }
         for (seg, ranges, _) in picked {
@@ -358,7 +373,7 @@ impl TableSnapshot {
         // Memtable batches in groups of ~64Ki rows, so they scan in parallel.
         let mut group: Vec<MemBatch> = Vec::new();
         let mut group_rows = 0;
-        for m in mem {
+        for m in mem.into_iter().flat_map(|(_, batches)| batches) {
             group_rows += m.batch.num_rows();
             group.push(m);
             if group_rows >= 1 << 16 {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::schema::ColumnDef;
 
 pub use read::Segment;
-pub use write::write_segment;
+pub use write::{write_segment, SegmentWriter};
 
 pub const HEAD_MAGIC: &[u8; 8] = b"LYNXSEG1";
 pub const TAIL_MAGIC: &[u8; 8] = b"LYNXSEGF";

@@ -92,6 +92,22 @@ impl Segment {
         self.read_rows(schema, projection, None, (lo, hi), &[])
     }
 
+    /// Decodes every column of `schema` (as `read` does) for the rows of
+    /// chunk `index` only: streaming readers hold one chunk at a time.
+    pub fn read_chunk(&self, schema: &SchemaRef, index: usize) -> Result<RecordBatch> {
+        let chunks = &self.footer.chunks;
+        let start: usize = chunks.iter().take(index).map(|c| c.rows as usize).sum();
+        let len = chunks.get(index).map_or(0, |c| c.rows as usize);
+        let all: Vec<usize> = (0..schema.fields().len()).collect();
+        let range = start..start + len;
+        let rows = std::slice::from_ref(&range);
+        let mut parts = self.read_rows(schema, &all, Some(rows), (None, None), &[])?;
+        match parts.len() {
+            1 => Ok(parts.swap_remove(0)),
+            _ => Ok(arrow::compute::concat_batches(schema, &parts)?),
+        }
+    }
+
     /// Like `read`, restricted to the row ranges `rows` (file row numbers,
     /// sorted and disjoint, e.g. the series picked from the directory), and
     /// to the rows where every one of `filters` (on columns of `schema`)

@@ -1,11 +1,12 @@
 //! Writing a segment file from rows sorted by (tags, time).
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
-use arrow::compute::cast;
+use arrow::compute::{cast, concat, concat_batches};
 use arrow::datatypes::{DataType, Int64Type};
 use arrow::row::{RowConverter, SortField};
 use lynx_compression::{encode_array, EncodeOptions};
@@ -27,79 +28,257 @@ pub fn write_segment(
     partition: i64,
     max_seq: u64,
 ) -> Result<Footer> {
-    let io = |e: std::io::Error| StorageError::io(path, e);
-    let time = times(batch, def.time_index())?;
-    let rows = batch.num_rows();
-    let mut footer = Footer {
-        version: FORMAT_VERSION,
-        columns: def.columns.clone(),
-        rows: rows as u64,
-        partition,
-        min_time: time.iter().copied().min().unwrap_or(0),
-        max_time: time.iter().copied().max().unwrap_or(0),
-        max_seq,
-        chunks: Vec::new(),
-        series: series_directory(def, batch, &time)?,
-    };
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(io)?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(HEAD_MAGIC).map_err(io)?;
-    out.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
-    out.write_all(&0u32.to_le_bytes()).map_err(io)?;
-    let mut offset = super::HEAD_LEN as u64;
-    let options = EncodeOptions::default();
-    let starts: Vec<usize> = (0..rows).step_by(CHUNK_ROWS).collect();
-    let columns = batch.num_columns();
-    // Every (chunk, column) blob is encoded independently, on all cores;
-    // they are written in order afterwards.
-    let blobs = parallel_map(starts.len() * columns, |task| {
-        let start = starts[task / columns];
-        let slice = batch
-            .column(task % columns)
-            .slice(start, CHUNK_ROWS.min(rows - start));
-        encode_array(slice.as_ref(), &options)
-            .map(|blob| (blob, slice.null_count() as u32))
-            .map_err(|e| StorageError::Internal(format!("encoding a column of {}: {e}", def.name)))
-    });
-    let mut blobs = blobs.into_iter();
-    for &start in &starts {
-        let len = CHUNK_ROWS.min(rows - start);
-        let chunk_times = &time[start..start + len];
-        let mut meta = ChunkMeta {
-            rows: len as u32,
-            min_time: chunk_times.iter().copied().min().unwrap_or(0),
-            max_time: chunk_times.iter().copied().max().unwrap_or(0),
-            columns: Vec::with_capacity(columns),
-        };
-        for blob in blobs.by_ref().take(columns) {
-            let (blob, nulls) = blob?;
-            out.write_all(&blob).map_err(io)?;
-            meta.columns.push(BlobRef {
-                offset,
-                len: blob.len() as u64,
-                crc: crc32fast::hash(&blob),
-                nulls,
-            });
-            offset += blob.len() as u64;
-        }
-        footer.chunks.push(meta);
+    let mut writer = SegmentWriter::create(path, def, partition, max_seq)?;
+    writer.push(batch)?;
+    writer.finish()
+}
+
+/// Full chunks buffered before they are encoded together (every (chunk,
+/// column) blob is one task for the cores).
+const GROUP_CHUNKS: usize = 2;
+
+/// Writes a segment from rows that arrive in (tags, time) order, in
+/// batches of any size: memory holds at most a few chunks whatever the
+/// segment's size, so compaction and rewrites stream through it.
+///
+/// The file is written to `path` (a temporary name); `finish` writes the
+/// footer and fsyncs. A writer dropped unfinished leaves a partial file
+/// that the caller deletes (it is never named by a manifest).
+pub struct SegmentWriter {
+    path: PathBuf,
+    name: String,
+    tag_indices: Vec<usize>,
+    time_index: usize,
+    out: BufWriter<File>,
+    offset: u64,
+    footer: Footer,
+    /// Rows pushed but not encoded yet, oldest first.
+    pending: VecDeque<RecordBatch>,
+    pending_rows: usize,
+    /// The tag columns of the last row pushed (one-row slices), to tell
+    /// whether the next batch continues its series.
+    last_tags: Option<Vec<ArrayRef>>,
+    options: EncodeOptions,
+}
+
+impl SegmentWriter {
+    pub fn create(path: &Path, def: &TableDef, partition: i64, max_seq: u64) -> Result<Self> {
+        let io = |e: std::io::Error| StorageError::io(path, e);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(io)?;
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(HEAD_MAGIC).map_err(io)?;
+        out.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
+        out.write_all(&0u32.to_le_bytes()).map_err(io)?;
+        Ok(SegmentWriter {
+            path: path.to_path_buf(),
+            name: def.name.clone(),
+            tag_indices: def.tag_indices(),
+            time_index: def.time_index(),
+            out,
+            offset: super::HEAD_LEN as u64,
+            footer: Footer {
+                version: FORMAT_VERSION,
+                columns: def.columns.clone(),
+                rows: 0,
+                partition,
+                min_time: i64::MAX,
+                max_time: i64::MIN,
+                max_seq,
+                chunks: Vec::new(),
+                series: Vec::new(),
+            },
+            pending: VecDeque::new(),
+            pending_rows: 0,
+            last_tags: None,
+            options: EncodeOptions::default(),
+        })
     }
-    let footer_bytes = serde_json::to_vec(&footer)
-        .map_err(|e| StorageError::Internal(format!("segment footer: {e}")))?;
-    out.write_all(&footer_bytes).map_err(io)?;
-    out.write_all(&(footer_bytes.len() as u64).to_le_bytes())
-        .map_err(io)?;
-    out.write_all(&crc32fast::hash(&footer_bytes).to_le_bytes())
-        .map_err(io)?;
-    out.write_all(TAIL_MAGIC).map_err(io)?;
-    let file: File = out.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    Ok(footer)
+
+    /// Rows pushed so far.
+    pub fn rows(&self) -> u64 {
+        self.footer.rows
+    }
+
+    /// Appends rows (the table's columns in `def` order) that sort at or
+    /// after every row pushed before.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        let time = times(batch, self.time_index)?;
+        self.add_series(batch, &time)?;
+        let (lo, hi) = min_max(&time);
+        self.footer.min_time = self.footer.min_time.min(lo);
+        self.footer.max_time = self.footer.max_time.max(hi);
+        self.footer.rows += rows as u64;
+        self.pending.push_back(batch.clone());
+        self.pending_rows += rows;
+        if self.pending_rows >= (GROUP_CHUNKS + 1) * CHUNK_ROWS {
+            self.encode(self.pending_rows / CHUNK_ROWS)?;
+        }
+        Ok(())
+    }
+
+    /// Encodes what is buffered, writes the footer and fsyncs the file.
+    /// Returns the footer; an empty segment is an error.
+    pub fn finish(mut self) -> Result<Footer> {
+        if self.footer.rows == 0 {
+            return Err(StorageError::Internal(format!(
+                "segment {} would hold no rows",
+                self.path.display()
+            )));
+        }
+        self.encode(self.pending_rows.div_ceil(CHUNK_ROWS))?;
+        let io = |e: std::io::Error| StorageError::io(&self.path, e);
+        let footer_bytes = serde_json::to_vec(&self.footer)
+            .map_err(|e| StorageError::Internal(format!("segment footer: {e}")))?;
+        let out = &mut self.out;
+        out.write_all(&footer_bytes).map_err(io)?;
+        out.write_all(&(footer_bytes.len() as u64).to_le_bytes())
+            .map_err(io)?;
+        out.write_all(&crc32fast::hash(&footer_bytes).to_le_bytes())
+            .map_err(io)?;
+        out.write_all(TAIL_MAGIC).map_err(io)?;
+        out.flush().map_err(io)?;
+        out.get_ref().sync_all().map_err(io)?;
+        Ok(self.footer)
+    }
+
+    /// Extends the series directory with the runs of equal tags in `batch`.
+    fn add_series(&mut self, batch: &RecordBatch, time: &[i64]) -> Result<()> {
+        let rows = batch.num_rows();
+        let before = self.footer.rows;
+        let tags: Vec<ArrayRef> = self
+            .tag_indices
+            .iter()
+            .map(|i| batch.column(*i).clone())
+            .collect();
+        // Row 0 continues the open series when every tag equals the last
+        // row's.
+        let mut continues = false;
+        if let Some(last) = &self.last_tags {
+            continues = true;
+            for (prev, col) in last.iter().zip(&tags) {
+                let pair = concat(&[prev.as_ref(), col.slice(0, 1).as_ref()])?;
+                let mut changed = [false; 2];
+                mark_changes(&pair, &mut changed)?;
+                continues &= !changed[1];
+            }
+        }
+        let mut boundaries = vec![0];
+        if !tags.is_empty() && rows > 1 {
+            let mut changed = vec![false; rows];
+            for col in &tags {
+                mark_changes(col, &mut changed)?;
+            }
+            boundaries.extend((1..rows).filter(|r| changed[*r]));
+        }
+        boundaries.push(rows);
+        for w in boundaries.windows(2) {
+            let (lo, hi) = min_max(&time[w[0]..w[1]]);
+            match self.footer.series.last_mut() {
+                Some(open) if w[0] == 0 && continues => {
+                    open.end += w[1] as u64;
+                    open.first_time = open.first_time.min(lo);
+                    open.last_time = open.last_time.max(hi);
+                }
+                _ => self.footer.series.push(SeriesEntry {
+                    tags: tag_values(&tags, w[0]),
+                    start: before + w[0] as u64,
+                    end: before + w[1] as u64,
+                    first_time: lo,
+                    last_time: hi,
+                }),
+            }
+        }
+        self.last_tags = Some(tags.iter().map(|c| c.slice(rows - 1, 1)).collect());
+        Ok(())
+    }
+
+    /// Encodes and writes the first `chunks` chunks of the buffered rows
+    /// (the last one may be short when the buffer runs out).
+    fn encode(&mut self, chunks: usize) -> Result<()> {
+        let mut batches = Vec::with_capacity(chunks);
+        for _ in 0..chunks {
+            let take = CHUNK_ROWS.min(self.pending_rows);
+            if take == 0 {
+                break;
+            }
+            batches.push(self.take_front(take)?);
+        }
+        let columns = self.footer.columns.len();
+        let (options, name) = (&self.options, &self.name);
+        let blobs = parallel_map(batches.len() * columns, |task| {
+            let column = batches[task / columns].column(task % columns);
+            encode_array(column.as_ref(), options)
+                .map(|blob| (blob, column.null_count() as u32))
+                .map_err(|e| StorageError::Internal(format!("encoding a column of {name}: {e}")))
+        });
+        let mut blobs = blobs.into_iter();
+        let io = |e: std::io::Error| StorageError::io(&self.path, e);
+        for batch in &batches {
+            let (min_time, max_time) = min_max(&times(batch, self.time_index)?);
+            let mut meta = ChunkMeta {
+                rows: batch.num_rows() as u32,
+                min_time,
+                max_time,
+                columns: Vec::with_capacity(columns),
+            };
+            for blob in blobs.by_ref().take(columns) {
+                let (blob, nulls) = blob?;
+                self.out.write_all(&blob).map_err(io)?;
+                meta.columns.push(BlobRef {
+                    offset: self.offset,
+                    len: blob.len() as u64,
+                    crc: crc32fast::hash(&blob),
+                    nulls,
+                });
+                self.offset += blob.len() as u64;
+            }
+            self.footer.chunks.push(meta);
+        }
+        Ok(())
+    }
+
+    /// The first `n` buffered rows as one batch (a slice when they lie in
+    /// one pushed batch, concatenated otherwise).
+    fn take_front(&mut self, n: usize) -> Result<RecordBatch> {
+        let mut parts = Vec::new();
+        let mut need = n;
+        while need > 0 {
+            let Some(front) = self.pending.front_mut() else {
+                break;
+            };
+            if front.num_rows() <= need {
+                need -= front.num_rows();
+                parts.extend(self.pending.pop_front());
+            } else {
+                parts.push(front.slice(0, need));
+                *front = front.slice(need, front.num_rows() - need);
+                need = 0;
+            }
+        }
+        self.pending_rows -= n - need;
+        match (parts.len(), parts.first()) {
+            (1, _) => Ok(parts.swap_remove(0)),
+            (_, Some(first)) => Ok(concat_batches(&first.schema(), &parts)?),
+            (_, None) => Err(StorageError::Internal(
+                "segment writer ran out of rows".into(),
+            )),
+        }
+    }
+}
+
+fn min_max(values: &[i64]) -> (i64, i64) {
+    values
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)))
 }
 
 /// The time column as i64 microseconds.
@@ -130,41 +309,14 @@ fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
     Ok(())
 }
 
-/// Runs of equal tag values in rows sorted by (tags, time).
-fn series_directory(def: &TableDef, batch: &RecordBatch, time: &[i64]) -> Result<Vec<SeriesEntry>> {
-    let rows = batch.num_rows();
-    let tag_idx = def.tag_indices();
-    let tag_values = |row: usize| -> Vec<Option<String>> {
-        tag_idx
-            .iter()
-            .map(|i| {
-                let col = batch.column(*i);
-                col.as_any()
-                    .downcast_ref::<StringArray>()
-                    .filter(|s| s.is_valid(row))
-                    .map(|s| s.value(row).to_string())
-            })
-            .collect()
-    };
-    let mut boundaries = vec![0];
-    if !tag_idx.is_empty() && rows > 1 {
-        let cols: Vec<_> = tag_idx.iter().map(|i| batch.column(*i).clone()).collect();
-        // A boundary wherever any tag column changes value from the row before.
-        let mut changed = vec![false; rows];
-        for col in &cols {
-            mark_changes(col, &mut changed)?;
-        }
-        boundaries.extend((1..rows).filter(|r| changed[*r]));
-    }
-    boundaries.push(rows);
-    Ok(boundaries
-        .windows(2)
-        .map(|w| SeriesEntry {
-            tags: tag_values(w[0]),
-            start: w[0] as u64,
-            end: w[1] as u64,
-            first_time: time[w[0]..w[1]].iter().copied().min().unwrap_or(0),
-            last_time: time[w[0]..w[1]].iter().copied().max().unwrap_or(0),
+/// The tag values of `row` (NULL, and None for non-text tags).
+fn tag_values(tags: &[ArrayRef], row: usize) -> Vec<Option<String>> {
+    tags.iter()
+        .map(|col| {
+            col.as_any()
+                .downcast_ref::<StringArray>()
+                .filter(|s| s.is_valid(row))
+                .map(|s| s.value(row).to_string())
         })
-        .collect())
+        .collect()
 }

@@ -415,6 +415,87 @@ fn compaction_is_size_tiered_so_old_data_is_not_rewritten_every_time() {
 }
 
 #[test]
+fn memtables_are_kept_per_partition_for_flush_and_scans() {
+    use lynx_storage::ScanRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", true), false).unwrap();
+    // One request spans three days and writes one key twice (the later
+    // row wins); a second request replaces a key of day 2.
+    db.write(
+        "cpu",
+        &batch(&[
+            (2 * DAY + 1, "a", Some(1.0)),
+            (5, "a", Some(2.0)),
+            (DAY + 7, "b", Some(3.0)),
+            (5, "a", Some(4.0)),
+        ]),
+    )
+    .unwrap();
+    db.write("cpu", &batch(&[(2 * DAY + 1, "a", Some(5.0))]))
+        .unwrap();
+    let want = vec![
+        (5, Some("a".to_string()), Some(4f64.to_bits())),
+        (DAY + 7, Some("b".to_string()), Some(3f64.to_bits())),
+        (2 * DAY + 1, Some("a".to_string()), Some(5f64.to_bits())),
+    ];
+    assert_eq!(rows(&db, "cpu"), want);
+    // A primary-key scan de-duplicates each partition on its own: one unit
+    // per day, and a time range reads only its day's memtable rows.
+    let snap = db.snapshot("cpu").unwrap();
+    let all = ScanRequest::default();
+    assert_eq!(snap.units(&all).0.len(), 3);
+    let day1 = ScanRequest {
+        lo: Some(DAY),
+        hi: Some(2 * DAY - 1),
+        ..ScanRequest::default()
+    };
+    let units = snap.units(&day1).0;
+    assert_eq!(units.len(), 1);
+    assert_eq!(units[0].rows, 1);
+    // The flush writes one segment per day; the rows are unchanged, also
+    // once a day holds both a segment and newer memtable rows.
+    db.flush().unwrap();
+    assert_eq!(db.segment_count(), 3);
+    assert_eq!(rows(&db, "cpu"), want);
+    db.write("cpu", &batch(&[(5, "a", Some(6.0))])).unwrap();
+    let mut want = want;
+    want[0].2 = Some(6f64.to_bits());
+    assert_eq!(rows(&db, "cpu"), want);
+    assert_eq!(db.snapshot("cpu").unwrap().units(&all).0.len(), 3);
+}
+
+#[test]
+fn compacting_more_segments_than_one_merge_takes_keeps_the_newest_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    db.create_table(cpu_def("cpu", true), false).unwrap();
+    // 40 segments in one partition (more than one merge reads at once);
+    // each rewrites one of five keys of host "a" and adds a row of "b".
+    for i in 0..40i64 {
+        db.write(
+            "cpu",
+            &batch(&[(i % 5, "a", Some(i as f64)), (i, "b", Some(0.0))]),
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(db.segment_count(), 40);
+    assert_eq!(db.compact_all().unwrap(), 1);
+    assert_eq!(db.segment_count(), 1);
+    let mut want: Vec<(i64, Option<String>, Option<u64>)> = (35..40i64)
+        .map(|i| (i % 5, Some("a".to_string()), Some((i as f64).to_bits())))
+        .chain((0..40).map(|i| (i, Some("b".to_string()), Some(0f64.to_bits()))))
+        .collect();
+    want.sort();
+    assert_eq!(rows(&db, "cpu"), want);
+    drop(db);
+    let db = Database::open(dir.path()).unwrap();
+    assert_eq!(db.segment_count(), 1);
+    assert_eq!(rows(&db, "cpu"), want);
+}
+
+#[test]
 fn bulk_loads_commit_all_runs_at_once_or_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = std::sync::Arc::new(Database::open(dir.path()).unwrap());
