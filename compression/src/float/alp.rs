@@ -126,28 +126,77 @@ fn keys_to_f64(chunk: &mut [u64], p: f64) {
         // above; DQ implies F).
         return unsafe { keys_to_f64_avx512(chunk, p) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+        return unsafe { keys_to_f64_avx2(chunk, p) };
+    }
     keys_to_f64_portable(chunk, p);
 }
 
-fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
+/// Whether every sign-flipped key of `chunk` lies within ±2^51, where the
+/// bias trick converts it exactly.
+#[inline(always)]
+fn all_small(chunk: &[u64]) -> bool {
     const HALF: u64 = 1 << 51;
     // Sign-flipped keys are offset by 2^63; small keys lie in 2^63 ± 2^51.
-    let small = chunk.iter().fold(true, |ok, &v| {
+    chunk.iter().fold(true, |ok, &v| {
         ok & (v.wrapping_sub(SIGN).wrapping_add(HALF) < 2 * HALF)
-    });
-    if small {
-        const MAGIC: f64 = 6_755_399_441_055_744.0; // 2^52 + 2^51
-        let bias = MAGIC.to_bits();
-        let convert = |v: &mut u64| {
-            let k = v.wrapping_sub(SIGN); // the key as a two's complement i64
-            f64::from_bits(bias.wrapping_add(k)) - MAGIC
-        };
+    })
+}
+
+/// The key `v` (sign-flipped, within ±2^51) as f64, exactly: its two's
+/// complement added to the bits of 2^52 + 2^51, minus that bias.
+#[inline(always)]
+fn small_key_to_f64(v: u64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 2^52 + 2^51
+    f64::from_bits(MAGIC.to_bits().wrapping_add(v.wrapping_sub(SIGN))) - MAGIC
+}
+
+/// `a / p` correctly rounded without a division (the slowest vector op):
+/// q = a * RN(1/p) is within one ulp of a/p, the FMA gives the exact
+/// remainder, and one more FMA rounds to exactly RN(a/p) (Markstein's
+/// theorem; no underflow or overflow for |a| < 2^63 and p <= 1e18).
+/// `key_conversion_paths_agree` checks it against `/`. Only where FMA is
+/// a single rounding (the callers enable the `fma` feature).
+#[inline(always)]
+fn div_by_fma(a: f64, p: f64, inv: f64) -> f64 {
+    let q = a * inv;
+    let r = (-q).mul_add(p, a);
+    r.mul_add(inv, q)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn keys_to_f64_avx2(chunk: &mut [u64], p: f64) {
+    let inv = 1.0 / p;
+    if all_small(chunk) {
         if p == 1.0 {
-            chunk.iter_mut().for_each(|v| *v = convert(v).to_bits());
+            chunk
+                .iter_mut()
+                .for_each(|v| *v = small_key_to_f64(*v).to_bits());
         } else {
             chunk
                 .iter_mut()
-                .for_each(|v| *v = (convert(v) / p).to_bits());
+                .for_each(|v| *v = div_by_fma(small_key_to_f64(*v), p, inv).to_bits());
+        }
+    } else {
+        for v in chunk.iter_mut() {
+            *v = div_by_fma(((*v ^ SIGN) as i64) as f64, p, inv).to_bits();
+        }
+    }
+}
+
+fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
+    if all_small(chunk) {
+        if p == 1.0 {
+            chunk
+                .iter_mut()
+                .for_each(|v| *v = small_key_to_f64(*v).to_bits());
+        } else {
+            chunk
+                .iter_mut()
+                .for_each(|v| *v = (small_key_to_f64(*v) / p).to_bits());
         }
     } else {
         for v in chunk.iter_mut() {
@@ -166,17 +215,9 @@ fn keys_to_f64_avx512(chunk: &mut [u64], p: f64) {
         }
         return;
     }
-    // `a / p` correctly rounded without a division (vdivpd is the slowest
-    // vector op): q = a * RN(1/p) is within one ulp of a/p, the FMA gives
-    // the exact remainder, and one more FMA rounds to exactly RN(a/p)
-    // (Markstein's theorem; no underflow or overflow for |a| < 2^63 and
-    // p <= 1e18). `key_conversion_paths_agree` checks it against `/`.
     let inv = 1.0 / p;
     for v in chunk.iter_mut() {
-        let a = ((*v ^ SIGN) as i64) as f64;
-        let q = a * inv;
-        let r = (-q).mul_add(p, a);
-        *v = r.mul_add(inv, q).to_bits();
+        *v = div_by_fma(((*v ^ SIGN) as i64) as f64, p, inv).to_bits();
     }
 }
 
@@ -262,6 +303,13 @@ mod tests {
             let mut dispatched = keys.clone();
             keys_to_f64(&mut dispatched, POW10[e]);
             prop_assert_eq!(&dispatched, &want);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                let mut avx2 = keys.clone();
+                // SAFETY: AVX2 and FMA are supported (checked above).
+                unsafe { keys_to_f64_avx2(&mut avx2, POW10[e]) };
+                prop_assert_eq!(&avx2, &want);
+            }
         }
     }
 }
