@@ -136,7 +136,9 @@ impl Database {
     }
 
     fn compact_with(&self, min_segments: usize, tiered: bool) -> Result<usize> {
-        let _maintenance = self.maintenance.lock();
+        // Merging runs without the maintenance lock (flushes, deletes and
+        // writers under back-pressure go on); it is taken for each commit.
+        let _compaction = self.compaction.lock();
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         let mut done = 0;
         for table in tables {
@@ -236,6 +238,7 @@ impl Database {
                 Ok(())
             })?;
             removed += deleted;
+            // The maintenance lock keeps `seg` live, so this always swaps.
             self.replace_segments(table, std::slice::from_ref(&seg), w)?;
         }
         Ok(removed)
@@ -266,6 +269,8 @@ impl Database {
     /// Merges `group` (segments of one partition) into one segment, at
     /// most `MAX_FAN_IN` sources at a time: each merge takes a run of
     /// consecutive segments by `max_seq`, so last-write-wins order holds.
+    /// Stops early (leaving the rest for a later round) when a delete or
+    /// DROP TABLE replaced a source while it was being merged.
     fn merge_group(
         &self,
         table: &Arc<Table>,
@@ -281,29 +286,53 @@ impl Database {
                     next.extend(window.iter().cloned());
                     continue;
                 }
-                let partition = window[0].footer().partition;
-                let max_seq = window.iter().map(|s| s.footer().max_seq).max().unwrap_or(0);
-                let mut w = Written::new(table);
-                self.write_streamed(&mut w, def, partition, max_seq, |writer| {
-                    merge_segments(def, schema, window, writer)
-                })?;
+                let w = self.merge_window(table, def, schema, window)?;
                 next.extend(w.segments.iter().cloned());
-                self.replace_segments(table, window, w)?;
+                if !self.commit_merge(table, window, w)? {
+                    return Ok(());
+                }
             }
             group = next;
         }
         Ok(())
     }
 
+    /// Writes the merge of `window` as a new, unreferenced segment.
+    fn merge_window(
+        &self,
+        table: &Arc<Table>,
+        def: &TableDef,
+        schema: &SchemaRef,
+        window: &[Arc<Segment>],
+    ) -> Result<Written> {
+        let partition = window.first().map_or(0, |s| s.footer().partition);
+        let max_seq = window.iter().map(|s| s.footer().max_seq).max().unwrap_or(0);
+        let mut w = Written::new(table);
+        self.write_streamed(&mut w, def, partition, max_seq, |writer| {
+            merge_segments(def, schema, window, writer)
+        })?;
+        Ok(w)
+    }
+
+    /// Swaps a merge's output in for its sources under the maintenance
+    /// lock; false (and the output deleted) when a source is no longer live.
+    fn commit_merge(&self, table: &Arc<Table>, old: &[Arc<Segment>], w: Written) -> Result<bool> {
+        let _maintenance = self.maintenance.lock();
+        self.replace_segments(table, old, w)
+    }
+
     /// Atomically swaps the segments `written` for `old` (in the manifest,
     /// then in the table), then deletes the old files; readers holding the
-    /// old segments keep their mappings.
+    /// old segments keep their mappings. Caller holds the maintenance lock.
+    /// When one of `old` is no longer named by the manifest (a delete or
+    /// DROP TABLE replaced it after `written` was made from it), nothing
+    /// changes, `written` is deleted and the result is false.
     fn replace_segments(
         &self,
         table: &Arc<Table>,
         old: &[Arc<Segment>],
         written: Written,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let old_files: Vec<&Path> = old.iter().map(|s| s.path()).collect();
         let old_ids: Vec<u64> = self
             .manifest
@@ -314,6 +343,10 @@ impl Database {
             .filter(|e| old_files.iter().any(|p| p.ends_with(&e.file)))
             .map(|e| e.id)
             .collect();
+        if old_ids.len() != old.len() {
+            self.discard(std::slice::from_ref(&written));
+            return Ok(false);
+        }
         if let Err(e) = self.commit_segments(std::slice::from_ref(&written), &old_ids, None) {
             self.discard(std::slice::from_ref(&written));
             return Err(e);
@@ -328,7 +361,7 @@ impl Database {
         for path in old_files {
             let _ = std::fs::remove_file(path);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -378,4 +411,97 @@ fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::TimestampMicrosecondType;
+
+    use crate::db::Database;
+    use crate::schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
+
+    fn def() -> TableDef {
+        let col = |name: &str, column_type, role| ColumnDef {
+            name: name.into(),
+            column_type,
+            nullable: role != ColumnRole::Time,
+            role,
+        };
+        TableDef {
+            name: "m".into(),
+            columns: vec![
+                col("time", ColumnType::TimestampTz, ColumnRole::Time),
+                col("host", ColumnType::Text, ColumnRole::Tag),
+                col("v", ColumnType::Float64, ColumnRole::Field),
+            ],
+            options: TableOptions::default(),
+        }
+    }
+
+    fn write(db: &Database, times: std::ops::RangeInclusive<i64>) {
+        let times: Vec<i64> = times.collect();
+        let batch = RecordBatch::try_new(
+            def().arrow_schema(),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from(times.clone()).with_timezone(UTC)),
+                Arc::new(StringArray::from(vec!["a"; times.len()])),
+                Arc::new(Float64Array::from(vec![1.0; times.len()])),
+            ],
+        )
+        .unwrap();
+        db.write("m", &batch).unwrap();
+        db.flush().unwrap();
+    }
+
+    fn times(db: &Database) -> Vec<i64> {
+        let mut out: Vec<i64> = db
+            .snapshot("m")
+            .unwrap()
+            .batches()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                let t = b.column(0).as_primitive::<TimestampMicrosecondType>();
+                t.values().to_vec()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Compaction merges without the maintenance lock; a delete that
+    /// rewrites its sources meanwhile wins: the merge is not committed
+    /// (its file is removed) and the deleted rows stay deleted.
+    #[test]
+    fn a_merge_whose_sources_a_delete_replaced_is_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        db.create_table(def(), false).unwrap();
+        write(&db, 1..=3);
+        write(&db, 4..=6);
+        let table = db.table("m").unwrap();
+        let (def, schema, segments) = {
+            let st = table.state.read();
+            (st.def.clone(), st.schema.clone(), st.segments.clone())
+        };
+        assert_eq!(segments.len(), 2);
+        let merged = db.merge_window(&table, &def, &schema, &segments).unwrap();
+        let file = merged.segments[0].path().to_path_buf();
+        assert!(file.exists());
+        db.delete_time_range("m", 2, 5).unwrap();
+        assert!(!db.commit_merge(&table, &segments, merged).unwrap());
+        assert!(!file.exists(), "the abandoned merge's file is deleted");
+        assert_eq!(times(&db), vec![1, 5, 6]);
+        assert_eq!(db.compact_all().unwrap(), 1);
+        assert_eq!(db.segment_count(), 1);
+        assert_eq!(times(&db), vec![1, 5, 6]);
+        drop(db);
+        let db = Database::open(dir.path()).unwrap();
+        assert_eq!(times(&db), vec![1, 5, 6]);
+    }
 }

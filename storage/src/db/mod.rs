@@ -128,6 +128,9 @@ pub struct Database {
     /// Serializes whatever rewrites the manifest: flush, compaction,
     /// deletes on segments, retention, DROP TABLE.
     maintenance: Mutex<()>,
+    /// Serializes compactions, which merge without holding `maintenance`
+    /// and take it only to commit.
+    compaction: Mutex<()>,
     /// Bytes in all memtables (active and frozen), for flush triggers.
     mem_bytes: AtomicUsize,
     last_flush: Mutex<Instant>,
@@ -209,6 +212,7 @@ impl Database {
             metrics: StorageMetrics::default(),
             write_gate: RwLock::new(()),
             maintenance: Mutex::new(()),
+            compaction: Mutex::new(()),
             mem_bytes: AtomicUsize::new(0),
             last_flush: Mutex::new(Instant::now()),
             wake: (Mutex::new(false), Condvar::new()),
