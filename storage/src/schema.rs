@@ -235,3 +235,14 @@ impl TableDef {
         ))
     }
 }
+
+/// A column definition for tests (NULLs allowed except in the time column).
+#[cfg(test)]
+pub(crate) fn test_column(name: &str, column_type: ColumnType, role: ColumnRole) -> ColumnDef {
+    ColumnDef {
+        name: name.into(),
+        column_type,
+        nullable: role != ColumnRole::Time,
+        role,
+    }
+}

@@ -170,39 +170,31 @@ fn div_by_fma(a: f64, p: f64, inv: f64) -> f64 {
 #[target_feature(enable = "avx2,fma")]
 fn keys_to_f64_avx2(chunk: &mut [u64], p: f64) {
     let inv = 1.0 / p;
-    if all_small(chunk) {
-        if p == 1.0 {
-            chunk
-                .iter_mut()
-                .for_each(|v| *v = small_key_to_f64(*v).to_bits());
-        } else {
-            chunk
-                .iter_mut()
-                .for_each(|v| *v = div_by_fma(small_key_to_f64(*v), p, inv).to_bits());
-        }
-    } else {
+    convert_keys(chunk, p, |a| div_by_fma(a, p, inv));
+}
+
+/// Converts a block's keys to the bits of `div(k as f64)` (which must be
+/// `k / p` correctly rounded): through the bias when every key is small,
+/// per value otherwise. Inlined into each instruction set's copy.
+#[inline(always)]
+fn convert_keys(chunk: &mut [u64], p: f64, div: impl Fn(f64) -> f64) {
+    if !all_small(chunk) {
         for v in chunk.iter_mut() {
-            *v = div_by_fma(((*v ^ SIGN) as i64) as f64, p, inv).to_bits();
+            *v = div(((*v ^ SIGN) as i64) as f64).to_bits();
         }
+    } else if p == 1.0 {
+        chunk
+            .iter_mut()
+            .for_each(|v| *v = small_key_to_f64(*v).to_bits());
+    } else {
+        chunk
+            .iter_mut()
+            .for_each(|v| *v = div(small_key_to_f64(*v)).to_bits());
     }
 }
 
 fn keys_to_f64_portable(chunk: &mut [u64], p: f64) {
-    if all_small(chunk) {
-        if p == 1.0 {
-            chunk
-                .iter_mut()
-                .for_each(|v| *v = small_key_to_f64(*v).to_bits());
-        } else {
-            chunk
-                .iter_mut()
-                .for_each(|v| *v = (small_key_to_f64(*v) / p).to_bits());
-        }
-    } else {
-        for v in chunk.iter_mut() {
-            *v = (((*v ^ SIGN) as i64) as f64 / p).to_bits();
-        }
-    }
+    convert_keys(chunk, p, |a| a / p);
 }
 
 #[cfg(target_arch = "x86_64")]

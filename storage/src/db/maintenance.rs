@@ -423,15 +423,10 @@ mod tests {
     use arrow::datatypes::TimestampMicrosecondType;
 
     use crate::db::Database;
-    use crate::schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
+    use crate::schema::{test_column, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
 
     fn def() -> TableDef {
-        let col = |name: &str, column_type, role| ColumnDef {
-            name: name.into(),
-            column_type,
-            nullable: role != ColumnRole::Time,
-            role,
-        };
+        let col = test_column;
         TableDef {
             name: "m".into(),
             columns: vec![

@@ -305,18 +305,13 @@ mod tests {
     use super::merge_segments;
     use crate::db::flush::sort_and_partition;
     use crate::memtable::MemBatch;
-    use crate::schema::{ColumnDef, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
+    use crate::schema::{test_column, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
     use crate::segment::{write_segment, Footer, Segment, SegmentWriter};
 
     type Row = (i64, Option<&'static str>, Option<i64>, Option<f64>);
 
     fn def(primary_key: bool) -> TableDef {
-        let col = |name: &str, column_type, role| ColumnDef {
-            name: name.into(),
-            column_type,
-            nullable: role != ColumnRole::Time,
-            role,
-        };
+        let col = test_column;
         TableDef {
             name: "m".into(),
             columns: vec![
