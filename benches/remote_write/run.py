@@ -1,89 +1,31 @@
-#!/usr/bin/env python3
 """Prometheus remote-write ingest, side by side: LynxStore vs VictoriaMetrics
 (Debian package `victoria-metrics`), same pre-encoded requests, same client,
 same machine, one server at a time.
 
-Usage (release binary built first; run by hand, never in CI):
-    cargo build --release -p lynxstore
-    python3 benches/remote_write/run.py --instances 1000 --steps 360 --clients 8
+Usage (release binaries built first; run by hand, never in CI):
+    cargo build --release -p lynxstore -p lynx-bench
+    python3 benches/remote_write/run.py --series 100000 --steps 20 --clients 8
 
-Data: 10 metrics x `instances` series (labels __name__, instance, job,
-region), one sample per series every 15 s for `steps` steps; counters grow,
-gauges walk with two decimals. Requests carry 2,000 samples (Prometheus'
-max_samples_per_send default), snappy-compressed protobuf WriteRequest 1.0,
-encoded before timing. Reports samples/s (wall time from first request to
-last 204), the samples each server reports stored, and bytes on disk after
-each server's flush.
+The load generator is `rw_load` (benches/src/bin/rw_load.rs, Rust): it
+pre-builds node_exporter-like remote-write 1.0 requests (100 series per
+instance, 2,000 samples per request, one sample per series every 15 s,
+snappy-compressed protobuf), shards the series over `--clients` keep-alive
+connections as Prometheus shards by series, and reports samples/s (first
+request to last 204) with p50/p99 request latency and the server's resident
+memory after the run (VmRSS, and VmHWM, the peak). This script then reads the
+samples each server stored and the bytes on disk after each server's flush.
 """
 import argparse
-import concurrent.futures
-import http.client
+import json
 import os
-import random
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
-
-import cramjam
-
-METRICS = ["bench_cpu_seconds_total", "bench_memory_bytes", "bench_disk_read_bytes_total",
-           "bench_disk_written_bytes_total", "bench_net_rx_bytes_total", "bench_net_tx_bytes_total",
-           "bench_load1", "bench_filesystem_free_bytes", "bench_context_switches_total", "bench_temperature_celsius"]
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field(tag, wire, payload):
-    return varint((tag << 3) | wire) + payload
-
-
-def ld(tag, data):
-    return field(tag, 2, varint(len(data)) + data)
-
-
-def series(labels, samples):
-    body = b"".join(ld(1, ld(1, k.encode()) + ld(2, v.encode())) for k, v in labels)
-    body += b"".join(ld(2, field(1, 1, struct.pack("<d", v)) + field(2, 0, varint(t))) for t, v in samples)
-    return body
-
-
-def requests(instances, steps):
-    rng = random.Random(42)
-    keys = [(m, i) for i in range(instances) for m in METRICS]
-    state = {k: rng.random() * 1000 for k in keys}
-    start_ms = int(time.time() * 1000) - steps * 15_000
-    out, batch, n = [], [], 0
-    for s in range(steps):
-        t = start_ms + s * 15_000
-        for (m, i) in keys:
-            if m.endswith("_total"):
-                state[(m, i)] += rng.random() * 100
-            else:
-                state[(m, i)] = round(max(0.0, state[(m, i)] + rng.uniform(-1, 1)), 2)
-            labels = [("__name__", m), ("instance", f"host-{i}:9100"), ("job", "node"), ("region", f"r{i % 7}")]
-            batch.append(ld(1, series(labels, [(t, state[(m, i)])])))
-            n += 1
-            if len(batch) == 2000:
-                out.append(bytes(cramjam.snappy.compress_raw(b"".join(batch))))
-                batch = []
-    if batch:
-        out.append(bytes(cramjam.snappy.compress_raw(b"".join(batch))))
-    return out, n
 
 
 def free_port():
@@ -104,25 +46,36 @@ def wait_http(port, path):
     raise SystemExit(f"server on {port} did not start")
 
 
-def post_all(port, path, bodies, clients):
-    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
-               "X-Prometheus-Remote-Write-Version": "0.1.0"}
-    chunks = [bodies[i::clients] for i in range(clients)]
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
-    def worker(chunk):
-        conn = http.client.HTTPConnection("127.0.0.1", port)
-        for b in chunk:
-            conn.request("POST", path, body=b, headers=headers)
-            r = conn.getresponse()
-            r.read()
-            if r.status not in (200, 204):
-                raise SystemExit(f"status {r.status} from port {port}")
-        conn.close()
 
-    t0 = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(clients) as ex:
-        list(ex.map(worker, chunks))
-    return time.perf_counter() - t0
+def start(argv, log_path):
+    """Starts a server with its output in a log file (never in our pipe)."""
+    log = open(log_path, "wb")
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def load(binary, port, pid, args):
+    out = subprocess.run([binary, f"127.0.0.1:{port}", "--series", str(args.series), "--steps", str(args.steps),
+                          "--clients", str(args.clients), "--pid", str(pid)],
+                         check=True, capture_output=True, text=True)
+    sys.stderr.write(out.stderr)
+    return {k: float(v) for k, v in (kv.split("=") for kv in out.stdout.split())}
 
 
 def du(path):
@@ -131,58 +84,70 @@ def du(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--instances", type=int, default=1000)
-    ap.add_argument("--steps", type=int, default=360)
+    ap.add_argument("--series", type=int, default=100_000)
+    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--binary", default="target/release/lynxstore")
+    ap.add_argument("--load", default="target/release/rw_load")
     args = ap.parse_args()
-    bodies, samples = requests(args.instances, args.steps)
-    print(f"{len(bodies)} requests, {samples} samples, {sum(map(len, bodies)) / 1e6:.1f} MB on the wire", file=sys.stderr)
     work = tempfile.mkdtemp(prefix="rw-", dir="/var/tmp")
     rows = []
+    procs = []
     try:
         # LynxStore
         data = os.path.join(work, "lynx")
         pg, http_port = free_port(), free_port()
-        srv = subprocess.Popen([args.binary, "serve", "--data-dir", data, "--pg-addr", f"127.0.0.1:{pg}",
-                                "--http-addr", f"127.0.0.1:{http_port}", "--log", "warn"])
+        srv = start([args.binary, "serve", "--data-dir", data, "--pg-addr", f"127.0.0.1:{pg}",
+                     "--http-addr", f"127.0.0.1:{http_port}", "--log", "warn"], os.path.join(work, "lynx.log"))
+        procs.append(srv)
         wait_http(http_port, "/health")
-        secs = post_all(http_port, "/api/v1/write", bodies, args.clients)
+        idle = rss_mib(srv.pid)
+        r = load(args.load, http_port, srv.pid, args)
+        r["idle_mib"] = idle
         import psycopg
         with psycopg.connect(f"host=127.0.0.1 port={pg} user=lynx dbname=lynx", autocommit=True) as c:
-            stored = sum(c.execute(f"SELECT count(*) FROM {m}").fetchone()[0] for m in METRICS)
+            tables = [t for (t,) in c.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()]
+            stored = sum(c.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
             c.execute("VACUUM")
-        srv.terminate()
-        srv.wait()
-        rows.append(("LynxStore (fsync), whole data dir", secs, stored, du(data)))
+        stop(srv)
+        rows.append(("LynxStore (fsync), whole data dir", r, stored, du(data)))
         # The WAL's current file stays until it rotates (64 MiB); the
         # flushed data itself is in segments/.
-        rows.append(("LynxStore segments/ only", secs, stored, du(os.path.join(data, "segments"))))
+        rows.append(("LynxStore segments/ only", r, stored, du(os.path.join(data, "segments"))))
         # VictoriaMetrics
         vm_data = os.path.join(work, "vm")
         vm_port = free_port()
-        vm = subprocess.Popen(["/usr/bin/victoria-metrics", f"-storageDataPath={vm_data}",
-                               f"-httpListenAddr=127.0.0.1:{vm_port}", "-loggerLevel=ERROR",
-                               "-retentionPeriod=100y", "-search.latencyOffset=0s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        vm = start(["/usr/bin/victoria-metrics", f"-storageDataPath={vm_data}",
+                    f"-httpListenAddr=127.0.0.1:{vm_port}", "-loggerLevel=ERROR",
+                    "-retentionPeriod=100y", "-search.latencyOffset=0s",
+                    "-search.maxUniqueTimeseries=100000000", "-search.maxSamplesPerQuery=10000000000"], os.path.join(work, "vm.log"))
+        procs.append(vm)
         wait_http(vm_port, "/health")
-        secs = post_all(vm_port, "/api/v1/write", bodies, args.clients)
+        idle = rss_mib(vm.pid)
+        r = load(args.load, vm_port, vm.pid, args)
+        r["idle_mib"] = idle
         urllib.request.urlopen(f"http://127.0.0.1:{vm_port}/internal/force_flush").read()
-        q = urllib.parse.quote('sum(count_over_time({__name__=~"bench_.*"}[%ds]))' % (args.steps * 15 + 600))
-        import json
+        q = urllib.parse.quote('sum(count_over_time({__name__=~"node_.*"}[%ds]))' % (args.steps * 15 + 600))
         res = json.load(urllib.request.urlopen(f"http://127.0.0.1:{vm_port}/api/v1/query?query={q}"))
         vm_stored = int(float(res["data"]["result"][0]["value"][1])) if res["data"]["result"] else 0
-        vm.terminate()
-        vm.wait()
-        rows.append(("VictoriaMetrics", secs, vm_stored, du(vm_data)))
+        stop(vm)
+        rows.append(("VictoriaMetrics", r, vm_stored, du(vm_data)))
     finally:
+        for p in procs:
+            stop(p)
         shutil.rmtree(work, ignore_errors=True)
-    print("| server | samples/s | seconds | samples stored | bytes on disk | bytes/sample |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, secs, stored, size in rows:
-        print(f"| {name} | {samples / secs:,.0f} | {secs:.1f} | {stored:,} | {size:,} | {size / max(stored, 1):.2f} |")
-    print(f"LynxStore samples/s divided by VictoriaMetrics samples/s: {rows[-1][1] / rows[0][1]:.2f}")
+    print(f"{args.series:,} series x {args.steps} steps, {args.clients} clients")
+    print("| server | samples/s | seconds | p50 ms | p99 ms | samples stored | bytes on disk | bytes/sample "
+          "| idle RSS MiB | RSS after MiB | peak RSS MiB | (RSS after - idle) bytes/series |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, r, stored, size in rows:
+        print(f"| {name} | {r['samples_per_s']:,.0f} | {r['seconds']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+              f"| {stored:,} | {size:,} | {size / max(stored, 1):.2f} | {r['idle_mib']:.0f} | {r['rss_mib']:.0f} "
+              f"| {r['hwm_mib']:.0f} | {(r['rss_mib'] - r['idle_mib']) * 1048576 / args.series:,.0f} |")
+    print(f"LynxStore samples/s divided by VictoriaMetrics samples/s: "
+          f"{rows[0][1]['samples_per_s'] / rows[-1][1]['samples_per_s']:.2f}")
 
 
 if __name__ == "__main__":
-    import urllib.parse
     main()
