@@ -26,7 +26,7 @@ pub fn dedup_last_write_wins(key_idx: &[usize], batches: &[MemBatch]) -> Result<
     let all = concat_batches(&schema, batches.iter().map(|b| &b.batch))?;
     let mut seqs = Vec::with_capacity(all.num_rows());
     for b in batches {
-        seqs.extend(std::iter::repeat_n(b.seq, b.batch.num_rows()));
+        b.extend_seqs(&mut seqs);
     }
     if let Some(keep) = newest_per_key(key_idx, &all, &seqs)? {
         return Ok(vec![take_record_batch(&all, &UInt32Array::from(keep))?]);
@@ -161,7 +161,7 @@ mod tests {
                     Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1))),
                     Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
                 ]).unwrap();
-                batches.push(MemBatch { seq, batch });
+                batches.push(MemBatch::new(seq, batch));
             }
             let out = dedup_last_write_wins(&[0, 1], &batches).unwrap();
             let mut got = Vec::new();

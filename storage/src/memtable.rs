@@ -9,21 +9,100 @@
 //! never blocks writers for long. Per-partition lists let a flush sort one
 //! partition at a time and let scans skip partitions outside their time
 //! range, and de-duplicate primary-key rows one partition at a time.
+//!
+//! Small requests (a remote-write request puts ~20 rows into each of ~100
+//! metric tables) are coalesced: once a partition's trailing small batches
+//! reach `COALESCE_ROWS` rows or `COALESCE_BATCHES` batches, they become one
+//! batch that remembers each request's sequence number and row count
+//! ([`MemBatch::runs`]). Arrow's per-batch and per-buffer overhead (schema,
+//! array headers, 64-byte-rounded allocations) would otherwise cost more
+//! than the rows themselves.
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use arrow::array::{BooleanArray, RecordBatch};
-use arrow::compute::filter_record_batch;
+use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::SchemaRef;
 
 use crate::conform::conform_to;
 use crate::error::Result;
 use crate::segment::write::times;
 
+/// Trailing small batches of a partition are coalesced once they hold this
+/// many rows ...
+const COALESCE_ROWS: usize = 4096;
+/// ... or are this many batches.
+const COALESCE_BATCHES: usize = 64;
+
+/// Rows of one or more requests. `seq` is the (newest) request's WAL
+/// sequence number; the rows of a coalesced batch carry their own.
 #[derive(Debug, Clone)]
 pub struct MemBatch {
     pub seq: u64,
     pub batch: RecordBatch,
+    /// For a coalesced batch: (sequence number, rows) of each request, in
+    /// row order, sequence numbers ascending. `None`: every row has `seq`.
+    pub runs: Option<Arc<[(u64, u32)]>>,
+}
+
+impl MemBatch {
+    pub fn new(seq: u64, batch: RecordBatch) -> MemBatch {
+        MemBatch {
+            seq,
+            batch,
+            runs: None,
+        }
+    }
+
+    /// Appends the sequence number of every row to `out`.
+    pub fn extend_seqs(&self, out: &mut Vec<u64>) {
+        match &self.runs {
+            None => out.extend(std::iter::repeat_n(self.seq, self.batch.num_rows())),
+            Some(runs) => {
+                for &(seq, rows) in runs.iter() {
+                    out.extend(std::iter::repeat_n(seq, rows as usize));
+                }
+            }
+        }
+    }
+
+    /// The rows of each request as its own batch (zero-copy slices).
+    pub fn requests(&self) -> Vec<MemBatch> {
+        let Some(runs) = &self.runs else {
+            return vec![self.clone()];
+        };
+        let mut offset = 0;
+        runs.iter()
+            .map(|&(seq, rows)| {
+                let b = MemBatch::new(seq, self.batch.slice(offset, rows as usize));
+                offset += rows as usize;
+                b
+            })
+            .collect()
+    }
+
+    /// One batch of `batches` (uncoalesced, same schema), ordered by
+    /// sequence number so that later rows stay newer.
+    fn coalesce(mut batches: Vec<MemBatch>) -> Result<MemBatch> {
+        batches.sort_by_key(|b| b.seq); // stable: one request's pieces keep their order
+        let schema = batches[0].batch.schema();
+        let batch = concat_batches(&schema, batches.iter().map(|b| &b.batch))?;
+        let mut runs: Vec<(u64, u32)> = Vec::with_capacity(batches.len());
+        for b in &batches {
+            let rows = b.batch.num_rows() as u32;
+            match runs.last_mut() {
+                Some((seq, n)) if *seq == b.seq => *n += rows,
+                _ => runs.push((b.seq, rows)),
+            }
+        }
+        Ok(MemBatch {
+            seq: batches.last().map_or(0, |b| b.seq),
+            batch,
+            runs: Some(runs.into()),
+        })
+    }
 }
 
 /// The memtable rows of one time partition, oldest request first.
@@ -33,6 +112,10 @@ pub struct MemPartition {
     /// Time bounds of the rows (microseconds), for pruning.
     pub min_time: i64,
     pub max_time: i64,
+    /// `batches[small_from..]` are small uncoalesced batches, holding
+    /// `small_rows` rows.
+    small_from: usize,
+    small_rows: usize,
 }
 
 impl Default for MemPartition {
@@ -41,15 +124,48 @@ impl Default for MemPartition {
             batches: Vec::new(),
             min_time: i64::MAX,
             max_time: i64::MIN,
+            small_from: 0,
+            small_rows: 0,
         }
     }
 }
 
 impl MemPartition {
-    fn push(&mut self, seq: u64, batch: RecordBatch, (lo, hi): (i64, i64)) {
+    /// Adds a batch; returns the bytes freed by coalescing.
+    fn push(&mut self, seq: u64, batch: RecordBatch, (lo, hi): (i64, i64)) -> Result<usize> {
         self.min_time = self.min_time.min(lo);
         self.max_time = self.max_time.max(hi);
-        self.batches.push(MemBatch { seq, batch });
+        let rows = batch.num_rows();
+        if rows >= COALESCE_ROWS {
+            let freed = self.coalesce_small()?;
+            self.batches.push(MemBatch::new(seq, batch));
+            self.small_from = self.batches.len();
+            return Ok(freed);
+        }
+        self.batches.push(MemBatch::new(seq, batch));
+        self.small_rows += rows;
+        if self.small_rows >= COALESCE_ROWS
+            || self.batches.len() - self.small_from >= COALESCE_BATCHES
+        {
+            return self.coalesce_small();
+        }
+        Ok(0)
+    }
+
+    /// Replaces the trailing small batches by one; returns the bytes freed.
+    fn coalesce_small(&mut self) -> Result<usize> {
+        let small = self.batches.len() - self.small_from;
+        let mut freed = 0;
+        if small >= 2 {
+            let tail = self.batches.split_off(self.small_from);
+            let before: usize = tail.iter().map(|b| b.batch.get_array_memory_size()).sum();
+            let merged = MemBatch::coalesce(tail)?;
+            freed = before.saturating_sub(merged.batch.get_array_memory_size());
+            self.batches.push(merged);
+        }
+        self.small_from = self.batches.len();
+        self.small_rows = 0;
+        Ok(freed)
     }
 
     /// Adds the rows of `other` (newer than this partition's) at the end.
@@ -57,6 +173,8 @@ impl MemPartition {
         self.min_time = self.min_time.min(other.min_time);
         self.max_time = self.max_time.max(other.max_time);
         self.batches.extend(other.batches);
+        self.small_from = self.batches.len();
+        self.small_rows = 0;
     }
 
     /// Whether any row may have `lo <= time <= hi`.
@@ -117,16 +235,21 @@ pub fn split_by_partition(
 }
 
 impl Memtable {
-    /// Adds the rows of one request, already cut by `split_by_partition`.
-    pub fn push(&mut self, seq: u64, rows: PartitionedRows) {
+    /// Adds the rows of one request, already cut by `split_by_partition`;
+    /// returns (bytes added, bytes freed by coalescing).
+    pub fn push(&mut self, seq: u64, rows: PartitionedRows) -> Result<(usize, usize)> {
+        let (mut added, mut freed) = (0, 0);
         for (partition, batch, bounds) in rows {
-            self.bytes += batch.get_array_memory_size();
+            added += batch.get_array_memory_size();
             self.rows += batch.num_rows();
-            self.parts
+            freed += self
+                .parts
                 .entry(partition)
                 .or_default()
-                .push(seq, batch, bounds);
+                .push(seq, batch, bounds)?;
         }
+        self.bytes = (self.bytes + added).saturating_sub(freed);
+        Ok((added, freed))
     }
 
     /// Moves every batch of `other` to the end of this memtable.
@@ -170,7 +293,8 @@ impl Memtable {
         let before = self.rows;
         let mut kept = Memtable::default();
         for (partition, part) in std::mem::take(&mut self.parts) {
-            for b in part.batches {
+            // Request by request, so coalesced rows keep their sequence numbers.
+            for b in part.batches.iter().flat_map(MemBatch::requests) {
                 let batch = keep(&b.batch)?.unwrap_or(b.batch);
                 if batch.num_rows() == 0 {
                     continue;
@@ -179,7 +303,7 @@ impl Memtable {
                 let bounds = time
                     .iter()
                     .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(*t), hi.max(*t)));
-                kept.push(b.seq, vec![(partition, batch, bounds)]);
+                kept.push(b.seq, vec![(partition, batch, bounds)])?;
             }
         }
         *self = kept;
@@ -191,11 +315,16 @@ impl Memtable {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{AsArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
-    use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+    use std::collections::BTreeMap;
+
+    use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{
+        DataType, Field, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
+    };
     use proptest::prelude::*;
 
-    use super::split_by_partition;
+    use super::{split_by_partition, Memtable};
+    use crate::dedup::dedup_last_write_wins;
 
     fn batch(times: &[i64]) -> RecordBatch {
         let schema = Schema::new(vec![
@@ -247,6 +376,111 @@ mod tests {
                 prop_assert_eq!(*hi, *ts.iter().max().unwrap());
                 prop_assert!(*p <= *lo && *hi < *p + len);
             }
+        }
+    }
+
+    fn tagged(rows: &[(u8, i64, i64)]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("tag", DataType::Utf8, true),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+            Field::new("v", DataType::Int64, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| format!("h{}", r.0)),
+                )),
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    rows.iter().map(|r| r.1),
+                )),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        /// Requests pushed in any sequence order, small ones coalesced:
+        /// last-write-wins over the partition's batches still picks, per
+        /// key, the row of the highest sequence number (then the later row
+        /// of that request); `requests()` gives back every request's rows
+        /// under its own number; the byte count matches the batches held.
+        #[test]
+        fn coalesced_requests_keep_their_sequence_numbers(
+            requests in prop::collection::vec(
+                prop::collection::vec((0u8..3, 0i64..6, any::<i64>()), 1..12),
+                1..400,
+            ),
+            big in prop::collection::vec(0usize..400, 0..3),
+            order in Just(()).prop_perturb(|_, mut rng| rng.random::<u64>()),
+        ) {
+            let mut requests = requests;
+            for &i in &big {
+                if let Some(r) = requests.get_mut(i) {
+                    // A request over the coalescing threshold.
+                    *r = (0..5000).map(|j| ((j % 3) as u8, j % 6, j)).collect();
+                }
+            }
+            // Sequence numbers: a permutation, as concurrent writers push
+            // out of WAL order.
+            let mut seqs: Vec<u64> = (1..=requests.len() as u64).collect();
+            let mut state = order | 1;
+            for i in (1..seqs.len()).rev() {
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+                seqs.swap(i, (state % (i as u64 + 1)) as usize);
+            }
+            let mut mem = Memtable::default();
+            let mut model: BTreeMap<(String, i64), (u64, i64)> = BTreeMap::new();
+            for (rows, &seq) in requests.iter().zip(&seqs) {
+                for &(tag, time, v) in rows {
+                    let e = model.entry((format!("h{tag}"), time)).or_insert((seq, v));
+                    if seq >= e.0 {
+                        *e = (seq, v);
+                    }
+                }
+                let batch = tagged(rows);
+                let parts = split_by_partition(&batch, 1, 1 << 40).unwrap();
+                mem.push(seq, parts).unwrap();
+            }
+            let parts = mem.partitions();
+            prop_assert_eq!(parts.len(), 1);
+            let part = parts.values().next().unwrap();
+            let total: usize = part.batches.iter().map(|b| b.batch.get_array_memory_size()).sum();
+            prop_assert_eq!(mem.bytes(), total);
+            // At most 63 trailing small batches stay uncoalesced.
+            prop_assert!(part.batches.len() <= requests.len() / 64 + 63 + 2 * big.len() + 1);
+            // Every request's rows, back under its own number.
+            let mut back: Vec<(u64, Vec<i64>)> = part
+                .batches
+                .iter()
+                .flat_map(|b| b.requests())
+                .map(|b| (b.seq, b.batch.column(2).as_primitive::<Int64Type>().values().to_vec()))
+                .collect();
+            back.sort_by_key(|(seq, _)| *seq);
+            let mut want: Vec<(u64, Vec<i64>)> = requests
+                .iter()
+                .zip(&seqs)
+                .map(|(rows, &seq)| (seq, rows.iter().map(|r| r.2).collect()))
+                .collect();
+            want.sort_by_key(|(seq, _)| *seq);
+            prop_assert_eq!(back, want);
+            let out = dedup_last_write_wins(&[0, 1], &part.batches).unwrap();
+            let mut got = Vec::new();
+            for b in &out {
+                let tags = b.column(0).as_string::<i32>();
+                let times = b.column(1).as_primitive::<TimestampMicrosecondType>();
+                let values = b.column(2).as_primitive::<Int64Type>();
+                for i in 0..b.num_rows() {
+                    got.push(((tags.value(i).to_string(), times.value(i)), values.value(i)));
+                }
+            }
+            let want: Vec<((String, i64), i64)> = model.into_iter().map(|(k, (_, v))| (k, v)).collect();
+            prop_assert_eq!(got, want);
         }
     }
 }

@@ -84,10 +84,7 @@ impl BulkLoad {
         }
         self.rows += conformed.num_rows() as u64;
         self.pending_bytes += conformed.get_array_memory_size();
-        self.pending.push(MemBatch {
-            seq: 0,
-            batch: conformed,
-        });
+        self.pending.push(MemBatch::new(0, conformed));
         if self.pending_bytes >= self.run_bytes {
             self.write_run()?;
         }

@@ -430,7 +430,7 @@ mod tests {
             let batches: Vec<MemBatch> = inputs
                 .iter()
                 .enumerate()
-                .map(|(i, rows)| MemBatch { seq: i as u64 + 1, batch: batch(&def, rows) })
+                .map(|(i, rows)| MemBatch::new(i as u64 + 1, batch(&def, rows)))
                 .collect();
             let ((got_footer, got), (want_footer, want)) = merged_and_reference(&def, &batches);
             let (got, want) = (decoded(&got), decoded(&want));
@@ -473,10 +473,7 @@ mod tests {
         let batches: Vec<MemBatch> = [rows(0), rows(1), newer]
             .iter()
             .enumerate()
-            .map(|(i, r)| MemBatch {
-                seq: i as u64 + 1,
-                batch: batch(&def, r),
-            })
+            .map(|(i, r)| MemBatch::new(i as u64 + 1, batch(&def, r)))
             .collect();
         let ((got_footer, got), (want_footer, want)) = merged_and_reference(&def, &batches);
         // 140,000 base rows; the newer segment replaces 3,500 of them

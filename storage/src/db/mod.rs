@@ -481,8 +481,11 @@ impl Database {
     /// Adds a logged batch to its table's memtable and wakes the background
     /// flusher when memtables outgrow `flush_bytes`.
     fn push(&self, table: &Table, seq: u64, batch: RecordBatch) -> Result<()> {
-        let bytes = table.push(seq, batch)?;
+        let (bytes, freed) = table.push(seq, batch)?;
         let total = self.mem_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if freed > 0 {
+            self.mem_bytes.fetch_sub(freed, Ordering::Relaxed);
+        }
         if total >= self.flush_bytes && total - bytes < self.flush_bytes {
             let (lock, cond) = &self.wake;
             *lock.lock() = true;
@@ -525,8 +528,9 @@ impl Table {
 
 impl Table {
     /// Adds a logged batch to the memtable, reshaped if a concurrent
-    /// ADD COLUMN changed the schema after validation; returns its size.
-    fn push(&self, seq: u64, batch: RecordBatch) -> Result<usize> {
+    /// ADD COLUMN changed the schema after validation; returns its size
+    /// and the bytes coalescing freed.
+    fn push(&self, seq: u64, batch: RecordBatch) -> Result<(usize, usize)> {
         // Cut by partition before taking the write lock (ADD COLUMN does
         // not move the time column or change the partition length).
         let (time_index, len) = {
@@ -542,17 +546,18 @@ impl Table {
 impl TableState {
     /// Adds a request's rows (cut by partition) to the active memtable,
     /// reshaped if a concurrent ADD COLUMN changed the schema after
-    /// validation; returns their size.
-    fn push(&mut self, seq: u64, mut rows: PartitionedRows) -> Result<usize> {
-        let mut bytes = 0;
+    /// validation; returns their size and the bytes coalescing freed.
+    fn push(&mut self, seq: u64, mut rows: PartitionedRows) -> Result<(usize, usize)> {
         for (_, batch, _) in &mut rows {
             if batch.schema() != self.schema {
                 *batch = conform_to(&self.schema, batch, false)?;
+            } else if !Arc::ptr_eq(&batch.schema(), &self.schema) {
+                // Equal but separately allocated (one per request): share
+                // the table's.
+                *batch = batch.clone().with_schema(self.schema.clone())?;
             }
-            bytes += batch.get_array_memory_size();
         }
-        self.mem.push(seq, rows);
-        Ok(bytes)
+        self.mem.push(seq, rows)
     }
 
     fn set_def(&mut self, def: TableDef) -> Result<()> {

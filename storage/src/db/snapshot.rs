@@ -435,10 +435,16 @@ impl TableSnapshot {
                 (req.lo, req.hi),
                 early_fields,
             )? {
-                sources.push(MemBatch { seq, batch });
+                sources.push(MemBatch::new(seq, batch));
             }
         }
-        for m in &unit.mem {
+        // De-duplication needs each row's request: coalesced batches are
+        // read request by request there (zero-copy slices).
+        let mem: Vec<MemBatch> = match unit.dedup {
+            true => unit.mem.iter().flat_map(MemBatch::requests).collect(),
+            false => unit.mem.clone(),
+        };
+        for m in &mem {
             let batch = if req.latest_per_series {
                 let time_idx = self.def.time_index();
                 latest::newest_rows(&m.batch, &self.def.tag_indices(), time_idx)?
@@ -449,10 +455,7 @@ impl TableSnapshot {
             if batch.num_rows() == 0 {
                 continue;
             }
-            sources.push(MemBatch {
-                seq: m.seq,
-                batch: batch.project(&read)?,
-            });
+            sources.push(MemBatch::new(m.seq, batch.project(&read)?));
         }
         if !unit.dedup {
             return Ok(sources.into_iter().map(|s| s.batch).collect());
