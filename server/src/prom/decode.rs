@@ -285,10 +285,10 @@ impl<'l> SeriesChecker<'l> {
         let start = out.labels.len();
         let mut metric = None;
         for (i, (name, value)) in raw.iter().enumerate() {
-            let Ok(name_str) = std::str::from_utf8(name) else {
+            let Some(name_str) = utf8(name) else {
                 return Err(fail("a label name is not valid UTF-8".into()));
             };
-            let Ok(value_str) = std::str::from_utf8(value) else {
+            let Some(value_str) = utf8(value) else {
                 return Err(fail(format!(
                     "the value of label \"{name_str}\" is not valid UTF-8"
                 )));
@@ -738,6 +738,20 @@ pub fn is_metric_name(s: &str) -> bool {
     matches!(b.first(), Some(c) if c.is_ascii_alphabetic() || *c == b'_' || *c == b':')
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+}
+
+/// `b` as text if it is valid UTF-8. Hot path (every label of every
+/// remote-written series): label names and values are nearly always short
+/// ASCII, checked inline here instead of through a call to the general
+/// validator.
+#[inline]
+fn utf8(b: &[u8]) -> Option<&str> {
+    if b.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(b) })
+    } else {
+        std::str::from_utf8(b).ok()
+    }
 }
 
 /// `[a-zA-Z_][a-zA-Z0-9_]*`

@@ -410,6 +410,18 @@ fn wire_strategy() -> impl proptest::strategy::Strategy<Value = WriteRequest> {
 }
 
 proptest::proptest! {
+    /// The inline ASCII path of `utf8` agrees with the standard validator
+    /// on any bytes, mostly-ASCII ones included.
+    #[test]
+    fn utf8_agrees_with_the_standard_validator(
+        bytes in proptest::collection::vec(
+            proptest::prop_oneof![0x20u8..0x7f, proptest::prelude::any::<u8>()],
+            0..40,
+        ),
+    ) {
+        proptest::prop_assert_eq!(utf8(&bytes), std::str::from_utf8(&bytes).ok());
+    }
+
     /// The wire-format decoder (`parse_v1`) gives prost's result on valid
     /// and invalid requests, and on the same bytes damaged: a byte changed,
     /// cut short, or unknown fields appended (`fuzz_decode` asserts it).

@@ -15,7 +15,6 @@
 //! overwrite another column and remote read maps columns back exactly.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringBuilder, TimestampMicrosecondArray};
@@ -63,39 +62,55 @@ pub fn build_batches(
     parsed: &ParsedWrite<'_>,
     skip_label: Option<&str>,
 ) -> Result<Vec<TableBatch>, ArrowError> {
-    let mut order: Vec<&str> = Vec::new();
-    let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    // Series of one metric mostly arrive one after the other: the previous
+    // series' group is tried before the map.
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut index: hashbrown::HashMap<&str, usize> = hashbrown::HashMap::new();
+    let mut last: Option<(&str, usize)> = None;
     for (i, s) in parsed.series.iter().enumerate() {
         if parsed.samples(s).is_empty() {
             continue;
         }
-        groups
-            .entry(s.metric)
-            .or_insert_with(|| {
-                order.push(s.metric);
-                Vec::new()
-            })
-            .push(i);
+        let g = match last {
+            Some((metric, g)) if metric == s.metric => g,
+            _ => *index.entry(s.metric).or_insert_with(|| {
+                groups.push((s.metric, Vec::new()));
+                groups.len() - 1
+            }),
+        };
+        last = Some((s.metric, g));
+        groups[g].1.push(i);
     }
-    let mut out = Vec::with_capacity(order.len());
+    let mut out = Vec::with_capacity(groups.len());
     let mut names: Vec<&str> = Vec::new();
-    for metric in order {
-        let members = &groups[metric];
+    for (metric, members) in &groups {
+        // The union of the members' label names, sorted. Members mostly
+        // share one set of names: a member whose names equal the previous
+        // one's adds nothing.
         names.clear();
         let mut rows = 0;
+        let mut previous: &[(&str, &str)] = &[];
+        let mut mixed = false;
         for &i in members {
             let s = &parsed.series[i];
             rows += parsed.samples(s).len();
+            let labels = parsed.labels(s);
+            if same_names(labels, previous) {
+                continue;
+            }
+            mixed |= !previous.is_empty();
+            previous = labels;
             names.extend(
-                parsed
-                    .labels(s)
+                labels
                     .iter()
                     .map(|(n, _)| *n)
                     .filter(|n| Some(*n) != skip_label),
             );
         }
-        names.sort_unstable();
-        names.dedup();
+        if mixed {
+            names.sort_unstable();
+            names.dedup();
+        }
         let mut time = Vec::with_capacity(rows);
         let mut value = Vec::with_capacity(rows);
         let mut tags: Vec<StringBuilder> = names
@@ -110,6 +125,14 @@ pub fn build_batches(
             value.extend(samples.iter().map(|x| x.value));
             let n = samples.len();
             let labels = parsed.labels(s);
+            if skip_label.is_none() && same_names_as(labels, &names) {
+                for (c, (_, v)) in labels.iter().enumerate() {
+                    for _ in 0..n {
+                        tags[c].append_value(v);
+                    }
+                }
+                continue;
+            }
             let mut j = 0;
             for (c, name) in names.iter().enumerate() {
                 while labels.get(j).is_some_and(|(l, _)| l < name) {
@@ -151,6 +174,16 @@ pub fn build_batches(
         });
     }
     Ok(out)
+}
+
+/// Whether two label lists have the same names (values may differ).
+fn same_names(a: &[(&str, &str)], b: &[(&str, &str)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
+}
+
+/// Whether the names of `labels` are exactly `names`.
+fn same_names_as(labels: &[(&str, &str)], names: &[&str]) -> bool {
+    labels.len() == names.len() && labels.iter().zip(names).all(|(l, n)| l.0 == *n)
 }
 
 /// The definition of a new metric table with these tag columns.

@@ -106,3 +106,95 @@ fn new_tables_are_primary_key_metric_tables() {
         "table \"up\" exists but cannot store Prometheus samples: it has no DOUBLE PRECISION column \"value\""
     );
 }
+
+/// A row of the model: (time, value bits, label values by column name).
+type ModelRow = (i64, u64, Vec<(String, Option<String>)>);
+
+proptest::proptest! {
+    /// `build_batches` against a plain model: one table per metric in
+    /// order of first appearance, columns the sorted union of its series'
+    /// label names (the HA replica label left out), rows in request order
+    /// with NULL for an absent label; series of one metric with the same,
+    /// different or interleaved label sets.
+    #[test]
+    fn batches_match_a_model_of_the_request(
+        input in proptest::collection::vec(
+            (
+                0usize..3,
+                proptest::collection::btree_map(
+                    proptest::prop_oneof!["a", "b", "job", "replica"],
+                    "[a-c]{1,2}",
+                    0..4,
+                ),
+                proptest::collection::vec(proptest::prelude::any::<f64>(), 0..3),
+            ),
+            0..30,
+        ),
+        skip in proptest::option::of(proptest::prelude::Just("replica")),
+    ) {
+        let metrics = ["m0", "m1", "m2"];
+        let mut ts = Vec::new();
+        let mut model: Vec<(String, Vec<String>, Vec<(i64, u64, Vec<(String, String)>)>)> = Vec::new();
+        for (k, (m, labels, values)) in input.iter().enumerate() {
+            let mut pairs: Vec<(&str, &str)> = vec![("__name__", metrics[*m])];
+            pairs.extend(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+            let samples: Vec<(i64, f64)> =
+                values.iter().enumerate().map(|(j, v)| (NOW - 1000 * (k * 3 + j) as i64, *v)).collect();
+            ts.push(series(&pairs, &samples));
+            if samples.is_empty() {
+                continue;
+            }
+            let at = match model.iter().position(|t| t.0 == metrics[*m]) {
+                Some(at) => at,
+                None => {
+                    model.push((metrics[*m].to_string(), Vec::new(), Vec::new()));
+                    model.len() - 1
+                }
+            };
+            let kept: Vec<(String, String)> = labels
+                .iter()
+                .filter(|(n, _)| Some(n.as_str()) != skip)
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            for (n, _) in &kept {
+                if !model[at].1.contains(n) {
+                    model[at].1.push(n.clone());
+                }
+            }
+            for (t, v) in &samples {
+                model[at].2.push((t * 1000, v.to_bits(), kept.clone()));
+            }
+        }
+        let msg = WriteMessage::V1(WriteRequest { timeseries: ts, metadata: vec![] });
+        let parsed = parse(&msg, &Limits::default(), NOW).unwrap();
+        let out = build_batches(&parsed, skip).unwrap();
+        proptest::prop_assert_eq!(out.len(), model.len());
+        for (got, (metric, mut columns, rows)) in out.iter().zip(model) {
+            columns.sort();
+            proptest::prop_assert_eq!(&got.table, &metric);
+            proptest::prop_assert_eq!(&got.label_columns, &columns);
+            let b = &got.batch;
+            let time = b.column(0).as_primitive::<TimestampMicrosecondType>();
+            let value = b.column(1).as_primitive::<Float64Type>();
+            let mut got_rows: Vec<ModelRow> = Vec::new();
+            for i in 0..b.num_rows() {
+                let tags = columns
+                    .iter()
+                    .map(|c| (c.clone(), strings(b, c)[i].clone()))
+                    .collect();
+                got_rows.push((time.value(i), value.value(i).to_bits(), tags));
+            }
+            let want: Vec<ModelRow> = rows
+                .into_iter()
+                .map(|(t, v, labels)| {
+                    let tags = columns
+                        .iter()
+                        .map(|c| (c.clone(), labels.iter().find(|(n, _)| n == c).map(|(_, v)| v.clone())))
+                        .collect();
+                    (t, v, tags)
+                })
+                .collect();
+            proptest::prop_assert_eq!(got_rows, want);
+        }
+    }
+}
