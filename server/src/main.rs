@@ -172,6 +172,7 @@ fn main() -> ExitCode {
         }
         Command::Export(args) => exit(lynxstore::bulk::export(args)),
         Command::Serve(args) => {
+            lynxstore::alloc::no_transparent_huge_pages();
             let config = match args.into_config() {
                 Ok(c) => c,
                 Err(e) => {
