@@ -110,6 +110,10 @@ fn new_tables_are_primary_key_metric_tables() {
 /// A row of the model: (time, value bits, label values by column name).
 type ModelRow = (i64, u64, Vec<(String, Option<String>)>);
 
+/// A table of the model: (metric, label names, rows as (time, value bits,
+/// the row's labels)).
+type ModelTable = (String, Vec<String>, Vec<(i64, u64, Vec<(String, String)>)>);
+
 proptest::proptest! {
     /// `build_batches` against a plain model: one table per metric in
     /// order of first appearance, columns the sorted union of its series'
@@ -134,7 +138,7 @@ proptest::proptest! {
     ) {
         let metrics = ["m0", "m1", "m2"];
         let mut ts = Vec::new();
-        let mut model: Vec<(String, Vec<String>, Vec<(i64, u64, Vec<(String, String)>)>)> = Vec::new();
+        let mut model: Vec<ModelTable> = Vec::new();
         for (k, (m, labels, values)) in input.iter().enumerate() {
             let mut pairs: Vec<(&str, &str)> = vec![("__name__", metrics[*m])];
             pairs.extend(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())));
