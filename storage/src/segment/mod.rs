@@ -23,6 +23,8 @@
 mod read;
 pub(crate) mod write;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::schema::ColumnDef;
@@ -78,9 +80,15 @@ pub struct BlobRef {
 /// A series: its tag values (in the order of the table's tag columns), its
 /// row range in the file and its time bounds. The last row of the series is
 /// its latest point.
+///
+/// Every open segment keeps its directory in memory, so a series costs
+/// memory per segment: tag values are shared `Arc<str>`s, one per distinct
+/// value of the segment (interned when the footer is read), in a boxed
+/// slice. For node_exporter-like series (four tags) that is about 110
+/// bytes per series instead of about 300 with a `String` per value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesEntry {
-    pub tags: Vec<Option<String>>,
+    pub tags: Box<[Option<Arc<str>>]>,
     pub start: u64,
     pub end: u64,
     pub first_time: i64,

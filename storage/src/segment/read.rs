@@ -1,6 +1,7 @@
 //! Opening a segment file with mmap and decoding the columns and chunks a
 //! reader asks for.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,9 @@ use lynx_compression::{
 };
 use memmap2::Mmap;
 
-use super::{BlobRef, Footer, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC};
+use super::{
+    BlobRef, Footer, SeriesEntry, FORMAT_VERSION, HEAD_LEN, HEAD_MAGIC, TAIL_LEN, TAIL_MAGIC,
+};
 use crate::db::FieldFilter;
 use crate::schema::ColumnRole;
 
@@ -564,6 +567,20 @@ fn block_runs(part: Range<usize>, block_ok: Option<&[bool]>) -> Vec<Range<usize>
     runs
 }
 
+/// Makes equal tag values of the series directory share one allocation
+/// (JSON decoding gives each its own).
+fn intern_tags(series: &mut [SeriesEntry]) {
+    let mut seen: HashSet<Arc<str>> = HashSet::new();
+    for value in series.iter_mut().flat_map(|s| s.tags.iter_mut().flatten()) {
+        match seen.get(&**value) {
+            Some(shared) => *value = shared.clone(),
+            None => {
+                seen.insert(value.clone());
+            }
+        }
+    }
+}
+
 fn parse(bytes: &[u8]) -> std::result::Result<Footer, String> {
     if bytes.len() < HEAD_LEN + TAIL_LEN {
         return Err(format!("{} bytes is too short for a segment", bytes.len()));
@@ -590,8 +607,9 @@ fn parse(bytes: &[u8]) -> std::result::Result<Footer, String> {
     if crc32fast::hash(footer_bytes) != footer_crc {
         return Err("footer checksum mismatch".into());
     }
-    let footer: Footer =
+    let mut footer: Footer =
         serde_json::from_slice(footer_bytes).map_err(|e| format!("unreadable footer: {e}"))?;
+    intern_tags(&mut footer.series);
     let mut rows = 0u64;
     for chunk in &footer.chunks {
         if chunk.columns.len() != footer.columns.len() {
@@ -642,5 +660,21 @@ mod tests {
             prop_assert!(runs.iter().all(|r| !r.is_empty()));
             prop_assert!(runs.windows(2).all(|w| w[0].end < w[1].start));
         }
+    }
+
+    /// Equal tag values of a directory share one allocation after reading,
+    /// and the directory's JSON is the one older files carry.
+    #[test]
+    fn equal_tag_values_share_one_allocation_in_the_same_format() {
+        let json = r#"[{"tags":["node","a",null],"start":0,"end":2,"first_time":1,"last_time":2},{"tags":["node","b",null],"start":2,"end":3,"first_time":1,"last_time":1}]"#;
+        let mut series: Vec<SeriesEntry> = serde_json::from_str(json).unwrap();
+        let job = |s: &[SeriesEntry], i: usize| s[i].tags[0].clone().unwrap();
+        assert!(!Arc::ptr_eq(&job(&series, 0), &job(&series, 1)));
+        intern_tags(&mut series);
+        assert!(Arc::ptr_eq(&job(&series, 0), &job(&series, 1)));
+        assert_eq!(series[0].tags[1].as_deref(), Some("a"));
+        assert_eq!(series[1].tags[1].as_deref(), Some("b"));
+        assert_eq!(series[1].tags[2], None);
+        assert_eq!(serde_json::to_string(&series).unwrap(), json);
     }
 }

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::{cast, concat, concat_batches};
@@ -310,13 +311,13 @@ fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
 }
 
 /// The tag values of `row` (NULL, and None for non-text tags).
-fn tag_values(tags: &[ArrayRef], row: usize) -> Vec<Option<String>> {
+fn tag_values(tags: &[ArrayRef], row: usize) -> Box<[Option<Arc<str>>]> {
     tags.iter()
         .map(|col| {
             col.as_any()
                 .downcast_ref::<StringArray>()
                 .filter(|s| s.is_valid(row))
-                .map(|s| s.value(row).to_string())
+                .map(|s| Arc::from(s.value(row)))
         })
         .collect()
 }

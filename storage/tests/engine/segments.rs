@@ -58,7 +58,17 @@ fn flush_writes_one_segment_per_partition_trims_the_wal_and_reopens() {
         // Rows inside a segment are sorted by (tags, time).
         let snap = db.snapshot("cpu").unwrap();
         let seg = &snap.segments()[0];
-        let series: Vec<_> = seg.footer().series.iter().map(|s| s.tags.clone()).collect();
+        let series: Vec<Vec<Option<String>>> = seg
+            .footer()
+            .series
+            .iter()
+            .map(|s| {
+                s.tags
+                    .iter()
+                    .map(|t| t.as_deref().map(String::from))
+                    .collect()
+            })
+            .collect();
         assert_eq!(
             series,
             vec![
