@@ -481,12 +481,15 @@ impl Database {
     /// Adds a logged batch to its table's memtable and wakes the background
     /// flusher when memtables outgrow `flush_bytes`.
     fn push(&self, table: &Table, seq: u64, batch: RecordBatch) -> Result<()> {
-        let (bytes, freed) = table.push(seq, batch)?;
-        let total = self.mem_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if freed > 0 {
-            self.mem_bytes.fetch_sub(freed, Ordering::Relaxed);
-        }
-        if total >= self.flush_bytes && total - bytes < self.flush_bytes {
+        let (added, freed) = table.push(seq, batch)?;
+        // One update of the net change, never below zero (a concurrent
+        // recount may already include it).
+        let net = |v: usize| (v + added).saturating_sub(freed);
+        let before = self
+            .mem_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(net(v)))
+            .unwrap_or_default();
+        if net(before) >= self.flush_bytes && before < self.flush_bytes {
             let (lock, cond) = &self.wake;
             *lock.lock() = true;
             cond.notify_all();

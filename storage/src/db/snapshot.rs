@@ -440,11 +440,14 @@ impl TableSnapshot {
         }
         // De-duplication needs each row's request: coalesced batches are
         // read request by request there (zero-copy slices).
-        let mem: Vec<MemBatch> = match unit.dedup {
-            true => unit.mem.iter().flat_map(MemBatch::requests).collect(),
-            false => unit.mem.clone(),
+        let requests: Vec<MemBatch>;
+        let mem: &[MemBatch] = if unit.dedup {
+            requests = unit.mem.iter().flat_map(MemBatch::requests).collect();
+            &requests
+        } else {
+            &unit.mem
         };
-        for m in &mem {
+        for m in mem {
             let batch = if req.latest_per_series {
                 let time_idx = self.def.time_index();
                 latest::newest_rows(&m.batch, &self.def.tag_indices(), time_idx)?
