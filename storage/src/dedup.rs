@@ -22,8 +22,13 @@ pub fn dedup_last_write_wins(key_idx: &[usize], batches: &[MemBatch]) -> Result<
     if batches.is_empty() {
         return Ok(Vec::new());
     }
-    let schema = batches[0].batch.schema();
-    let all = concat_batches(&schema, batches.iter().map(|b| &b.batch))?;
+    let schema = batches[0].schema();
+    let plain = batches
+        .iter()
+        .map(MemBatch::batch)
+        .collect::<Result<Vec<_>>>()?;
+    let all = concat_batches(&schema, &plain)?;
+    drop(plain);
     let mut seqs = Vec::with_capacity(all.num_rows());
     for b in batches {
         b.extend_seqs(&mut seqs);

@@ -20,6 +20,7 @@ pub mod catalog;
 mod conform;
 mod db;
 mod dedup;
+mod dict;
 pub mod error;
 mod manifest;
 mod memtable;

@@ -22,11 +22,12 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use arrow::array::{BooleanArray, RecordBatch};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::{concat_batches, filter_record_batch};
 use arrow::datatypes::SchemaRef;
 
 use crate::conform::conform_to;
+use crate::dict;
 use crate::error::Result;
 use crate::segment::write::times;
 
@@ -38,10 +39,17 @@ const COALESCE_BATCHES: usize = 64;
 
 /// Rows of one or more requests. `seq` is the (newest) request's WAL
 /// sequence number; the rows of a coalesced batch carry their own.
+///
+/// Batches of `COALESCE_ROWS` rows or more (coalesced or written whole) are
+/// kept compact: their repetitive string columns dictionary-encoded
+/// ([`crate::dict`]). [`MemBatch::batch`] gives the rows in the table's types.
 #[derive(Debug, Clone)]
 pub struct MemBatch {
     pub seq: u64,
-    pub batch: RecordBatch,
+    /// The rows; in a compact batch some `Utf8` columns are dictionaries.
+    rows: RecordBatch,
+    /// The table's schema of a compact batch (`rows` has its own).
+    table_schema: Option<SchemaRef>,
     /// For a coalesced batch: (sequence number, rows) of each request, in
     /// row order, sequence numbers ascending. `None`: every row has `seq`.
     pub runs: Option<Arc<[(u64, u32)]>>,
@@ -51,15 +59,66 @@ impl MemBatch {
     pub fn new(seq: u64, batch: RecordBatch) -> MemBatch {
         MemBatch {
             seq,
-            batch,
+            rows: batch,
+            table_schema: None,
             runs: None,
         }
+    }
+
+    /// Dictionary-encodes the string columns that shrink by it.
+    fn compacted(mut self) -> MemBatch {
+        if self.table_schema.is_none() {
+            if let Some(rows) = dict::compact(&self.rows) {
+                self.table_schema = Some(self.rows.schema());
+                self.rows = rows;
+            }
+        }
+        self
+    }
+
+    /// The rows in the table's schema (zero-copy unless compact).
+    pub fn batch(&self) -> Result<RecordBatch> {
+        match &self.table_schema {
+            None => Ok(self.rows.clone()),
+            Some(schema) => dict::expand(schema, &self.rows),
+        }
+    }
+
+    /// Column `i` in its table type.
+    pub fn column(&self, i: usize) -> Result<ArrayRef> {
+        match &self.table_schema {
+            None => Ok(self.rows.column(i).clone()),
+            Some(schema) => dict::expand_column(schema.field(i).data_type(), self.rows.column(i)),
+        }
+    }
+
+    /// The rows as stored: columns other than strings are always in their
+    /// table types (for time bounds without expanding).
+    pub fn stored(&self) -> &RecordBatch {
+        &self.rows
+    }
+
+    /// The table's schema of the rows.
+    pub fn schema(&self) -> SchemaRef {
+        match &self.table_schema {
+            None => self.rows.schema(),
+            Some(schema) => schema.clone(),
+        }
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.rows.num_rows()
+    }
+
+    /// Bytes held by the rows.
+    pub fn memory_size(&self) -> usize {
+        self.rows.get_array_memory_size()
     }
 
     /// Appends the sequence number of every row to `out`.
     pub fn extend_seqs(&self, out: &mut Vec<u64>) {
         match &self.runs {
-            None => out.extend(std::iter::repeat_n(self.seq, self.batch.num_rows())),
+            None => out.extend(std::iter::repeat_n(self.seq, self.num_rows())),
             Some(runs) => {
                 for &(seq, rows) in runs.iter() {
                     out.extend(std::iter::repeat_n(seq, rows as usize));
@@ -68,7 +127,8 @@ impl MemBatch {
         }
     }
 
-    /// The rows of each request as its own batch (zero-copy slices).
+    /// The rows of each request as its own batch (zero-copy slices, compact
+    /// if this batch is).
     pub fn requests(&self) -> Vec<MemBatch> {
         let Some(runs) = &self.runs else {
             return vec![self.clone()];
@@ -76,22 +136,27 @@ impl MemBatch {
         let mut offset = 0;
         runs.iter()
             .map(|&(seq, rows)| {
-                let b = MemBatch::new(seq, self.batch.slice(offset, rows as usize));
+                let b = MemBatch {
+                    seq,
+                    rows: self.rows.slice(offset, rows as usize),
+                    table_schema: self.table_schema.clone(),
+                    runs: None,
+                };
                 offset += rows as usize;
                 b
             })
             .collect()
     }
 
-    /// One batch of `batches` (uncoalesced, same schema), ordered by
+    /// One compact batch of `batches` (uncoalesced, same schema), ordered by
     /// sequence number so that later rows stay newer.
     fn coalesce(mut batches: Vec<MemBatch>) -> Result<MemBatch> {
         batches.sort_by_key(|b| b.seq); // stable: one request's pieces keep their order
-        let schema = batches[0].batch.schema();
-        let batch = concat_batches(&schema, batches.iter().map(|b| &b.batch))?;
+        let schema = batches[0].rows.schema();
+        let batch = concat_batches(&schema, batches.iter().map(|b| &b.rows))?;
         let mut runs: Vec<(u64, u32)> = Vec::with_capacity(batches.len());
         for b in &batches {
-            let rows = b.batch.num_rows() as u32;
+            let rows = b.num_rows() as u32;
             match runs.last_mut() {
                 Some((seq, n)) if *seq == b.seq => *n += rows,
                 _ => runs.push((b.seq, rows)),
@@ -99,9 +164,11 @@ impl MemBatch {
         }
         Ok(MemBatch {
             seq: batches.last().map_or(0, |b| b.seq),
-            batch,
+            rows: batch,
+            table_schema: None,
             runs: Some(runs.into()),
-        })
+        }
+        .compacted())
     }
 }
 
@@ -131,41 +198,53 @@ impl Default for MemPartition {
 }
 
 impl MemPartition {
-    /// Adds a batch; returns the bytes freed by coalescing.
-    fn push(&mut self, seq: u64, batch: RecordBatch, (lo, hi): (i64, i64)) -> Result<usize> {
+    /// Adds a batch; returns (bytes added, bytes freed), coalescing and
+    /// compaction included.
+    fn push(
+        &mut self,
+        seq: u64,
+        batch: RecordBatch,
+        (lo, hi): (i64, i64),
+    ) -> Result<(usize, usize)> {
         self.min_time = self.min_time.min(lo);
         self.max_time = self.max_time.max(hi);
         let rows = batch.num_rows();
         if rows >= COALESCE_ROWS {
-            let freed = self.coalesce_small()?;
-            self.batches.push(MemBatch::new(seq, batch));
+            let (grown, freed) = self.coalesce_small()?;
+            let large = MemBatch::new(seq, batch).compacted();
+            let added = grown + large.memory_size();
+            self.batches.push(large);
             self.small_from = self.batches.len();
-            return Ok(freed);
+            return Ok((added, freed));
         }
+        let added = batch.get_array_memory_size();
         self.batches.push(MemBatch::new(seq, batch));
         self.small_rows += rows;
         if self.small_rows >= COALESCE_ROWS
             || self.batches.len() - self.small_from >= COALESCE_BATCHES
         {
-            return self.coalesce_small();
+            let (grown, freed) = self.coalesce_small()?;
+            return Ok((added + grown, freed));
         }
-        Ok(0)
+        Ok((added, 0))
     }
 
-    /// Replaces the trailing small batches by one; returns the bytes freed.
-    fn coalesce_small(&mut self) -> Result<usize> {
+    /// Replaces the trailing small batches by one compact batch; returns
+    /// (bytes grown, bytes freed): one of them is zero.
+    fn coalesce_small(&mut self) -> Result<(usize, usize)> {
         let small = self.batches.len() - self.small_from;
-        let mut freed = 0;
+        let mut delta = (0, 0);
         if small >= 2 {
             let tail = self.batches.split_off(self.small_from);
-            let before: usize = tail.iter().map(|b| b.batch.get_array_memory_size()).sum();
+            let before: usize = tail.iter().map(MemBatch::memory_size).sum();
             let merged = MemBatch::coalesce(tail)?;
-            freed = before.saturating_sub(merged.batch.get_array_memory_size());
+            let after = merged.memory_size();
+            delta = (after.saturating_sub(before), before.saturating_sub(after));
             self.batches.push(merged);
         }
         self.small_from = self.batches.len();
         self.small_rows = 0;
-        Ok(freed)
+        Ok(delta)
     }
 
     /// Adds the rows of `other` (newer than this partition's) at the end.
@@ -240,13 +319,11 @@ impl Memtable {
     pub fn push(&mut self, seq: u64, rows: PartitionedRows) -> Result<(usize, usize)> {
         let (mut added, mut freed) = (0, 0);
         for (partition, batch, bounds) in rows {
-            added += batch.get_array_memory_size();
             self.rows += batch.num_rows();
-            freed += self
-                .parts
-                .entry(partition)
-                .or_default()
-                .push(seq, batch, bounds)?;
+            let part = self.parts.entry(partition).or_default();
+            let (a, f) = part.push(seq, batch, bounds)?;
+            added += a;
+            freed += f;
         }
         self.bytes = (self.bytes + added).saturating_sub(freed);
         Ok((added, freed))
@@ -278,7 +355,15 @@ impl Memtable {
     pub fn reshape(&mut self, schema: &SchemaRef) -> Result<()> {
         for part in self.parts.values_mut() {
             for b in &mut part.batches {
-                b.batch = conform_to(schema, &b.batch, false)?;
+                let plain = MemBatch {
+                    rows: conform_to(schema, &b.batch()?, false)?,
+                    table_schema: None,
+                    ..b.clone()
+                };
+                *b = match b.table_schema {
+                    Some(_) => plain.compacted(),
+                    None => plain,
+                };
             }
         }
         Ok(())
@@ -295,7 +380,8 @@ impl Memtable {
         for (partition, part) in std::mem::take(&mut self.parts) {
             // Request by request, so coalesced rows keep their sequence numbers.
             for b in part.batches.iter().flat_map(MemBatch::requests) {
-                let batch = keep(&b.batch)?.unwrap_or(b.batch);
+                let plain = b.batch()?;
+                let batch = keep(&plain)?.unwrap_or(plain);
                 if batch.num_rows() == 0 {
                     continue;
                 }
@@ -323,7 +409,7 @@ mod tests {
     };
     use proptest::prelude::*;
 
-    use super::{split_by_partition, Memtable};
+    use super::{split_by_partition, MemBatch, Memtable};
     use crate::dedup::dedup_last_write_wins;
 
     fn batch(times: &[i64]) -> RecordBatch {
@@ -450,24 +536,40 @@ mod tests {
             let parts = mem.partitions();
             prop_assert_eq!(parts.len(), 1);
             let part = parts.values().next().unwrap();
-            let total: usize = part.batches.iter().map(|b| b.batch.get_array_memory_size()).sum();
+            let total: usize = part.batches.iter().map(MemBatch::memory_size).sum();
             prop_assert_eq!(mem.bytes(), total);
+            // Coalesced and large batches keep their three tag values as a
+            // dictionary (from 6 rows on it is always the smaller form).
+            for b in &part.batches {
+                let compact = matches!(b.stored().column(0).data_type(), DataType::Dictionary(..));
+                let coalesced = b.num_rows() >= super::COALESCE_ROWS || b.runs.is_some();
+                prop_assert!(coalesced || !compact);
+                prop_assert!(compact || !coalesced || b.num_rows() < 6);
+            }
             // At most 63 trailing small batches stay uncoalesced.
             prop_assert!(part.batches.len() <= requests.len() / 64 + 63 + 2 * big.len() + 1);
             // Every request's rows, back under its own number.
-            let mut back: Vec<(u64, Vec<i64>)> = part
+            let mut back: Vec<(u64, Vec<String>, Vec<i64>)> = part
                 .batches
                 .iter()
                 .flat_map(|b| b.requests())
-                .map(|b| (b.seq, b.batch.column(2).as_primitive::<Int64Type>().values().to_vec()))
+                .map(|b| {
+                    let rows = b.batch().unwrap();
+                    let tags = rows.column(0).as_string::<i32>();
+                    let tags: Vec<String> = tags.iter().map(|t| t.unwrap().to_string()).collect();
+                    (b.seq, tags, rows.column(2).as_primitive::<Int64Type>().values().to_vec())
+                })
                 .collect();
-            back.sort_by_key(|(seq, _)| *seq);
-            let mut want: Vec<(u64, Vec<i64>)> = requests
+            back.sort_by_key(|(seq, _, _)| *seq);
+            let mut want: Vec<(u64, Vec<String>, Vec<i64>)> = requests
                 .iter()
                 .zip(&seqs)
-                .map(|(rows, &seq)| (seq, rows.iter().map(|r| r.2).collect()))
+                .map(|(rows, &seq)| {
+                    let tags = rows.iter().map(|r| format!("h{}", r.0)).collect();
+                    (seq, tags, rows.iter().map(|r| r.2).collect())
+                })
                 .collect();
-            want.sort_by_key(|(seq, _)| *seq);
+            want.sort_by_key(|(seq, _, _)| *seq);
             prop_assert_eq!(back, want);
             let out = dedup_last_write_wins(&[0, 1], &part.batches).unwrap();
             let mut got = Vec::new();

@@ -228,13 +228,13 @@ pub(super) fn sort_and_partition(
     let Some(first) = batches.first() else {
         return Ok(Vec::new());
     };
-    let schema = first.batch.schema();
+    let schema = first.schema();
     let sources: Vec<RecordBatch> = if def.options.primary_key {
         let mut key = def.tag_indices();
         key.push(def.time_index());
         dedup_last_write_wins(&key, batches)?
     } else {
-        batches.iter().map(|b| b.batch.clone()).collect()
+        batches.iter().map(MemBatch::batch).collect::<Result<_>>()?
     };
     let rows: usize = sources.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {

@@ -208,9 +208,9 @@ impl TableSnapshot {
             }
         }
         for m in self.mem.values().flat_map(|p| &p.batches) {
-            let array = m.batch.column(column);
+            let array = m.column(column)?;
             stats.null_count += array.null_count();
-            let Some((min, max)) = array_min_max(array)? else {
+            let Some((min, max)) = array_min_max(&array)? else {
                 return Ok(None);
             };
             stats.merge(min, max);
@@ -317,7 +317,9 @@ impl TableSnapshot {
                 let batches = part
                     .batches
                     .iter()
-                    .filter(|m| batch_overlaps(&m.batch, time_idx, req.lo, req.hi).unwrap_or(true))
+                    .filter(|m| {
+                        batch_overlaps(m.stored(), time_idx, req.lo, req.hi).unwrap_or(true)
+                    })
                     .cloned()
                     .collect();
                 (*partition, batches)
@@ -344,7 +346,7 @@ impl TableSnapshot {
             }
             for (partition, batches) in mem {
                 let unit = by_partition.entry(partition).or_insert_with(empty);
-                unit.rows += batches.iter().map(|m| m.batch.num_rows()).sum::<usize>();
+                unit.rows += batches.iter().map(MemBatch::num_rows).sum::<usize>();
                 unit.mem.extend(batches);
             }
             for mut unit in by_partition.into_values() {
@@ -374,7 +376,7 @@ impl TableSnapshot {
         let mut group: Vec<MemBatch> = Vec::new();
         let mut group_rows = 0;
         for m in mem.into_iter().flat_map(|(_, batches)| batches) {
-            group_rows += m.batch.num_rows();
+            group_rows += m.num_rows();
             group.push(m);
             if group_rows >= 1 << 16 {
                 units.push(ScanUnit {
@@ -450,9 +452,9 @@ impl TableSnapshot {
         for m in mem {
             let batch = if req.latest_per_series {
                 let time_idx = self.def.time_index();
-                latest::newest_rows(&m.batch, &self.def.tag_indices(), time_idx)?
+                latest::newest_rows(&m.batch()?, &self.def.tag_indices(), time_idx)?
             } else {
-                m.batch.clone()
+                m.batch()?
             };
             let batch = self.apply_filters(batch, req, early_fields)?;
             if batch.num_rows() == 0 {
@@ -461,7 +463,7 @@ impl TableSnapshot {
             sources.push(MemBatch::new(m.seq, batch.project(&read)?));
         }
         if !unit.dedup {
-            return Ok(sources.into_iter().map(|s| s.batch).collect());
+            return sources.iter().map(MemBatch::batch).collect();
         }
         let keep: Vec<usize> = (0..wanted.len()).collect();
         let mut out = Vec::new();

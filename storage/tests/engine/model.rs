@@ -13,7 +13,9 @@ const HOUR: i64 = 3_600_000_000;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write(Vec<(i64, u8, i32)>),
+    /// Rows, written this many times (value + 1 each time): a burst of
+    /// small writes is coalesced into compact memtable batches.
+    Write(Vec<(i64, u8, i32)>, i32),
     Flush,
     Compact,
     Delete(i64, i64),
@@ -24,7 +26,8 @@ fn op() -> impl Strategy<Value = Op> {
     // Times span three daily partitions, on a coarse grid so keys repeat.
     let row = (0i64..72, 0u8..3, -5i32..5).prop_map(|(h, host, v)| (h * HOUR, host, v));
     prop_oneof![
-        4 => prop::collection::vec(row, 1..12).prop_map(Op::Write),
+        4 => prop::collection::vec(row.clone(), 1..12).prop_map(|rs| Op::Write(rs, 1)),
+        1 => prop::collection::vec(row, 1..12).prop_map(|rs| Op::Write(rs, 70)),
         2 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => (0i64..72, 1i64..30).prop_map(|(h, len)| Op::Delete(h * HOUR, (h + len) * HOUR)),
@@ -59,18 +62,20 @@ proptest! {
         let mut keyed: BTreeMap<(String, i64), u64> = BTreeMap::new();
         for op in ops {
             match op {
-                Op::Write(rs) => {
+                Op::Write(rs, times) => {
                     let hosts = ["h0", "h1", "h2"];
-                    let rs: Vec<(i64, &str, Option<f64>)> = rs
-                        .iter()
-                        .map(|(t, h, v)| (*t, hosts[*h as usize], Some(f64::from(*v))))
-                        .collect();
-                    db.write("append", &batch(&rs)).unwrap();
-                    db.write("keyed", &batch(&rs)).unwrap();
-                    for (t, h, v) in rs {
-                        let bits = v.unwrap().to_bits();
-                        append.push((t, Some(h.to_string()), Some(bits)));
-                        keyed.insert((h.to_string(), t), bits);
+                    for k in 0..times {
+                        let rs: Vec<(i64, &str, Option<f64>)> = rs
+                            .iter()
+                            .map(|(t, h, v)| (*t, hosts[*h as usize], Some(f64::from(*v + k))))
+                            .collect();
+                        db.write("append", &batch(&rs)).unwrap();
+                        db.write("keyed", &batch(&rs)).unwrap();
+                        for (t, h, v) in rs {
+                            let bits = v.unwrap().to_bits();
+                            append.push((t, Some(h.to_string()), Some(bits)));
+                            keyed.insert((h.to_string(), t), bits);
+                        }
                     }
                 }
                 Op::Flush => db.flush().unwrap(),
