@@ -173,6 +173,7 @@ fn main() -> ExitCode {
         Command::Export(args) => exit(lynxstore::bulk::export(args)),
         Command::Serve(args) => {
             lynxstore::alloc::no_transparent_huge_pages();
+            lynxstore::alloc::purge_freed_memory_after(lynxstore::alloc::SERVE_PURGE_DELAY_MS);
             let config = match args.into_config() {
                 Ok(c) => c,
                 Err(e) => {

@@ -71,6 +71,7 @@ async fn serve(config: Config) -> Result<(), String> {
             flush_bytes: config.flush_bytes,
             flush_age: Duration::from_secs(config.flush_age_secs),
             max_memtable_bytes: config.memory_limit_bytes,
+            release_memory: Some(crate::alloc::release_freed_memory),
             ..Default::default()
         };
         let dir = config.data_dir.clone();

@@ -48,7 +48,9 @@ impl Database {
     /// Flushes every memtable to segments and trims the WAL.
     pub fn flush(&self) -> Result<()> {
         let _maintenance = self.maintenance.lock();
-        self.flush_locked()
+        let flushed = self.flush_locked();
+        self.release_memory();
+        flushed
     }
 
     /// `flush` with the maintenance lock already held.

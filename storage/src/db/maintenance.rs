@@ -167,6 +167,9 @@ impl Database {
                 self.metrics.compactions.fetch_add(1, Ordering::Relaxed);
             }
         }
+        if done > 0 {
+            self.release_memory();
+        }
         Ok(done)
     }
 

@@ -68,6 +68,10 @@ pub struct DatabaseOptions {
     pub max_memtable_bytes: usize,
     /// Compaction merges a partition once it has this many segments.
     pub compaction_min_segments: usize,
+    /// Called after a flush or a compaction has dropped its working memory:
+    /// the server hands the freed pages back to the OS through its
+    /// allocator, which would otherwise keep them until it next runs short.
+    pub release_memory: Option<fn()>,
 }
 
 impl Default for DatabaseOptions {
@@ -80,6 +84,7 @@ impl Default for DatabaseOptions {
             flush_age: Duration::from_secs(60),
             max_memtable_bytes: 512 << 20,
             compaction_min_segments: 4,
+            release_memory: None,
         }
     }
 }
@@ -140,6 +145,7 @@ pub struct Database {
     flush_age: Duration,
     max_memtable_bytes: usize,
     compaction_min_segments: usize,
+    release_memory: Option<fn()>,
     _lock: File,
 }
 
@@ -220,6 +226,7 @@ impl Database {
             flush_age: options.flush_age,
             max_memtable_bytes: options.max_memtable_bytes,
             compaction_min_segments: options.compaction_min_segments.max(2),
+            release_memory: options.release_memory,
             _lock: lock,
         };
         // Deletes logged after the last flush may not have reached the
@@ -243,6 +250,13 @@ impl Database {
     /// Bytes held by all memtables (active and being flushed).
     pub fn memtable_bytes(&self) -> usize {
         self.mem_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Runs the `release_memory` hook, if any.
+    fn release_memory(&self) {
+        if let Some(release) = self.release_memory {
+            release();
+        }
     }
 
     fn recount_mem_bytes(&self) {
@@ -506,7 +520,9 @@ impl Database {
         self.metrics.write_stalls.fetch_add(1, Ordering::Relaxed);
         let _maintenance = self.maintenance.lock();
         if self.memtable_bytes() >= self.max_memtable_bytes {
-            self.flush_locked()?;
+            let flushed = self.flush_locked();
+            self.release_memory();
+            flushed?;
         }
         Ok(())
     }

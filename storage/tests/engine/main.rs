@@ -149,3 +149,34 @@ fn delete_time_range_removes_only_that_range_and_is_replayed() {
     let times: Vec<i64> = rows(&db, "cpu").iter().map(|r| r.0).collect();
     assert_eq!(times, vec![10, 25, 30]);
 }
+
+static RELEASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn count_release() {
+    RELEASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The server hands freed pages back to the OS after each flush and each
+/// compaction that merged something.
+#[test]
+fn memory_is_released_after_flushes_and_compactions() {
+    let released = || RELEASES.load(std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let options = lynx_storage::DatabaseOptions {
+        release_memory: Some(count_release),
+        ..Default::default()
+    };
+    let db = Database::open_with(dir.path(), options).unwrap();
+    db.create_table(cpu_def("a", false), false).unwrap();
+    assert_eq!(released(), 0);
+    db.write("a", &batch(&[(1, "h1", Some(1.0))])).unwrap();
+    db.flush().unwrap();
+    assert_eq!(released(), 1);
+    db.write("a", &batch(&[(2, "h1", Some(2.0))])).unwrap();
+    db.flush().unwrap();
+    assert_eq!(db.compact(2).unwrap(), 1);
+    assert_eq!(released(), 3);
+    assert_eq!(db.compact(2).unwrap(), 0);
+    assert_eq!(released(), 3);
+    assert_eq!(rows(&db, "a").len(), 2);
+}
