@@ -40,7 +40,8 @@ pub fn purge_freed_memory_at_once() {
 /// The purge delay of `serve`, in milliseconds. After 100k remote-write
 /// series (rw_load, 2M samples) RSS was 202-206 MiB with 100 ms and
 /// 170-177 MiB with 10 ms; with no delay a grouped scan ran 40 % slower
-/// (its buffers were faulted in afresh each time), with 10 ms about 5 %.
+/// (its buffers were faulted in afresh each time), with 10 ms about 5 %;
+/// a CSV COPY of 8.64 M rows 7-20 % (docs/benchmarks.md).
 pub const SERVE_PURGE_DELAY_MS: std::ffi::c_long = 10;
 
 /// Makes mimalloc return freed pages to the OS `ms` milliseconds after they
