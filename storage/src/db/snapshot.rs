@@ -8,11 +8,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type, SchemaRef};
+use arrow::datatypes::{DataType, Int64Type, SchemaRef, UInt16Type};
 use lynx_compression::{Predicate, Scalar};
 
 use super::latest;
 use crate::dedup::dedup_last_write_wins;
+use crate::dict;
 use crate::error::{Result, StorageError};
 use crate::memtable::{MemBatch, MemPartition};
 use crate::schema::TableDef;
@@ -449,18 +450,23 @@ impl TableSnapshot {
         } else {
             &unit.mem
         };
+        let read_schema = Arc::new(self.schema.project(&read)?);
         for m in mem {
+            // Compact batches are filtered as stored (tag filters match the
+            // dictionary values once), and only the rows and columns read
+            // are expanded to the table's types.
             let batch = if req.latest_per_series {
                 let time_idx = self.def.time_index();
                 latest::newest_rows(&m.batch()?, &self.def.tag_indices(), time_idx)?
             } else {
-                m.batch()?
+                m.stored().clone()
             };
             let batch = self.apply_filters(batch, req, early_fields)?;
             if batch.num_rows() == 0 {
                 continue;
             }
-            sources.push(MemBatch::new(m.seq, batch.project(&read)?));
+            let batch = dict::expand(&read_schema, &batch.project(&read)?)?;
+            sources.push(MemBatch::new(m.seq, batch));
         }
         if !unit.dedup {
             return sources.iter().map(MemBatch::batch).collect();
@@ -508,6 +514,19 @@ impl TableSnapshot {
         }
         for f in &req.tags {
             let column = batch.column(f.column);
+            if let Some(dict) = column.as_dictionary_opt::<UInt16Type>() {
+                if let Some(values) = dict.values().as_string_opt::<i32>() {
+                    let hit: Vec<bool> = values
+                        .iter()
+                        .map(|v| v.is_some_and(|v| f.values.iter().any(|w| w == v)))
+                        .collect();
+                    let keys = dict.keys();
+                    masks.push(BooleanArray::from_iter(keys.iter().map(|k| {
+                        Some(k.is_some_and(|k| hit.get(usize::from(k)).copied().unwrap_or(false)))
+                    })));
+                    continue;
+                }
+            }
             let Some(text) = column.as_string_opt::<i32>() else {
                 return Err(StorageError::Internal(format!(
                     "tag filter on column {} of type {}, not text",
@@ -523,7 +542,9 @@ impl TableSnapshot {
             );
         }
         for f in fields {
-            masks.push(predicate_mask(batch.column(f.column), &f.predicate)?);
+            let ty = self.schema.field(f.column).data_type();
+            let column = crate::dict::expand_column(ty, batch.column(f.column))?;
+            masks.push(predicate_mask(&column, &f.predicate)?);
         }
         let Some(mask) = all_of(masks)? else {
             return Ok(batch);

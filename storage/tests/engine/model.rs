@@ -161,7 +161,7 @@ proptest! {
     #[test]
     fn filtered_scans_return_exactly_the_matching_rows(
         flushes in 1usize..4,
-        per_flush in 500usize..3000,
+        per_flush in 500usize..6000,
         lo in 0i64..6000,
         len in 0i64..3000,
         hosts in prop::collection::btree_set(0u8..6, 1..4),
