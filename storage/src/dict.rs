@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, DictionaryArray, RecordBatch, RecordBatchOptions, StringArray,
+};
 use arrow::array::{StringBuilder, UInt16Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema, SchemaRef, UInt16Type};
@@ -56,7 +58,13 @@ pub(crate) fn expand(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBa
         .zip(batch.columns())
         .map(|(f, c)| expand_column(f.data_type(), c))
         .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    // A projection may keep no column (count(*)): the row count stays.
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &options,
+    )?)
 }
 
 /// One column of a compacted batch in its table type `ty`.
@@ -154,6 +162,12 @@ mod tests {
         assert_eq!(small.column(1).data_type(), &DataType::Float64);
         assert!(small.get_array_memory_size() * 2 < b.get_array_memory_size());
         assert_eq!(expand(&b.schema(), &small).unwrap(), b);
+        // No column kept (count(*)): the row count survives.
+        let none = expand(
+            &Arc::new(b.schema().project(&[]).unwrap()),
+            &small.project(&[]).unwrap(),
+        );
+        assert_eq!(none.unwrap().num_rows(), 4096);
         // A slice (one request of a coalesced batch) expands to the same slice.
         assert_eq!(
             expand(&b.schema(), &small.slice(100, 900)).unwrap(),
