@@ -514,11 +514,12 @@ impl TableSnapshot {
         }
         for f in &req.tags {
             let column = batch.column(f.column);
+            let wanted: HashSet<&str> = f.values.iter().map(String::as_str).collect();
             if let Some(dict) = column.as_dictionary_opt::<UInt16Type>() {
                 if let Some(values) = dict.values().as_string_opt::<i32>() {
                     let hit: Vec<bool> = values
                         .iter()
-                        .map(|v| v.is_some_and(|v| f.values.iter().any(|w| w == v)))
+                        .map(|v| v.is_some_and(|v| wanted.contains(v)))
                         .collect();
                     let keys = dict.keys();
                     masks.push(BooleanArray::from_iter(keys.iter().map(|k| {
@@ -534,7 +535,6 @@ impl TableSnapshot {
                     column.data_type()
                 )));
             };
-            let wanted: HashSet<&str> = f.values.iter().map(String::as_str).collect();
             masks.push(
                 text.iter()
                     .map(|v| Some(v.is_some_and(|v| wanted.contains(v))))
