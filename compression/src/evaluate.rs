@@ -386,7 +386,11 @@ fn evaluate_strings(
     bits: &mut BooleanBufferBuilder,
 ) -> Result<(), CompressionError> {
     let at = r.pos();
-    if r.u8("string codec id")? == string::id::DICT {
+    let codec = r.u8("string codec id")?;
+    if codec == string::id::PATTERN {
+        return string::pattern::evaluate(r, n, predicate, bits);
+    }
+    if codec == string::id::DICT {
         let d = dict::read_dictionary(r, n)?;
         let flags: Vec<bool> = (0..d.spans.len())
             .map(|c| bytes_match(predicate, d.entry(c)))

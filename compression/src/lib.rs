@@ -99,6 +99,8 @@ pub enum Codec {
     Dictionary,
     /// Strings: lengths + bytes.
     PlainBytes,
+    /// Strings: one template of literals with typed (decimal, hex, text) fields.
+    Pattern,
 }
 
 /// Options for `encode_array`.

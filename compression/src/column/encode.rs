@@ -332,13 +332,19 @@ impl Encoder<'_> {
             None => None,
             Some(Codec::Dictionary) => Some(StringScheme::Dictionary),
             Some(Codec::Plain | Codec::PlainBytes) => Some(StringScheme::Plain),
+            Some(Codec::Pattern) => Some(StringScheme::Pattern),
             Some(c) => return Err(self.not_applicable(c, "not a string codec")),
         };
         let rows = StringRows {
             valid: self.nulls.map(|n| n.iter().collect()),
             values,
         };
-        string::encode_node(&rows, scheme, self.zstd, body)?;
+        if !string::encode_node(&rows, scheme, self.zstd, body)? {
+            return Err(self.not_applicable(
+                Codec::Pattern,
+                "the values do not share one template of literals and fields",
+            ));
+        }
         Ok((Scalar::Bytes(lo.to_vec()), Scalar::Bytes(hi.to_vec())))
     }
 

@@ -1,7 +1,8 @@
 //! Codecs for variable-length byte strings (Utf8, LargeUtf8, Binary, LargeBinary).
 //!
-//! Owns the string node format: codec id 32 (plain: lengths + bytes) or
-//! 33 (dictionary: sorted distinct values + codes). Rows are given as byte
+//! Owns the string node format: codec id 32 (plain: lengths + bytes), 33
+//! (dictionary: sorted distinct values + codes) or 34 (pattern: a template
+//! of literals with typed fields, see `pattern`). Rows are given as byte
 //! slices with a validity mask; each codec fills NULL rows as it likes
 //! (plain: empty; dictionary: the previous code, which keeps runs long).
 //! Decoding produces Arrow offsets and a value buffer; UTF-8 validity is
@@ -9,6 +10,7 @@
 //! Invariant: the dictionary is sorted, so code order is byte order.
 
 pub(crate) mod dict;
+pub(crate) mod pattern;
 pub(crate) mod plain;
 
 use arrow_array::OffsetSizeTrait;
@@ -23,12 +25,14 @@ use crate::zstd_stage::{ZstdPolicy, MAX_DECODED_BYTES};
 pub(crate) mod id {
     pub(crate) const PLAIN: u8 = 32;
     pub(crate) const DICT: u8 = 33;
+    pub(crate) const PATTERN: u8 = 34;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum StringScheme {
     Plain,
     Dictionary,
+    Pattern,
 }
 
 /// Rows of a string column: values plus validity (None = all valid).
@@ -43,28 +47,57 @@ impl StringRows<'_> {
     }
 }
 
+/// Encodes a string node. Without a forced scheme: a dictionary when at most
+/// half the rows are distinct; otherwise the smaller of plain and pattern
+/// (tried only when every row follows one template). Returns false, writing
+/// nothing, when a forced pattern does not fit the rows.
 pub(crate) fn encode_node(
     rows: &StringRows,
     forced: Option<StringScheme>,
     zstd: ZstdPolicy,
     out: &mut Vec<u8>,
-) -> Result<(), CompressionError> {
+) -> Result<bool, CompressionError> {
+    let at = out.len();
+    if forced == Some(StringScheme::Pattern) {
+        out.push(id::PATTERN);
+        let fits = pattern::encode(rows, zstd, out)?;
+        if !fits {
+            out.truncate(at);
+        }
+        return Ok(fits);
+    }
+    if encode_basic(rows, forced, zstd, out)? == StringScheme::Plain && forced.is_none() {
+        let mut patterned = vec![id::PATTERN];
+        if pattern::encode(rows, zstd, &mut patterned)? && patterned.len() < out.len() - at {
+            out.truncate(at);
+            out.extend_from_slice(&patterned);
+        }
+    }
+    Ok(true)
+}
+
+/// Plain or dictionary (forced, or by the number of distinct values); the
+/// nested string nodes of a pattern are always one of these.
+pub(crate) fn encode_basic(
+    rows: &StringRows,
+    forced: Option<StringScheme>,
+    zstd: ZstdPolicy,
+    out: &mut Vec<u8>,
+) -> Result<StringScheme, CompressionError> {
     let dictionary = dict::Dictionary::build(rows);
     let scheme = forced.unwrap_or(if dictionary.len() * 2 <= rows.values.len() {
         StringScheme::Dictionary
     } else {
         StringScheme::Plain
     });
-    match scheme {
-        StringScheme::Plain => {
-            out.push(id::PLAIN);
-            plain::encode(rows, zstd, out)
-        }
-        StringScheme::Dictionary => {
-            out.push(id::DICT);
-            dictionary.encode(zstd, out)
-        }
+    if scheme == StringScheme::Dictionary {
+        out.push(id::DICT);
+        dictionary.encode(zstd, out)?;
+    } else {
+        out.push(id::PLAIN);
+        plain::encode(rows, zstd, out)?;
     }
+    Ok(scheme)
 }
 
 /// Decoded strings: Arrow offsets and value bytes.
@@ -77,6 +110,18 @@ pub(crate) struct DecodedStrings<O: OffsetSizeTrait> {
 
 /// Decodes the blocks `rows` of one node, consuming the whole node. Hot path.
 pub(crate) fn decode_node<O: OffsetSizeTrait>(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<DecodedStrings<O>, CompressionError> {
+    if r.peek_u8() == Some(id::PATTERN) {
+        r.u8("string codec id")?;
+        return pattern::decode(r, rows);
+    }
+    decode_basic(r, rows)
+}
+
+/// Decodes a plain or dictionary node (a pattern's nested nodes).
+pub(crate) fn decode_basic<O: OffsetSizeTrait>(
     r: &mut ByteReader,
     rows: Rows,
 ) -> Result<DecodedStrings<O>, CompressionError> {

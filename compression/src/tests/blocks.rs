@@ -155,8 +155,10 @@ proptest! {
         let valid = validity(strings.len(), mode, seed);
         for a in string_arrays(&strings, &valid) {
             check_decode_blocks(a.as_ref(), &opts, from, len);
-            let plain = EncodeOptions { codec: Some(crate::Codec::PlainBytes), ..opts.clone() };
-            check_decode_blocks(a.as_ref(), &plain, from, len);
+            for codec in [crate::Codec::PlainBytes, crate::Codec::Pattern] {
+                let forced = EncodeOptions { codec: Some(codec), ..opts.clone() };
+                check_decode_blocks(a.as_ref(), &forced, from, len);
+            }
         }
     }
 }

@@ -163,6 +163,12 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
         false,
     ));
     cases.push((
+        "utf8_pattern".into(),
+        Arc::new(StringArray::from(unique.clone())),
+        Some(Codec::Pattern),
+        true,
+    ));
+    cases.push((
         "utf8_plain_zstd".into(),
         Arc::new(LargeStringArray::from(unique)),
         Some(Codec::PlainBytes),

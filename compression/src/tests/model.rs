@@ -257,7 +257,67 @@ pub(crate) fn string_values() -> impl Strategy<Value = Vec<Vec<u8>>> {
         }),
         prop::collection::vec("[a-z0-9_]{0,12}", 0..500)
             .prop_map(|v| v.into_iter().map(String::into_bytes).collect()),
+        patterned_values(),
     ]
+}
+
+/// Strings that share a template of literals and fields (ids, addresses,
+/// padded and hex numbers, short words), sometimes with one row that breaks
+/// the template, so both the pattern codec and its fallback are exercised.
+pub(crate) fn patterned_values() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    (
+        prop::collection::vec((0u8..8, 0usize..7, 1usize..17), 1..5),
+        0usize..3,
+        0usize..3,
+        0usize..400,
+        any::<u64>(),
+        0u8..8,
+    )
+        .prop_map(|(fields, first, last, n, seed, breaks)| {
+            const SEPARATORS: [&str; 7] = ["-", ".", "::", "/", "\u{fc}-", "_", " "];
+            const ENDS: [&str; 3] = ["", "x-", "["];
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let mut rows: Vec<Vec<u8>> = (0..n)
+                .map(|i| {
+                    let mut s = String::from(ENDS[first]);
+                    for (f, &(kind, sep, w)) in fields.iter().enumerate() {
+                        let r = next();
+                        match kind {
+                            0 => s += &(r % 1000).to_string(),
+                            1 => s += &(1_000 + i).to_string(),
+                            2 => s += &(r >> (r % 64)).to_string(),
+                            3 => {
+                                s +=
+                                    &format!("{:0w$}", r % 10u64.pow(w.min(6) as u32), w = w.min(6))
+                            }
+                            4 => s += &format!("{:016x}", r)[16 - w..],
+                            5 => s += &format!("{:016X}", r)[16 - w..],
+                            6 => s += ["ab", "c", "xyz", "Q9"][(r % 4) as usize],
+                            _ => s += "const",
+                        }
+                        if f + 1 < fields.len() {
+                            s += SEPARATORS[sep];
+                        }
+                    }
+                    s += ["", "]", "-"][last];
+                    s.into_bytes()
+                })
+                .collect();
+            if n > 0 {
+                match breaks {
+                    1 => rows[n / 2] = b"zz".to_vec(),
+                    2 => rows[n - 1] = Vec::new(),
+                    _ => {}
+                }
+            }
+            rows
+        })
 }
 
 /// Utf8 / LargeUtf8 arrays (only when every value is UTF-8) and Binary / LargeBinary.

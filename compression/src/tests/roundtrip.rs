@@ -27,7 +27,12 @@ const FLOAT_CODECS: [Option<Codec>; 6] = [
     Some(Codec::FloatBits),
     Some(Codec::Constant),
 ];
-const STRING_CODECS: [Option<Codec>; 3] = [None, Some(Codec::Dictionary), Some(Codec::PlainBytes)];
+const STRING_CODECS: [Option<Codec>; 4] = [
+    None,
+    Some(Codec::Dictionary),
+    Some(Codec::PlainBytes),
+    Some(Codec::Pattern),
+];
 
 fn options(codec: Option<Codec>, zstd: u8) -> EncodeOptions {
     EncodeOptions {
@@ -100,7 +105,7 @@ proptest! {
     }
 
     #[test]
-    fn strings_round_trip(values in string_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..3, zstd in 0u8..3) {
+    fn strings_round_trip(values in string_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..4, zstd in 0u8..3) {
         let valid = validity(values.len(), mode, seed);
         for a in string_arrays(&values, &valid) {
             round_trip(a.as_ref(), &options(STRING_CODECS[codec], zstd));

@@ -121,6 +121,45 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Probes near stored values (cut short, one byte moved up or down,
+    /// extended) decide orderings inside fixed-width fields and literals.
+    #[test]
+    fn patterned_string_predicates(values in patterned_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), cut in 0usize..24, bump in 0usize..24, up in any::<bool>(), tail in prop::collection::vec(any::<u8>(), 0..3), codec in 0usize..2) {
+        let valid = validity(values.len(), mode, seed);
+        let mut probe = values.get(picks.0 % values.len().max(1)).cloned().unwrap_or_default();
+        probe.truncate(cut);
+        if let Some(b) = probe.get_mut(bump) {
+            *b = if up { b.wrapping_add(1) } else { b.wrapping_sub(1) };
+        }
+        probe.extend_from_slice(&tail);
+        let o = EncodeOptions { codec: [None, Some(Codec::Pattern)][codec], ..Default::default() };
+        for a in string_arrays(&values, &valid) {
+            check(a.as_ref(), &o, op, picks, Scalar::Bytes(probe.clone()));
+        }
+    }
+}
+
+#[test]
+fn patterned_strings_are_stored_as_fields() {
+    let values: Vec<String> = (0..5000u64)
+        .map(|i| format!("req-{:08x}-{i}", i.wrapping_mul(0x9e37_79b9) as u32))
+        .collect();
+    let a = StringArray::from(values.clone());
+    let blob = encode_array(&a, &EncodeOptions::default()).unwrap();
+    // 32 bits of hex and a counter per row: far below the 19 bytes of text.
+    assert!(blob.len() < 5000 * 5, "{} bytes", blob.len());
+    let back = decode_array(&blob, &arrow_schema::DataType::Utf8).unwrap();
+    assert_eq!(back.as_ref(), &a as &dyn Array);
+    let p = crate::Predicate::Lt(Scalar::Bytes(b"req-1".to_vec()));
+    let got: Vec<bool> = evaluate(&blob, &p).unwrap().iter().collect();
+    let want: Vec<bool> = values.iter().map(|v| v.as_str() < "req-1").collect();
+    assert_eq!(got, want);
+    assert!(got.iter().any(|&m| m) && !got.iter().all(|&m| m));
+}
+
 #[test]
 fn predicates_of_the_wrong_kind_are_errors() {
     let blob = encode_array(&Int64Array::from(vec![1, 2]), &EncodeOptions::default()).unwrap();

@@ -1,0 +1,771 @@
+//! Patterned strings: one template of literals with typed fields between them.
+//!
+//! Owns codec `PATTERN` (34). Request ids (`req-0a1b2c3d-1234`), addresses
+//! (`10.0.3.17`), UUIDs and pod names share their punctuation: every row of
+//! the chunk is cut at the same places into maximal runs of ASCII letters
+//! and digits (fields) and the runs between them (literals). A field equal
+//! in every row joins the literals; the others are stored column by column:
+//! canonical decimals, zero-padded decimals of one width and hex of one
+//! width as integer nodes (so counters become linear or delta runs and
+//! random ids bit-pack to their entropy), anything else as a nested plain
+//! or dictionary string node.
+//!
+//! Layout: `n_fields u8`, literal 0, then per field `kind u8`, `width u8`
+//! and the literal after it; then one node per field. A literal is
+//! `len u16` + bytes. NULL rows repeat the previous valid row.
+//! Invariant: literal 0, field 1, literal 1, ..., field k, literal k
+//! concatenated give back the row; a fixed-width field's value is below
+//! base^width; each field's text is a maximal run of letters and digits.
+
+use std::cmp::Ordering;
+
+use arrow_array::OffsetSizeTrait;
+use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer};
+
+use super::{DecodedStrings, StringRows};
+use crate::cursor::ByteReader;
+use crate::error::{corrupt, CompressionError};
+use crate::int::{self, Rows};
+use crate::predicate::{bytes_match, Predicate, Scalar};
+use crate::zstd_stage::{ZstdPolicy, MAX_DECODED_BYTES};
+
+/// Fields stored per chunk at most (after constant fields joined the literals).
+const MAX_FIELDS: usize = 32;
+/// Rows split into more runs than this are not worth a template.
+const MAX_TOKENS: usize = 64;
+/// Output is written up to this many bytes past each piece (fixed-size moves).
+const PAD: usize = 32;
+
+const DIGITS: &[u8] = b"0123456789";
+const HEX_LOWER: &[u8] = b"0123456789abcdef";
+const HEX_UPPER: &[u8] = b"0123456789ABCDEF";
+
+/// How one field's text is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Decimal without leading zeros (`0`, `17`, `123456`), up to 19 digits.
+    Decimal,
+    /// Exactly `w` decimal digits (`0042`).
+    ZeroPadded(u8),
+    /// Exactly `w` hex digits, lower case.
+    HexLower(u8),
+    /// Exactly `w` hex digits, upper case.
+    HexUpper(u8),
+    /// Anything else: a nested plain or dictionary string node.
+    Text,
+}
+
+impl Kind {
+    fn id(self) -> (u8, u8) {
+        match self {
+            Kind::Decimal => (0, 0),
+            Kind::ZeroPadded(w) => (1, w),
+            Kind::HexLower(w) => (2, w),
+            Kind::HexUpper(w) => (3, w),
+            Kind::Text => (4, 0),
+        }
+    }
+
+    fn from_id(id: u8, w: u8) -> Option<Kind> {
+        match (id, w) {
+            (0, 0) => Some(Kind::Decimal),
+            (1, 1..=19) => Some(Kind::ZeroPadded(w)),
+            (2, 1..=16) => Some(Kind::HexLower(w)),
+            (3, 1..=16) => Some(Kind::HexUpper(w)),
+            (4, 0) => Some(Kind::Text),
+            _ => None,
+        }
+    }
+
+    /// The digits of a fixed-width kind (in byte order, which is value order)
+    /// and its width.
+    fn fixed(self) -> Option<(&'static [u8], usize)> {
+        match self {
+            Kind::ZeroPadded(w) => Some((DIGITS, w as usize)),
+            Kind::HexLower(w) => Some((HEX_LOWER, w as usize)),
+            Kind::HexUpper(w) => Some((HEX_UPPER, w as usize)),
+            Kind::Decimal | Kind::Text => None,
+        }
+    }
+
+    /// The value of `token` under this kind (None when it does not fit).
+    fn parse(self, token: &[u8]) -> Option<u64> {
+        match self {
+            Kind::Decimal => {
+                let canonical = (1..=19).contains(&token.len())
+                    && (token[0] != b'0' || token.len() == 1)
+                    && token.iter().all(u8::is_ascii_digit);
+                canonical.then(|| {
+                    token
+                        .iter()
+                        .fold(0u64, |v, &d| v * 10 + u64::from(d - b'0'))
+                })
+            }
+            Kind::Text => None,
+            fixed => {
+                let (alphabet, w) = fixed.fixed()?;
+                if token.len() != w {
+                    return None;
+                }
+                token.iter().try_fold(0u64, |v, &c| {
+                    let d = alphabet.iter().position(|&a| a == c)?;
+                    Some(v * alphabet.len() as u64 + d as u64)
+                })
+            }
+        }
+    }
+
+    /// The first kind (in order of preference) that stores every token.
+    fn classify(tokens: &[&[u8]]) -> (Kind, Vec<u64>) {
+        let w = tokens[0].len();
+        let same_width = u8::try_from(w).is_ok() && tokens.iter().all(|t| t.len() == w);
+        let mut kinds = vec![Kind::Decimal];
+        if same_width {
+            let w = w as u8;
+            kinds.extend([Kind::ZeroPadded(w), Kind::HexLower(w), Kind::HexUpper(w)]);
+        }
+        for kind in kinds {
+            if Kind::from_id(kind.id().0, kind.id().1).is_none() {
+                continue;
+            }
+            let values: Option<Vec<u64>> = tokens.iter().map(|t| kind.parse(t)).collect();
+            if let Some(values) = values {
+                return (kind, values);
+            }
+        }
+        (Kind::Text, Vec::new())
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// The literals and fields of one value: `lits.len() == fields.len() + 1`.
+fn split(v: &[u8]) -> (Vec<&[u8]>, Vec<&[u8]>) {
+    let mut lits = Vec::new();
+    let mut fields = Vec::new();
+    let mut at = 0;
+    loop {
+        let lit_end = at
+            + v[at..]
+                .iter()
+                .position(|&b| is_word(b))
+                .unwrap_or(v.len() - at);
+        lits.push(&v[at..lit_end]);
+        if lit_end == v.len() {
+            return (lits, fields);
+        }
+        let end = lit_end
+            + v[lit_end..]
+                .iter()
+                .position(|&b| !is_word(b))
+                .unwrap_or(v.len() - lit_end);
+        fields.push(&v[lit_end..end]);
+        at = end;
+    }
+}
+
+/// The field texts of `v` when it follows `lits`, appended to `fields`.
+fn split_as<'a>(v: &'a [u8], lits: &[&[u8]], fields: &mut [Vec<&'a [u8]>]) -> bool {
+    let mut at = 0;
+    for (lit, field) in lits.iter().zip(fields.iter_mut()) {
+        if !v[at..].starts_with(lit) {
+            return false;
+        }
+        at += lit.len();
+        let end = at
+            + v[at..]
+                .iter()
+                .position(|&b| !is_word(b))
+                .unwrap_or(v.len() - at);
+        if end == at {
+            return false;
+        }
+        field.push(&v[at..end]);
+        at = end;
+    }
+    &v[at..] == *lits.last().expect("a template has a last literal")
+}
+
+fn write_literal(lit: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(lit.len() as u16).to_le_bytes());
+    out.extend_from_slice(lit);
+}
+
+/// Encodes `rows` as a template and typed fields (without the codec id), or
+/// returns false, leaving `out` alone, when the rows do not share one template.
+pub(crate) fn encode(
+    rows: &StringRows,
+    zstd: ZstdPolicy,
+    out: &mut Vec<u8>,
+) -> Result<bool, CompressionError> {
+    let n = rows.values.len();
+    let Some(first) = (0..n).find(|&i| rows.is_valid(i)) else {
+        return Ok(false);
+    };
+    let (lits, first_fields) = split(rows.values[first]);
+    if first_fields.is_empty() || first_fields.len() > MAX_TOKENS {
+        return Ok(false);
+    }
+    let mut fields: Vec<Vec<&[u8]>> = vec![Vec::with_capacity(n); first_fields.len()];
+    for i in 0..n {
+        if !rows.is_valid(i) {
+            for (j, f) in fields.iter_mut().enumerate() {
+                let repeat = if i == 0 { first_fields[j] } else { f[i - 1] };
+                f.push(repeat);
+            }
+        } else if !split_as(rows.values[i], &lits, &mut fields) {
+            return Ok(false);
+        }
+    }
+    // Fields equal in every row join the literals around them.
+    let mut literals: Vec<Vec<u8>> = vec![lits[0].to_vec()];
+    let mut kept = Vec::new();
+    for (j, f) in fields.iter().enumerate() {
+        if f.iter().all(|t| *t == f[0]) {
+            let last = literals.last_mut().expect("literal 0 exists");
+            last.extend_from_slice(f[0]);
+            last.extend_from_slice(lits[j + 1]);
+        } else {
+            kept.push(f);
+            literals.push(lits[j + 1].to_vec());
+        }
+    }
+    if kept.is_empty()
+        || kept.len() > MAX_FIELDS
+        || literals.iter().any(|l| l.len() > u16::MAX as usize)
+    {
+        return Ok(false);
+    }
+    out.push(kept.len() as u8);
+    write_literal(&literals[0], out);
+    let classified: Vec<(Kind, Vec<u64>)> = kept.iter().map(|f| Kind::classify(f)).collect();
+    for ((kind, _), lit) in classified.iter().zip(&literals[1..]) {
+        let (id, w) = kind.id();
+        out.extend_from_slice(&[id, w]);
+        write_literal(lit, out);
+    }
+    for ((kind, values), tokens) in classified.iter().zip(kept) {
+        if *kind == Kind::Text {
+            let text = StringRows {
+                values: tokens.clone(),
+                valid: None,
+            };
+            super::encode_basic(&text, None, zstd, out)?;
+        } else {
+            int::encode_node(values, None, int::ENCODE_DEPTH, out);
+        }
+    }
+    Ok(true)
+}
+
+/// A chunk's template: literals around `kinds.len()` fields.
+struct Template {
+    lits: Vec<Vec<u8>>,
+    kinds: Vec<Kind>,
+}
+
+fn read_literal(r: &mut ByteReader) -> Result<Vec<u8>, CompressionError> {
+    let len = r.u16("pattern literal length")? as usize;
+    Ok(r.bytes(len, "pattern literal")?.to_vec())
+}
+
+fn read_template(r: &mut ByteReader) -> Result<Template, CompressionError> {
+    let at = r.pos();
+    let k = r.u8("pattern field count")? as usize;
+    if k == 0 || k > MAX_FIELDS {
+        return Err(corrupt(at, "pattern field count"));
+    }
+    let mut lits = vec![read_literal(r)?];
+    let mut kinds = Vec::with_capacity(k);
+    for _ in 0..k {
+        let at = r.pos();
+        let (id, w) = (r.u8("pattern field kind")?, r.u8("pattern field width")?);
+        kinds.push(Kind::from_id(id, w).ok_or_else(|| corrupt(at, "pattern field kind"))?);
+        lits.push(read_literal(r)?);
+    }
+    Ok(Template { lits, kinds })
+}
+
+/// The decoded values of one field for the wanted rows.
+enum Field {
+    Ints(Vec<u64>),
+    Text(DecodedStrings<i64>),
+}
+
+fn read_fields(
+    r: &mut ByteReader,
+    t: &Template,
+    rows: Rows,
+) -> Result<Vec<Field>, CompressionError> {
+    t.kinds
+        .iter()
+        .map(|&kind| {
+            if kind == Kind::Text {
+                return Ok(Field::Text(super::decode_basic::<i64>(r, rows)?));
+            }
+            let mut values = vec![0u64; rows.len()];
+            int::decode_rows(r, rows, &mut values, int::DECODE_DEPTH)?;
+            if let Some((alphabet, w)) = kind.fixed() {
+                let limit = (alphabet.len() as u128).pow(w as u32);
+                if values.iter().any(|&v| u128::from(v) >= limit) {
+                    return Err(r.err("pattern field value wider than its width"));
+                }
+            }
+            Ok(Field::Ints(values))
+        })
+        .collect()
+}
+
+fn decimal_digits(v: u64) -> usize {
+    v.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// "00" "01" ... "99".
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// `v < 10^8` as eight ASCII digits, most significant first in memory
+/// (little-endian word): four lanes of hundreds, then tens, split by
+/// multiplications instead of divisions.
+#[inline]
+fn eight_digits(v: u64) -> u64 {
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    let hundreds = ((x * 5243) >> 19) & 0x0000_007F_0000_007F;
+    let y = hundreds | ((x - hundreds * 100) << 16);
+    let tens = ((y * 103) >> 10) & 0x000F_000F_000F_000F;
+    let z = tens | ((y - tens * 10) << 8);
+    z + 0x3030_3030_3030_3030
+}
+
+/// Writes `v` as exactly `w` decimal digits (`v < 10^w`); may write up to
+/// 8 bytes past them.
+#[inline]
+fn put_decimal(out: &mut [u8], v: u64, w: usize) {
+    if w <= 8 {
+        let digits = eight_digits(v) >> ((8 - w) * 8);
+        out[..8].copy_from_slice(&digits.to_le_bytes());
+        return;
+    }
+    let mut v = v;
+    let mut p = w;
+    while p >= 2 {
+        p -= 2;
+        out[p..p + 2].copy_from_slice(&PAIRS[(v % 100) as usize]);
+        v /= 100;
+    }
+    if p == 1 {
+        out[0] = b'0' + (v % 10) as u8;
+    }
+}
+
+/// The low 32 bits of `x` as eight hex digits, most significant first in
+/// memory; `letters` is `'a' - '0' - 10` or `'A' - '0' - 10`.
+#[inline]
+fn eight_hex(x: u64, letters: u64) -> u64 {
+    let x = x & 0xFFFF_FFFF;
+    let x = (x | (x << 16)) & 0x0000_FFFF_0000_FFFF;
+    let x = (x | (x << 8)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x | (x << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    let above_nine = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + above_nine * letters).swap_bytes()
+}
+
+/// Writes `v` as exactly `w` hex digits (`v < 16^w`); may write up to 16
+/// bytes past the start.
+#[inline]
+fn put_hex(out: &mut [u8], v: u64, w: usize, letters: u64) {
+    if w <= 8 {
+        let digits = eight_hex(v, letters) >> ((8 - w) * 8);
+        out[..8].copy_from_slice(&digits.to_le_bytes());
+    } else {
+        let both =
+            u128::from(eight_hex(v >> 32, letters)) | (u128::from(eight_hex(v, letters)) << 64);
+        out[..16].copy_from_slice(&(both >> ((16 - w) * 8)).to_le_bytes());
+    }
+}
+
+/// One piece of every row, ready to write.
+enum Piece<'a> {
+    /// Literal bytes; up to 16 are written as one 16-byte move.
+    Literal(&'a [u8], [u8; 16]),
+    Decimal(&'a [u64]),
+    ZeroPadded(usize, &'a [u64]),
+    Hex(usize, u64, &'a [u64]),
+    Text(&'a DecodedStrings<i64>),
+}
+
+/// The rows of the decoded fields as Arrow offsets and bytes. Hot path:
+/// rows are written left to right, each piece with fixed-size moves that may
+/// spill into the bytes the next piece overwrites.
+fn format<'a, O: OffsetSizeTrait>(
+    r: &ByteReader,
+    t: &'a Template,
+    fields: &'a [Field],
+    n: usize,
+) -> Result<(arrow_buffer::OffsetBuffer<O>, Vec<u8>), CompressionError> {
+    let mut pieces = Vec::with_capacity(2 * fields.len() + 1);
+    let literal = |l: &'a [u8]| {
+        let mut short = [0u8; 16];
+        short[..l.len().min(16)].copy_from_slice(&l[..l.len().min(16)]);
+        // Empty literals (at either end) write nothing.
+        (!l.is_empty()).then_some(Piece::Literal(l, short))
+    };
+    pieces.extend(literal(&t.lits[0]));
+    let mut fixed = t.lits[0].len();
+    for ((kind, field), lit) in t.kinds.iter().zip(fields).zip(&t.lits[1..]) {
+        pieces.push(match (*kind, field) {
+            (Kind::Decimal, Field::Ints(v)) => Piece::Decimal(v),
+            (Kind::ZeroPadded(w), Field::Ints(v)) => Piece::ZeroPadded(w as usize, v),
+            (Kind::HexLower(w), Field::Ints(v)) => Piece::Hex(w as usize, 0x27, v),
+            (Kind::HexUpper(w), Field::Ints(v)) => Piece::Hex(w as usize, 0x07, v),
+            (Kind::Text, Field::Text(s)) => Piece::Text(s),
+            _ => unreachable!("fields are read by their kind"),
+        });
+        fixed += kind.fixed().map_or(0, |(_, w)| w) + lit.len();
+        pieces.extend(literal(lit));
+    }
+    let mut lens = vec![fixed as u64; n];
+    for piece in &pieces {
+        match piece {
+            Piece::Decimal(v) => {
+                for (l, &v) in lens.iter_mut().zip(*v) {
+                    *l += decimal_digits(v) as u64;
+                }
+            }
+            Piece::Text(s) => {
+                for (l, w) in lens.iter_mut().zip(s.offsets.windows(2)) {
+                    *l += (w[1] - w[0]) as u64;
+                }
+            }
+            _ => {}
+        }
+    }
+    let (offsets, total) = super::offsets_from_lengths::<O>(r, lens.iter().copied(), n)?;
+    let mut out = Vec::new();
+    out.try_reserve_exact(total + PAD)
+        .map_err(|_| CompressionError::TooLarge {
+            what: "pattern strings",
+            bytes: total,
+            limit: MAX_DECODED_BYTES,
+        })?;
+    out.resize(total + PAD, 0);
+    // Each row starts at its known offset, so rows do not wait on each other.
+    for (i, start) in offsets.iter().take(n).enumerate() {
+        let mut at = start.as_usize();
+        for piece in &pieces {
+            match piece {
+                Piece::Literal(l, short) => {
+                    if l.len() <= 16 {
+                        out[at..at + 16].copy_from_slice(short);
+                    } else {
+                        out[at..at + l.len()].copy_from_slice(l);
+                    }
+                    at += l.len();
+                }
+                Piece::Decimal(v) => {
+                    let d = decimal_digits(v[i]);
+                    put_decimal(&mut out[at..], v[i], d);
+                    at += d;
+                }
+                Piece::ZeroPadded(w, v) => {
+                    put_decimal(&mut out[at..], v[i], *w);
+                    at += w;
+                }
+                Piece::Hex(w, letters, v) => {
+                    put_hex(&mut out[at..], v[i], *w, *letters);
+                    at += w;
+                }
+                Piece::Text(s) => {
+                    let (a, b) = (s.offsets[i] as usize, s.offsets[i + 1] as usize);
+                    out[at..at + b - a].copy_from_slice(&s.values[a..b]);
+                    at += b - a;
+                }
+            }
+        }
+    }
+    out.truncate(total);
+    Ok((offsets, out))
+}
+
+/// Decodes the blocks `rows` of a pattern node (after its codec id).
+pub(crate) fn decode<O: OffsetSizeTrait>(
+    r: &mut ByteReader,
+    rows: Rows,
+) -> Result<DecodedStrings<O>, CompressionError> {
+    let t = read_template(r)?;
+    let fields = read_fields(r, &t, rows)?;
+    let (offsets, values) = format::<O>(r, &t, &fields, rows.len())?;
+    let utf8 = t.lits.iter().all(|l| std::str::from_utf8(l).is_ok())
+        && fields.iter().all(|f| match f {
+            Field::Ints(_) => true,
+            Field::Text(s) => s.utf8,
+        });
+    Ok(DecodedStrings {
+        offsets,
+        values: Buffer::from_vec(values),
+        utf8,
+    })
+}
+
+/// Which rows are below and which equal to one literal.
+struct Order {
+    less: BooleanBuffer,
+    equal: BooleanBuffer,
+}
+
+/// Compares a literal of the template with the rest of the probe: Ok(length
+/// consumed) when the probe continues with it, else how every row compares.
+fn compare_literal(lit: &[u8], rest: &[u8]) -> Result<usize, Ordering> {
+    let m = lit.len().min(rest.len());
+    if let Some(j) = (0..m).find(|&j| lit[j] != rest[j]) {
+        return Err(lit[j].cmp(&rest[j]));
+    }
+    if lit.len() > rest.len() {
+        return Err(Ordering::Greater);
+    }
+    Ok(lit.len())
+}
+
+/// How many `w`-digit strings over `alphabet` sort before `rest`, and
+/// whether `rest` starts with such a string (which then has value `bound`).
+fn bound(alphabet: &[u8], w: usize, rest: &[u8]) -> (u128, bool) {
+    let base = alphabet.len() as u128;
+    let mut b = 0u128;
+    for i in 0..w {
+        let Some(&c) = rest.get(i) else {
+            return (b, false);
+        };
+        let below = alphabet.iter().filter(|&&a| a < c).count() as u128;
+        b += below * base.pow((w - 1 - i) as u32);
+        if !alphabet.contains(&c) {
+            return (b, false);
+        }
+    }
+    (b, true)
+}
+
+/// Rows below and equal to `probe`, computed on the fields. With
+/// `need_order` false only `equal` is meaningful. None when a variable-width
+/// field decides the order for some rows (the caller formats the rows).
+fn order(
+    t: &Template,
+    fields: &[Field],
+    n: usize,
+    probe: &[u8],
+    need_order: bool,
+) -> Option<Order> {
+    let mut less = BooleanBuffer::new_unset(n);
+    let mut open = BooleanBuffer::new_set(n);
+    let none = BooleanBuffer::new_unset(n);
+    let mut o = 0;
+    // Each literal, then the field after it (none after the last literal).
+    let after = t.kinds.iter().zip(fields).map(Some).chain([None]);
+    for (lit, field) in t.lits.iter().zip(after) {
+        match compare_literal(lit, &probe[o..]) {
+            Ok(len) => o += len,
+            Err(ord) => {
+                if ord == Ordering::Less {
+                    less = &less | &open;
+                }
+                return Some(Order { less, equal: none });
+            }
+        }
+        let Some((kind, field)) = field else {
+            break;
+        };
+        let rest = &probe[o..];
+        match (kind, field) {
+            (kind, Field::Ints(v)) if kind.fixed().is_some() => {
+                let (alphabet, w) = kind.fixed().expect("checked");
+                let (b, full) = bound(alphabet, w, rest);
+                let lt = BooleanBuffer::collect_bool(n, |i| u128::from(v[i]) < b);
+                less = &less | &(&open & &lt);
+                if !full {
+                    return Some(Order { less, equal: none });
+                }
+                let eq = BooleanBuffer::collect_bool(n, |i| u128::from(v[i]) == b);
+                open = &open & &eq;
+                o += w;
+            }
+            _ if need_order => return None,
+            (kind, field) => {
+                let len = rest.iter().position(|&b| !is_word(b)).unwrap_or(rest.len());
+                let token = &rest[..len];
+                let eq = match field {
+                    Field::Ints(v) => match kind.parse(token) {
+                        Some(x) => BooleanBuffer::collect_bool(n, |i| v[i] == x),
+                        None => none.clone(),
+                    },
+                    Field::Text(s) => {
+                        let offs = &s.offsets;
+                        BooleanBuffer::collect_bool(n, |i| {
+                            &s.values[offs[i] as usize..offs[i + 1] as usize] == token
+                        })
+                    }
+                };
+                open = &open & &eq;
+                o += len;
+            }
+        }
+        if open.count_set_bits() == 0 {
+            return Some(Order { less, equal: none });
+        }
+    }
+    if o == probe.len() {
+        Some(Order { less, equal: open })
+    } else {
+        // The row is a proper prefix of the probe.
+        less = &less | &open;
+        Some(Order { less, equal: none })
+    }
+}
+
+/// The predicate on the fields, without formatting rows (None: not possible).
+fn evaluate_fields(
+    t: &Template,
+    fields: &[Field],
+    n: usize,
+    predicate: &Predicate,
+) -> Option<BooleanBuffer> {
+    let bytes = |s: &Scalar| match s {
+        Scalar::Bytes(b) => Some(b.clone()),
+        _ => None,
+    };
+    let ord = |s: &Scalar| order(t, fields, n, &bytes(s)?, true);
+    let eq = |s: &Scalar| Some(order(t, fields, n, &bytes(s)?, false)?.equal);
+    Some(match predicate {
+        Predicate::Eq(s) => eq(s)?,
+        Predicate::NotEq(s) => !&eq(s)?,
+        Predicate::In(list) => {
+            let mut any = BooleanBuffer::new_unset(n);
+            for s in list {
+                any = &any | &eq(s)?;
+            }
+            any
+        }
+        Predicate::Lt(s) => ord(s)?.less,
+        Predicate::LtEq(s) => {
+            let o = ord(s)?;
+            &o.less | &o.equal
+        }
+        Predicate::Gt(s) => {
+            let o = ord(s)?;
+            !&(&o.less | &o.equal)
+        }
+        Predicate::GtEq(s) => !&ord(s)?.less,
+        Predicate::Between(lo, hi) => {
+            let (lo, hi) = (ord(lo)?, ord(hi)?);
+            &!&lo.less & &(&hi.less | &hi.equal)
+        }
+    })
+}
+
+/// Evaluates `predicate` on a pattern node of `n` rows (after its codec id):
+/// fixed-width fields and literals compare as integers and bytes; rows are
+/// formatted only when a variable-width field decides an ordering.
+pub(crate) fn evaluate(
+    r: &mut ByteReader,
+    n: usize,
+    predicate: &Predicate,
+    bits: &mut BooleanBufferBuilder,
+) -> Result<(), CompressionError> {
+    let t = read_template(r)?;
+    let fields = read_fields(r, &t, Rows::all(n))?;
+    if let Some(mask) = evaluate_fields(&t, &fields, n, predicate) {
+        bits.append_buffer(&mask);
+        return Ok(());
+    }
+    let (offsets, values) = format::<i64>(r, &t, &fields, n)?;
+    bits.append_buffer(&BooleanBuffer::collect_bool(n, |i| {
+        bytes_match(
+            predicate,
+            &values[offsets[i] as usize..offsets[i + 1] as usize],
+        )
+    }));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_cuts_at_word_boundaries() {
+        let (lits, fields) = split(b"req-0a1b-17");
+        assert_eq!(lits, [&b""[..], b"-", b"-", b""]);
+        assert_eq!(fields, [&b"req"[..], b"0a1b", b"17"]);
+        let (lits, fields) = split(b"::");
+        assert_eq!(lits, [&b"::"[..]]);
+        assert!(fields.is_empty());
+    }
+
+    #[test]
+    fn kinds_parse_only_their_canonical_text() {
+        assert_eq!(Kind::Decimal.parse(b"0"), Some(0));
+        assert_eq!(Kind::Decimal.parse(b"1234"), Some(1234));
+        assert_eq!(Kind::Decimal.parse(b"01"), None);
+        assert_eq!(Kind::Decimal.parse(b"99999999999999999999"), None);
+        assert_eq!(Kind::ZeroPadded(3).parse(b"007"), Some(7));
+        assert_eq!(Kind::ZeroPadded(3).parse(b"07"), None);
+        assert_eq!(Kind::HexLower(4).parse(b"00ff"), Some(255));
+        assert_eq!(Kind::HexLower(4).parse(b"00FF"), None);
+        assert_eq!(Kind::HexUpper(2).parse(b"FF"), Some(255));
+        let (kind, _) = Kind::classify(&[b"7", b"10"]);
+        assert_eq!(kind, Kind::Decimal);
+        let (kind, _) = Kind::classify(&[b"07", b"10"]);
+        assert_eq!(kind, Kind::ZeroPadded(2));
+        let (kind, values) = Kind::classify(&[b"0a", b"ff"]);
+        assert_eq!((kind, values), (Kind::HexLower(2), vec![10, 255]));
+        let (kind, _) = Kind::classify(&[b"abc", b"xy"]);
+        assert_eq!(kind, Kind::Text);
+    }
+
+    #[test]
+    fn digits_are_written_like_format() {
+        let mut out = [0u8; 40];
+        for v in [
+            0u64,
+            7,
+            42,
+            99_999_999,
+            12_345_678,
+            10_000_000_000,
+            u64::MAX,
+        ] {
+            for w in decimal_digits(v)..=20 {
+                put_decimal(&mut out, v, w);
+                assert_eq!(&out[..w], format!("{v:0w$}").as_bytes());
+            }
+            let bits = 64 - v.leading_zeros() as usize;
+            for w in bits.div_ceil(4).max(1)..=16 {
+                put_hex(&mut out, v, w, 0x27);
+                assert_eq!(&out[..w], format!("{v:0w$x}").as_bytes());
+                put_hex(&mut out, v, w, 0x07);
+                assert_eq!(&out[..w], format!("{v:0w$X}").as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn bound_counts_fixed_width_strings_below_a_probe() {
+        assert_eq!(bound(DIGITS, 3, b"042"), (42, true));
+        assert_eq!(bound(DIGITS, 3, b"04"), (40, false));
+        assert_eq!(bound(DIGITS, 3, b"04:"), (50, false));
+        assert_eq!(bound(DIGITS, 3, b"04-"), (40, false));
+        assert_eq!(bound(HEX_LOWER, 2, b"g"), (256, false));
+        assert_eq!(bound(HEX_LOWER, 2, b":"), (160, false));
+        assert_eq!(
+            bound(HEX_LOWER, 16, b"ffffffffffffffff"),
+            (u64::MAX as u128, true)
+        );
+    }
+}
