@@ -15,7 +15,7 @@ use crate::float::{self, FloatScheme, FloatWidth};
 use crate::format::{flag, Header, Kind, TypeTag, MAX_CHUNK_ROWS};
 use crate::int::{self, all_equal, IntScheme, ENCODE_DEPTH, SIGN};
 use crate::predicate::{float_key, Scalar};
-use crate::string::{self, StringRows, StringScheme};
+use crate::string::{self, dict::Dictionary, StringRows, StringScheme};
 use crate::zstd_stage::{write_stream, ZstdPolicy, MAX_DECODED_BYTES};
 use crate::{Codec, EncodeOptions};
 
@@ -327,7 +327,6 @@ impl Encoder<'_> {
                 limit: MAX_DECODED_BYTES,
             });
         }
-        let (lo, hi) = min_max_by(&values, self.nulls, |v| v);
         let scheme = match self.opts.codec {
             None => None,
             Some(Codec::Dictionary) => Some(StringScheme::Dictionary),
@@ -339,7 +338,12 @@ impl Encoder<'_> {
             valid: self.nulls.map(|n| n.iter().collect()),
             values,
         };
-        if !string::encode_node(&rows, scheme, self.zstd, body)? {
+        // The sorted dictionary gives the bounds without comparing every row.
+        let dictionary = Dictionary::build(&rows);
+        let (lo, hi) = dictionary
+            .bounds()
+            .expect("a chunk with stats has a valid value");
+        if !string::encode_node(&rows, &dictionary, scheme, self.zstd, body)? {
             return Err(self.not_applicable(
                 Codec::Pattern,
                 "the values do not share one template of literals and fields",

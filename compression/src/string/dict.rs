@@ -68,6 +68,11 @@ impl<'a> Dictionary<'a> {
         self.entries.len()
     }
 
+    /// The smallest and largest valid value (None when every row is NULL).
+    pub(crate) fn bounds(&self) -> Option<(&'a [u8], &'a [u8])> {
+        Some((self.entries.first()?, self.entries.last()?))
+    }
+
     pub(crate) fn encode(
         &self,
         zstd: ZstdPolicy,

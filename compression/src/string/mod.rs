@@ -53,6 +53,7 @@ impl StringRows<'_> {
 /// nothing, when a forced pattern does not fit the rows.
 pub(crate) fn encode_node(
     rows: &StringRows,
+    dictionary: &dict::Dictionary,
     forced: Option<StringScheme>,
     zstd: ZstdPolicy,
     out: &mut Vec<u8>,
@@ -66,7 +67,8 @@ pub(crate) fn encode_node(
         }
         return Ok(fits);
     }
-    if encode_basic(rows, forced, zstd, out)? == StringScheme::Plain && forced.is_none() {
+    if encode_basic(rows, dictionary, forced, zstd, out)? == StringScheme::Plain && forced.is_none()
+    {
         let mut patterned = vec![id::PATTERN];
         if pattern::encode(rows, zstd, &mut patterned)? && patterned.len() < out.len() - at {
             out.truncate(at);
@@ -76,15 +78,16 @@ pub(crate) fn encode_node(
     Ok(true)
 }
 
-/// Plain or dictionary (forced, or by the number of distinct values); the
-/// nested string nodes of a pattern are always one of these.
+/// Plain or dictionary (forced, or by the number of distinct values in
+/// `dictionary`, built from `rows`); the nested string nodes of a pattern
+/// are always one of these.
 pub(crate) fn encode_basic(
     rows: &StringRows,
+    dictionary: &dict::Dictionary,
     forced: Option<StringScheme>,
     zstd: ZstdPolicy,
     out: &mut Vec<u8>,
 ) -> Result<StringScheme, CompressionError> {
-    let dictionary = dict::Dictionary::build(rows);
     let scheme = forced.unwrap_or(if dictionary.len() * 2 <= rows.values.len() {
         StringScheme::Dictionary
     } else {

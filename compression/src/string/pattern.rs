@@ -252,7 +252,8 @@ pub(crate) fn encode(
                 values: tokens.clone(),
                 valid: None,
             };
-            super::encode_basic(&text, None, zstd, out)?;
+            let dictionary = super::dict::Dictionary::build(&text);
+            super::encode_basic(&text, &dictionary, None, zstd, out)?;
         } else {
             int::encode_node(values, None, int::ENCODE_DEPTH, out);
         }
