@@ -89,6 +89,8 @@ pub enum Codec {
     /// Integers: values minus a constant step per position (jittered grids).
     Linear,
     Rle,
+    /// Integers and booleans: a run-length base plus sparse exceptions.
+    Patched,
     /// Floats: decimal exponent + integer cascade.
     Alp,
     /// Floats: Gorilla-style XOR.

@@ -209,6 +209,7 @@ impl Encoder<'_> {
             Codec::DeltaOfDelta => IntScheme::DeltaOfDelta,
             Codec::Rle => IntScheme::Rle,
             Codec::Linear => IntScheme::Linear,
+            Codec::Patched => IntScheme::Patched,
             _ => return Err(self.not_applicable(codec, "not an integer codec")),
         }))
     }
@@ -247,7 +248,18 @@ impl Encoder<'_> {
         fill_nulls(&mut keys, self.nulls);
         self.index = block_index::encode(&keys, self.nulls, |k| k);
         let scheme = self.int_scheme(&keys)?;
+        let start = body.len();
         int::encode_node(&keys, scheme, ENCODE_DEPTH, body);
+        if scheme.is_none() && body.len() - start > 16 {
+            // Rare isolated flips cost two run lengths each; as patches
+            // over a smooth base they cost one position.
+            let mut patched = Vec::new();
+            int::encode_node(&keys, Some(IntScheme::Patched), ENCODE_DEPTH, &mut patched);
+            if patched.len() < body.len() - start {
+                body.truncate(start);
+                body.extend_from_slice(&patched);
+            }
+        }
         Ok((Scalar::Bool(lo == 1), Scalar::Bool(hi == 1)))
     }
 

@@ -13,7 +13,9 @@ pub(crate) mod bitpack;
 pub(crate) mod delta;
 pub(crate) mod for_;
 pub(crate) mod linear;
+pub(crate) mod patched;
 pub(crate) mod plain;
+pub(crate) mod rice;
 pub(crate) mod rle;
 pub(crate) mod scan;
 pub(crate) mod wide;
@@ -44,6 +46,10 @@ pub(crate) mod id {
     pub(crate) const I128_SPLIT: u8 = 6;
     /// Values minus `i * step` (see `linear`).
     pub(crate) const LINEAR: u8 = 7;
+    /// A base node plus sparse exceptions (see `patched`).
+    pub(crate) const PATCHED: u8 = 8;
+    /// Golomb-Rice codes above a base (see `rice`); only below PATCHED.
+    pub(crate) const RICE: u8 = 9;
 }
 
 /// The integer schemes the encoder can pick (delta-of-delta is DELTA nested).
@@ -55,6 +61,8 @@ pub(crate) enum IntScheme {
     Delta,
     DeltaOfDelta,
     Linear,
+    Patched,
+    Rice,
     Plain,
 }
 
@@ -93,6 +101,14 @@ pub(crate) fn encode_node(values: &[u64], forced: Option<IntScheme>, depth: u8, 
         IntScheme::Linear => {
             out.push(id::LINEAR);
             linear::encode(values, depth, out);
+        }
+        IntScheme::Patched => {
+            out.push(id::PATCHED);
+            patched::encode(values, depth, out);
+        }
+        IntScheme::Rice => {
+            out.push(id::RICE);
+            rice::encode(values, out);
         }
     }
 }
@@ -167,31 +183,53 @@ pub(crate) fn decode_rows(
         id::DELTA => delta::decode(r, rows, out, depth - 1),
         id::RLE => rle::decode(r, rows, out, depth - 1),
         id::LINEAR => linear::decode(r, rows, out, depth - 1),
+        id::PATCHED => patched::decode(r, rows, out, depth - 1),
+        id::RICE => rice::decode(r, rows, out),
         _ => Err(crate::error::corrupt(at, "unknown integer codec id")),
     }
 }
 
 /// Decodes the blocks `rows` of a boolean column's node into a bitmap
-/// (value != 0 is true). Run-length nodes fill whole runs at once; other
-/// codecs decode to integers first.
+/// (value != 0 is true). Run-length nodes fill whole runs at once, patched
+/// nodes set their exceptions over the base; other codecs decode to
+/// integers first.
 pub(crate) fn decode_bool_rows(
     r: &mut ByteReader,
     rows: Rows,
 ) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
-    if r.peek_u8() != Some(id::RLE) {
-        let mut keys = vec![0u64; rows.len()];
-        decode_rows(r, rows, &mut keys, DECODE_DEPTH)?;
-        return Ok(arrow_buffer::BooleanBuffer::collect_bool(keys.len(), |i| {
-            keys[i] != 0
-        }));
+    decode_bool_node(r, rows, DECODE_DEPTH)
+}
+
+pub(crate) fn decode_bool_node(
+    r: &mut ByteReader,
+    rows: Rows,
+    depth: u8,
+) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
+    if depth == 0 {
+        return Err(r.err("integer codecs nested too deep"));
     }
-    r.u8("integer codec id")?;
-    let mut bits = arrow_buffer::BooleanBufferBuilder::new(rows.len());
-    rle::decode_bools(r, rows, &mut bits, DECODE_DEPTH - 1)?;
-    if bits.len() != rows.len() {
-        return Err(r.err("boolean node holds the wrong number of rows"));
+    match r.peek_u8() {
+        Some(id::RLE) => {
+            r.u8("integer codec id")?;
+            let mut bits = arrow_buffer::BooleanBufferBuilder::new(rows.len());
+            rle::decode_bools(r, rows, &mut bits, depth - 1)?;
+            if bits.len() != rows.len() {
+                return Err(r.err("boolean node holds the wrong number of rows"));
+            }
+            Ok(bits.finish())
+        }
+        Some(id::PATCHED) => {
+            r.u8("integer codec id")?;
+            patched::decode_bools(r, rows, depth - 1)
+        }
+        _ => {
+            let mut keys = vec![0u64; rows.len()];
+            decode_rows(r, rows, &mut keys, depth)?;
+            Ok(arrow_buffer::BooleanBuffer::collect_bool(keys.len(), |i| {
+                keys[i] != 0
+            }))
+        }
     }
-    Ok(bits.finish())
 }
 
 /// Decodes a node of `n` values into a new vector (`n` must be bounded by the caller).

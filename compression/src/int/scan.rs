@@ -2,13 +2,14 @@
 //!
 //! Owns the fast paths that avoid materialising values: CONSTANT decides all
 //! rows at once, RLE decides once per run, FOR decides whole blocks from
-//! (base, width) or compares residuals against shifted ranges. Other codecs
+//! (base, width) or compares residuals against shifted ranges, PATCHED
+//! evaluates its base and then each exception. Other codecs
 //! decode and compare. Invariant: results equal the same operation on the
 //! decoded keys.
 
 use arrow_buffer::BooleanBufferBuilder;
 
-use super::{decode_node, for_, id, plain, rle};
+use super::{decode_node, for_, id, patched, plain, rle};
 use crate::cursor::ByteReader;
 use crate::error::{corrupt, CompressionError};
 use crate::predicate::KeyRanges;
@@ -39,7 +40,8 @@ pub(crate) fn evaluate_node(
             }
             Ok(())
         }
-        id::PLAIN | id::DELTA | id::LINEAR => {
+        id::PATCHED => patched::evaluate(r, n, ranges, depth - 1, bits),
+        id::PLAIN | id::DELTA | id::LINEAR | id::RICE => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;
@@ -65,7 +67,7 @@ pub(crate) fn sum_node(r: &mut ByteReader, n: usize, depth: u8) -> Result<u128, 
                 s.wrapping_add((v as u128).wrapping_mul(l as u128))
             }))
         }
-        id::PLAIN | id::DELTA | id::LINEAR => {
+        id::PLAIN | id::DELTA | id::LINEAR | id::PATCHED | id::RICE => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;

@@ -176,8 +176,20 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
     ));
     cases.push((
         "bool".into(),
-        Arc::new(BooleanArray::from(bools)),
+        Arc::new(BooleanArray::from(bools.clone())),
         None,
+        false,
+    ));
+    cases.push((
+        "bool_patched".into(),
+        Arc::new(BooleanArray::from(
+            bools
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b.map(|b| b ^ (i % 53 == 7)))
+                .collect::<Vec<_>>(),
+        )),
+        Some(Codec::Patched),
         false,
     ));
     cases.push((

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::model::*;
 use crate::{chunk_stats, decode_array, encode_array, Codec, CompressionError, EncodeOptions};
 
-const INT_CODECS: [Option<Codec>; 8] = [
+const INT_CODECS: [Option<Codec>; 9] = [
     None,
     Some(Codec::Plain),
     Some(Codec::Constant),
@@ -18,6 +18,7 @@ const INT_CODECS: [Option<Codec>; 8] = [
     Some(Codec::DeltaOfDelta),
     Some(Codec::Linear),
     Some(Codec::Rle),
+    Some(Codec::Patched),
 ];
 const FLOAT_CODECS: [Option<Codec>; 6] = [
     None,
@@ -74,7 +75,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn integers_round_trip(values in int_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..7, zstd in 0u8..3) {
+    fn integers_round_trip(values in int_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9, zstd in 0u8..3) {
         let valid = validity(values.len(), mode, seed);
         for a in int_arrays(&values, &valid) {
             round_trip(a.as_ref(), &options(INT_CODECS[codec], zstd));
@@ -82,7 +83,7 @@ proptest! {
     }
 
     #[test]
-    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..7) {
+    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9) {
         let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
         let valid = validity(values.len(), mode, seed);
         let a = BooleanArray::from(opt(&values, &valid));

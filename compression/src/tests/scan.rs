@@ -68,12 +68,13 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
     assert!(same_aggregate(&agg, &reference), "{agg:?} vs {reference:?}");
 }
 
-const CODECS: [Option<Codec>; 6] = [
+const CODECS: [Option<Codec>; 7] = [
     None,
     Some(Codec::ForBitpack),
     Some(Codec::Rle),
     Some(Codec::Constant),
     Some(Codec::Delta),
+    Some(Codec::Patched),
     Some(Codec::Dictionary),
 ];
 
@@ -89,7 +90,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(40))]
 
     #[test]
-    fn integer_predicates_and_aggregates(values in int_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in prop_oneof![any::<i64>().prop_map(|v| Scalar::Int(v as i128)), any::<i128>().prop_map(Scalar::Int), (-1e20f64..1e20).prop_map(Scalar::Float), Just(Scalar::Float(f64::NAN)), Just(Scalar::Float(2.5))], codec in 0usize..5, zstd in any::<bool>()) {
+    fn integer_predicates_and_aggregates(values in int_values(), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in prop_oneof![any::<i64>().prop_map(|v| Scalar::Int(v as i128)), any::<i128>().prop_map(Scalar::Int), (-1e20f64..1e20).prop_map(Scalar::Float), Just(Scalar::Float(f64::NAN)), Just(Scalar::Float(2.5))], codec in 0usize..6, zstd in any::<bool>()) {
         let valid = validity(values.len(), mode, seed);
         for a in int_arrays(&values, &valid) {
             check(a.as_ref(), &opts(codec, zstd), op, picks, extra.clone());
@@ -97,10 +98,10 @@ proptest! {
     }
 
     #[test]
-    fn boolean_predicates_and_aggregates(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..30), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in any::<bool>(), codec in 0usize..4) {
+    fn boolean_predicates_and_aggregates(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..30), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in any::<bool>(), codec in 0usize..5) {
         let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
         let valid = validity(values.len(), mode, seed);
-        check(&BooleanArray::from(opt(&values, &valid)), &opts(codec, false), op, picks, Scalar::Bool(extra));
+        check(&BooleanArray::from(opt(&values, &valid)), &opts([0, 1, 2, 3, 5][codec], false), op, picks, Scalar::Bool(extra));
     }
 
     #[test]
