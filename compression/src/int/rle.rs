@@ -77,7 +77,7 @@ pub(crate) fn read_runs(
 
 /// The pieces of the runs that fall in rows `start..end`: (value, rows
 /// relative to `start`), in order.
-fn pieces<'a>(
+pub(crate) fn pieces<'a>(
     vals: &'a [u64],
     lens: &'a [u64],
     start: usize,

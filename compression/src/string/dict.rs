@@ -157,19 +157,35 @@ const SHORT: usize = 16;
 /// Runs of at least this many equal codes are written by doubling copies.
 const LONG_RUN: usize = 16;
 
-/// Offsets and bytes of `dict`'s entries for `codes`.
-/// Hot path: codes are walked run by run (sorted tags repeat), so a run costs
-/// one dictionary lookup; long runs are written by doubling copies, short
-/// entries of short runs are moved `SHORT` bytes at a time from a padded
-/// copy of the dictionary into a padded output.
+/// `codes` as runs of one code: (code, rows).
+fn code_runs(codes: &[u64]) -> Vec<(u64, usize)> {
+    let mut runs = Vec::new();
+    let mut rest = codes;
+    while let Some(&c) = rest.first() {
+        let run = rest.iter().position(|&x| x != c).unwrap_or(rest.len());
+        runs.push((c, run));
+        rest = &rest[run..];
+    }
+    runs
+}
+
+/// Offsets and bytes of `dict`'s entries for runs of codes.
+/// Hot path: a run costs one dictionary lookup; long runs are written by
+/// doubling copies, short entries of short runs are moved `SHORT` bytes at
+/// a time from a padded copy of the dictionary into a padded output.
 fn gather_entries<O: OffsetSizeTrait>(
     r: &ByteReader,
     dict: &StoredDictionary,
-    codes: &[u64],
+    runs: &[(u64, usize)],
+    n: usize,
 ) -> Result<(OffsetBuffer<O>, Vec<u8>), CompressionError> {
     let lens: Vec<u64> = dict.spans.iter().map(|&(s, e)| (e - s) as u64).collect();
     // Checks the total once; the loops below then need no per-value checks.
-    let total = checked_total::<O>(r, codes.iter().map(|&c| lens[c as usize]))?;
+    let total = checked_total::<O>(
+        r,
+        runs.iter()
+            .map(|&(c, k)| lens[c as usize].saturating_mul(k as u64)),
+    )?;
     let mut padded = Vec::with_capacity(dict.bytes.len() + SHORT);
     padded.extend_from_slice(&dict.bytes);
     padded.resize(dict.bytes.len() + SHORT, 0);
@@ -182,13 +198,10 @@ fn gather_entries<O: OffsetSizeTrait>(
             limit: MAX_DECODED_BYTES,
         })?;
     values.resize(total + SHORT, 0);
-    let mut offsets = Vec::with_capacity(codes.len() + 1);
+    let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(O::usize_as(0));
     let mut at = 0;
-    let mut rest = codes;
-    while let Some(&c) = rest.first() {
-        let run = rest.iter().position(|&x| x != c).unwrap_or(rest.len());
-        rest = &rest[run..];
+    for &(c, run) in runs {
         let (s, e) = dict.spans[c as usize];
         let len = e - s;
         if run >= LONG_RUN {
@@ -228,8 +241,22 @@ pub(crate) fn decode<O: OffsetSizeTrait>(
     rows: Rows,
 ) -> Result<DecodedStrings<O>, CompressionError> {
     let dict = read_dictionary(r, rows.n)?;
-    let codes = read_codes(r, rows, dict.spans.len())?;
-    let (offsets, values) = gather_entries::<O>(r, &dict, &codes)?;
+    let n_dict = dict.spans.len();
+    // Sorted tags store their codes run-length encoded: take the runs as
+    // they are instead of expanding a code per row and finding them again.
+    let runs = if r.peek_u8() == Some(int::id::RLE) {
+        r.u8("integer codec id")?;
+        let (vals, lens) = int::rle::read_runs(r, rows.n, int::DECODE_DEPTH - 1)?;
+        if vals.iter().any(|&c| c >= n_dict as u64) {
+            return Err(r.err("dictionary code out of range"));
+        }
+        int::rle::pieces(&vals, &lens, rows.start(), rows.end())
+            .map(|(c, piece)| (c, piece.len()))
+            .collect()
+    } else {
+        code_runs(&read_codes(r, rows, n_dict)?)
+    };
+    let (offsets, values) = gather_entries::<O>(r, &dict, &runs, rows.len())?;
     Ok(DecodedStrings {
         offsets,
         values: Buffer::from_vec(values),
