@@ -109,28 +109,31 @@ impl BitWriter {
     }
 }
 
-struct BitReader<'a> {
-    bytes: &'a [u8],
+struct BitReader {
+    /// The bits and 8 zero bytes, so every peek is one unaligned load.
+    padded: Vec<u8>,
     /// Next bit to read; may run past the end (those bits read as zero and
     /// the caller checks the final position).
     at: usize,
 }
 
-impl BitReader<'_> {
-    /// At least the next 56 bits, least significant first.
+impl BitReader {
+    fn new(bytes: &[u8]) -> Self {
+        let mut padded = Vec::with_capacity(bytes.len() + 8);
+        padded.extend_from_slice(bytes);
+        padded.resize(bytes.len() + 8, 0);
+        BitReader { padded, at: 0 }
+    }
+
+    /// At least the next 56 bits, least significant first (zeros past the
+    /// end; a position more than 8 bytes past the end reads as all zeros).
     #[inline]
     fn peek(&self) -> u64 {
         let byte = self.at / 8;
-        let word = match self.bytes.get(byte..byte + 8) {
-            Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")),
-            None => {
-                let mut w = [0u8; 8];
-                let tail = self.bytes.get(byte..).unwrap_or(&[]);
-                w[..tail.len()].copy_from_slice(tail);
-                u64::from_le_bytes(w)
-            }
-        };
-        word >> (self.at % 8)
+        match self.padded.get(byte..byte + 8) {
+            Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")) >> (self.at % 8),
+            None => 0,
+        }
     }
 
     /// The next `n` (at most 32) bits.
@@ -142,6 +145,7 @@ impl BitReader<'_> {
     }
 
     /// The next `n` (at most 64) bits.
+    #[inline]
     fn take_wide(&mut self, n: u32) -> u64 {
         if n <= 32 {
             self.take(n)
@@ -179,7 +183,7 @@ pub(crate) fn decode(
     }
     let len = r.u32("rice length")? as usize;
     let bytes = r.bytes(len, "rice bits")?;
-    let mut bits = BitReader { bytes, at: 0 };
+    let mut bits = BitReader::new(bytes);
     let (start, end) = (rows.start(), rows.end());
     for i in 0..rows.n {
         let q = bits.quotient();
