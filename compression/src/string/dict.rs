@@ -233,7 +233,7 @@ fn gather_entries<O: OffsetSizeTrait>(
     }
     debug_assert_eq!(at, total);
     values.truncate(total);
-    Ok((OffsetBuffer::new(offsets.into()), values))
+    Ok((super::monotone_offsets(offsets), values))
 }
 
 pub(crate) fn decode<O: OffsetSizeTrait>(
