@@ -222,6 +222,39 @@ mod tests {
     }
 
     #[test]
+    fn damaged_rice_nodes_are_errors_or_values() {
+        let values: Vec<u64> = (0..200u64)
+            .map(|i| (i * 7919) % 97 + (i % 50) * 1000)
+            .collect();
+        let mut good = Vec::new();
+        encode(&values, &mut good);
+        let mut damaged = vec![];
+        for cut in 0..good.len() {
+            damaged.push(good[..cut].to_vec());
+        }
+        for bit in 0..good.len() * 8 {
+            let mut b = good.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            damaged.push(b);
+        }
+        for blob in damaged {
+            let mut out = vec![0u64; values.len()];
+            let rows = Rows::all(values.len());
+            // Must not panic; an Ok means every value was read from the bits.
+            let _ = decode(&mut ByteReader::new(&blob), rows, &mut out);
+        }
+        let mut truncated = good.clone();
+        truncated.truncate(good.len() - 1);
+        let mut out = vec![0u64; values.len()];
+        assert!(decode(
+            &mut ByteReader::new(&truncated),
+            Rows::all(values.len()),
+            &mut out
+        )
+        .is_err());
+    }
+
+    #[test]
     fn geometric_gaps_cost_near_their_entropy() {
         let mut s = 7u64;
         let gaps: Vec<u64> = (0..2000)
