@@ -16,10 +16,14 @@ use crate::error::CompressionError;
 use crate::int::{self, Rows};
 use crate::zstd_stage::{read_stream, write_stream, ZstdPolicy, MAX_DECODED_BYTES};
 
-/// A chunk's dictionary and the code of each row.
+/// A chunk's distinct values (in order of first appearance) and the code of
+/// each row. Sorting waits for `encode`: a chunk stored plain only needs
+/// the count and the bounds.
 pub(crate) struct Dictionary<'a> {
-    entries: Vec<&'a [u8]>,
-    codes: Vec<u64>,
+    first_seen: Vec<&'a [u8]>,
+    /// Per row, the value's index in `first_seen` (NULL rows repeat the
+    /// previous row's; leading NULLs take the first valid row's).
+    raw_codes: Vec<u32>,
 }
 
 impl<'a> Dictionary<'a> {
@@ -48,42 +52,49 @@ impl<'a> Dictionary<'a> {
             raw_codes.push(Some(code));
             prev = Some(code);
         }
-        // Sort the dictionary and remap codes so code order is byte order.
-        let mut order: Vec<u32> = (0..first_seen.len() as u32).collect();
-        order.sort_unstable_by_key(|&c| first_seen[c as usize]);
-        let mut remap = vec![0u64; first_seen.len()];
-        for (sorted, &c) in order.iter().enumerate() {
-            remap[c as usize] = sorted as u64;
+        let first_code = raw_codes.iter().flatten().next().copied().unwrap_or(0);
+        let raw_codes = raw_codes.iter().map(|c| c.unwrap_or(first_code)).collect();
+        Dictionary {
+            first_seen,
+            raw_codes,
         }
-        let first_code = raw_codes.iter().flatten().next().copied();
-        let codes = raw_codes
-            .iter()
-            .map(|c| c.or(first_code).map_or(0, |c| remap[c as usize]))
-            .collect();
-        let entries = order.iter().map(|&c| first_seen[c as usize]).collect();
-        Dictionary { entries, codes }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.first_seen.len()
     }
 
     /// The smallest and largest valid value (None when every row is NULL).
     pub(crate) fn bounds(&self) -> Option<(&'a [u8], &'a [u8])> {
-        Some((self.entries.first()?, self.entries.last()?))
+        let first = *self.first_seen.first()?;
+        Some(
+            self.first_seen
+                .iter()
+                .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+        )
     }
 
+    /// Writes the node (after its codec id): the dictionary sorted so code
+    /// order is byte order, then the remapped codes.
     pub(crate) fn encode(
         &self,
         zstd: ZstdPolicy,
         out: &mut Vec<u8>,
     ) -> Result<(), CompressionError> {
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-        let lengths: Vec<u64> = self.entries.iter().map(|e| e.len() as u64).collect();
+        let mut order: Vec<u32> = (0..self.first_seen.len() as u32).collect();
+        order.sort_unstable_by_key(|&c| self.first_seen[c as usize]);
+        let mut remap = vec![0u64; self.first_seen.len()];
+        for (sorted, &c) in order.iter().enumerate() {
+            remap[c as usize] = sorted as u64;
+        }
+        let entries: Vec<&[u8]> = order.iter().map(|&c| self.first_seen[c as usize]).collect();
+        let codes: Vec<u64> = self.raw_codes.iter().map(|&c| remap[c as usize]).collect();
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        let lengths: Vec<u64> = entries.iter().map(|e| e.len() as u64).collect();
         int::encode_node(&lengths, None, int::ENCODE_DEPTH, out);
-        let bytes: Vec<u8> = self.entries.concat();
+        let bytes: Vec<u8> = entries.concat();
         write_stream(&bytes, zstd, out)?;
-        int::encode_node(&self.codes, None, int::ENCODE_DEPTH, out);
+        int::encode_node(&codes, None, int::ENCODE_DEPTH, out);
         Ok(())
     }
 }

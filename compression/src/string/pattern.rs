@@ -107,9 +107,16 @@ impl Kind {
                 if token.len() != w {
                     return None;
                 }
+                let lower = matches!(fixed, Kind::HexLower(_));
+                let upper = matches!(fixed, Kind::HexUpper(_));
                 token.iter().try_fold(0u64, |v, &c| {
-                    let d = alphabet.iter().position(|&a| a == c)?;
-                    Some(v * alphabet.len() as u64 + d as u64)
+                    let d = match c {
+                        b'0'..=b'9' => c - b'0',
+                        b'a'..=b'f' if lower => c - b'a' + 10,
+                        b'A'..=b'F' if upper => c - b'A' + 10,
+                        _ => return None,
+                    };
+                    Some(v * alphabet.len() as u64 + u64::from(d))
                 })
             }
         }
