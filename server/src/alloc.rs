@@ -29,13 +29,19 @@ pub fn no_transparent_huge_pages() {
     unsafe { libc::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
-/// Makes mimalloc return freed memory to the OS at once instead of after
-/// its default delay of one second. An import promises a peak RSS under twice its
-/// memory limit: a 1.5 GiB import under a 155 MiB limit peaked at 376 MiB
-/// with the delay, 298 MiB without (docs/benchmarks.md).
-pub fn purge_freed_memory_at_once() {
-    purge_freed_memory_after(0);
-}
+/// The purge delay of `import`, in milliseconds (with huge pages off). An
+/// import promises a peak RSS under twice its memory limit. Importing the
+/// 8.64 M-row Parquet file (10x a 155 MiB limit as Arrow), 2026-11-30:
+///
+/// | purge delay | huge pages | time | peak RSS |
+/// | --- | --- | --- | --- |
+/// | 0 | on | 10.4 s | 283-287 MiB |
+/// | 50 ms | off | 9.0 s | 261 MiB |
+/// | 1 s | off | 7.9 s | 362 MiB |
+///
+/// With no delay, a fifth of the CPU went to zeroing pages that were
+/// faulted in afresh.
+pub const IMPORT_PURGE_DELAY_MS: std::ffi::c_long = 50;
 
 /// The purge delay of `serve`, in milliseconds. After 100k remote-write
 /// series (rw_load, 2M samples) RSS was 202-206 MiB with 100 ms and

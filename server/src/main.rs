@@ -167,7 +167,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Import(args) => {
-            lynxstore::alloc::purge_freed_memory_at_once();
+            lynxstore::alloc::no_transparent_huge_pages();
+            lynxstore::alloc::purge_freed_memory_after(lynxstore::alloc::IMPORT_PURGE_DELAY_MS);
             exit(lynxstore::bulk::import(args))
         }
         Command::Export(args) => exit(lynxstore::bulk::export(args)),
