@@ -14,7 +14,7 @@ use super::{checked_total, DecodedStrings, StringRows};
 use crate::cursor::ByteReader;
 use crate::error::CompressionError;
 use crate::int::{self, Rows};
-use crate::zstd_stage::{read_stream, write_stream, ZstdPolicy, MAX_DECODED_BYTES};
+use crate::zstd_stage::{read_stream, write_stream, ZstdPolicy};
 
 /// A chunk's distinct values (in order of first appearance) and the code of
 /// each row. Sorting waits for `encode`: a chunk stored plain only needs
@@ -200,15 +200,7 @@ fn gather_entries<O: OffsetSizeTrait>(
     let mut padded = Vec::with_capacity(dict.bytes.len() + SHORT);
     padded.extend_from_slice(&dict.bytes);
     padded.resize(dict.bytes.len() + SHORT, 0);
-    let mut values = Vec::new();
-    values
-        .try_reserve_exact(total + SHORT)
-        .map_err(|_| CompressionError::TooLarge {
-            what: "dictionary strings",
-            bytes: total,
-            limit: MAX_DECODED_BYTES,
-        })?;
-    values.resize(total + SHORT, 0);
+    let mut values = super::padded_output(total, SHORT, "dictionary strings")?;
     let mut offsets = Vec::with_capacity(n + 1);
     offsets.push(O::usize_as(0));
     let mut at = 0;

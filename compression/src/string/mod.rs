@@ -155,6 +155,24 @@ pub(crate) fn offsets_from_lengths<O: OffsetSizeTrait>(
     Ok((monotone_offsets(offsets), total))
 }
 
+/// A zeroed output of `total` bytes plus `pad` bytes that fixed-size moves
+/// may spill into (the caller truncates to `total`).
+pub(crate) fn padded_output(
+    total: usize,
+    pad: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(total + pad)
+        .map_err(|_| CompressionError::TooLarge {
+            what,
+            bytes: total,
+            limit: MAX_DECODED_BYTES,
+        })?;
+    out.resize(total + pad, 0);
+    Ok(out)
+}
+
 /// Offsets built by adding lengths to a running position from 0, without
 /// the validation pass of `OffsetBuffer::new` (a quarter of decoding a
 /// column of short strings).

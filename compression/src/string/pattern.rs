@@ -27,7 +27,7 @@ use crate::cursor::ByteReader;
 use crate::error::{corrupt, CompressionError};
 use crate::int::{self, Rows};
 use crate::predicate::{bytes_match, Predicate, Scalar};
-use crate::zstd_stage::{ZstdPolicy, MAX_DECODED_BYTES};
+use crate::zstd_stage::ZstdPolicy;
 
 /// Fields stored per chunk at most (after constant fields joined the literals).
 const MAX_FIELDS: usize = 32;
@@ -458,14 +458,7 @@ fn format<'a, O: OffsetSizeTrait>(
         }
     }
     let (offsets, total) = super::offsets_from_lengths::<O>(r, lens.iter().copied(), n)?;
-    let mut out = Vec::new();
-    out.try_reserve_exact(total + PAD)
-        .map_err(|_| CompressionError::TooLarge {
-            what: "pattern strings",
-            bytes: total,
-            limit: MAX_DECODED_BYTES,
-        })?;
-    out.resize(total + PAD, 0);
+    let mut out = super::padded_output(total, PAD, "pattern strings")?;
     // Each row starts at its known offset, so rows do not wait on each other.
     for (i, start) in offsets.iter().take(n).enumerate() {
         let mut at = start.as_usize();
