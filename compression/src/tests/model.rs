@@ -42,6 +42,22 @@ pub(crate) fn int_values() -> impl Strategy<Value = Vec<i64>> {
             prop::sample::select(vec![i64::MIN, i64::MAX, 0, -1, 1, i64::MIN + 1]),
             0..300
         ),
+        // Long runs with isolated spikes (patched runs).
+        (
+            prop::collection::vec((-5i64..5, 3usize..300), 1..20),
+            prop::collection::vec((any::<usize>(), any::<i64>()), 0..30)
+        )
+            .prop_map(|(runs, spikes)| {
+                let mut v: Vec<i64> = runs
+                    .into_iter()
+                    .flat_map(|(x, n)| std::iter::repeat_n(x, n))
+                    .collect();
+                let len = v.len();
+                for (at, x) in spikes {
+                    v[at % len] = x;
+                }
+                v
+            }),
         // Mostly narrow with a few outliers (patched exceptions).
         (
             prop::collection::vec(0i64..50, 0..2500),

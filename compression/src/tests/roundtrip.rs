@@ -83,7 +83,7 @@ proptest! {
     }
 
     #[test]
-    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), 1usize..200), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9) {
+    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..3, 3usize..200]), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9) {
         let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
         let valid = validity(values.len(), mode, seed);
         let a = BooleanArray::from(opt(&values, &valid));
