@@ -185,12 +185,21 @@ pub(crate) fn decode(
     let bytes = r.bytes(len, "rice bits")?;
     let mut bits = BitReader::new(bytes);
     let (start, end) = (rows.start(), rows.end());
+    let k32 = u32::from(k);
     for i in 0..rows.n {
-        let q = bits.quotient();
-        let residual = if q == ESCAPE {
-            bits.take_wide(64)
+        // Fast path: quotient, stop bit and remainder in one peek.
+        let w = bits.peek();
+        let ones = (!w).trailing_zeros();
+        let residual = if u64::from(ones) < ESCAPE && ones + 1 + k32 <= 56 {
+            bits.at += (ones + 1 + k32) as usize;
+            (u64::from(ones) << k) | ((w >> (ones + 1)) & ((1u64 << k) - 1))
         } else {
-            (q << k) | bits.take_wide(u32::from(k))
+            let q = bits.quotient();
+            if q == ESCAPE {
+                bits.take_wide(64)
+            } else {
+                (q << k) | bits.take_wide(k32)
+            }
         };
         if bits.at > len * 8 {
             return Err(r.err("rice bits end early"));
