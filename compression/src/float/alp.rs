@@ -45,12 +45,36 @@ fn decode_value(k: i64, e: usize, w: FloatWidth) -> u64 {
 /// `k` such that `decode_value(k, e) == bits`, if there is an obvious one.
 #[inline]
 fn encode_value(bits: u64, e: usize, w: FloatWidth) -> Option<i64> {
+    if w == FloatWidth::F64 {
+        let (k, ok) = encode_f64(bits, POW10[e]);
+        if ok {
+            return Some(k);
+        }
+    }
+    // Products of 2^51 and more (and f32 values) take the exact path.
     let x = (w.to_f64(bits) * POW10[e]).round();
     if x.is_nan() || x.abs() >= MAX_ABS {
         return None;
     }
     let k = x as i64;
     (decode_value(k, e, w) == bits).then_some(k)
+}
+
+/// 2^52 + 2^51: adding and subtracting it rounds an f64 below 2^51 in
+/// magnitude to an integer (half to even) without a call to `round`.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+/// Integers the rounding trick handles.
+const MAX_ROUNDED: f64 = (1u64 << 51) as f64;
+
+/// The candidate `k` of an f64 and whether `k / p` gives the same bits
+/// back. Branch-free, so a block's loop vectorizes. `k as f64` is exactly
+/// the rounded product, so the check is the decoder's own expression.
+#[inline]
+fn encode_f64(bits: u64, p: f64) -> (i64, bool) {
+    let x = (f64::from_bits(bits) * p + ROUNDER) - ROUNDER;
+    let fits = x.abs() < MAX_ROUNDED;
+    let k = if fits { x as i64 } else { 0 };
+    (k, fits & ((x / p).to_bits() == bits))
 }
 
 /// The smallest exponent that makes the most sampled values round trip.
@@ -80,16 +104,45 @@ pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
         let e = choose_exponent(block, w);
         let mut exc_pos: Vec<u16> = Vec::new();
         let mut exc_bits: Vec<u64> = Vec::new();
-        for (i, &b) in block.iter().enumerate() {
-            match encode_value(b, e, w) {
-                Some(k) => {
-                    prev_key = (k as u64) ^ SIGN;
-                    keys.push(prev_key);
+        if w == FloatWidth::F64 {
+            // Every value's key and check in one vectorizable pass; the
+            // exceptions (rare) are patched afterwards.
+            let p = POW10[e];
+            let start = keys.len();
+            let mut all_ok = true;
+            keys.extend(block.iter().map(|&b| {
+                let (k, ok) = encode_f64(b, p);
+                all_ok &= ok;
+                (k as u64) ^ SIGN
+            }));
+            if !all_ok {
+                for (i, &b) in block.iter().enumerate() {
+                    match encode_value(b, e, w) {
+                        Some(k) => {
+                            prev_key = (k as u64) ^ SIGN;
+                            keys[start + i] = prev_key;
+                        }
+                        None => {
+                            exc_pos.push(i as u16);
+                            exc_bits.push(b);
+                            keys[start + i] = prev_key;
+                        }
+                    }
                 }
-                None => {
-                    exc_pos.push(i as u16);
-                    exc_bits.push(b);
-                    keys.push(prev_key);
+            }
+            prev_key = keys.last().copied().unwrap_or(prev_key);
+        } else {
+            for (i, &b) in block.iter().enumerate() {
+                match encode_value(b, e, w) {
+                    Some(k) => {
+                        prev_key = (k as u64) ^ SIGN;
+                        keys.push(prev_key);
+                    }
+                    None => {
+                        exc_pos.push(i as u16);
+                        exc_bits.push(b);
+                        keys.push(prev_key);
+                    }
                 }
             }
         }
