@@ -323,18 +323,36 @@ mod tests {
             (x.abs() < MAX_ABS && (x / POW10[e]).to_bits() == bits).then_some(x as i64)
         };
         let values = [
-            0.25, 1.5, -3.75, 12.34, 99.99, 1e15, 2.0e15 + 3.0, 1e16, 3e17, -4.5e17, 0.1, 1e-7,
+            0.25,
+            1.5,
+            -3.75,
+            12.34,
+            99.99,
+            1e15,
+            2.0e15 + 3.0,
+            1e16,
+            3e17,
+            -4.5e17,
+            0.1,
+            1e-7,
         ];
         for v in values {
             for e in 0..=18 {
                 let bits = f64::to_bits(v);
                 // Above 2^51 the fast path defers to the exact one.
-                assert_eq!(encode_value(bits, e, FloatWidth::F64), slow(bits, e), "{v} e={e}");
+                assert_eq!(
+                    encode_value(bits, e, FloatWidth::F64),
+                    slow(bits, e),
+                    "{v} e={e}"
+                );
             }
         }
         assert_eq!(encode_value((-0.0f64).to_bits(), 0, FloatWidth::F64), None);
         assert_eq!(encode_value(f64::NAN.to_bits(), 2, FloatWidth::F64), None);
-        assert_eq!(encode_value(f64::INFINITY.to_bits(), 2, FloatWidth::F64), None);
+        assert_eq!(
+            encode_value(f64::INFINITY.to_bits(), 2, FloatWidth::F64),
+            None
+        );
     }
 
     fn reference(keys: &[u64], p: f64) -> Vec<u64> {
