@@ -50,7 +50,7 @@ pub(crate) fn series_of_batches(
         .iter()
         .map(|c| (c.data_type() == &DataType::Utf8).then(|| c.as_string::<i32>()))
         .collect::<Option<_>>()?;
-    let same = |a: usize, b: usize| cols.iter().all(|c| same_value(c, a, b));
+    let same = |a: usize, b: usize| cols.iter().all(|c| value(c, a) == value(c, b));
     let state = DefaultHashBuilder::default();
     let hash = |row: usize| {
         let mut h = state.build_hasher();
@@ -147,39 +147,6 @@ fn repeats(col: &StringArray, a: usize, b: usize, len: usize) -> bool {
     }
 }
 
-/// Whether rows `a` and `b` of `col` hold the same value (both NULL counts
-/// as the same). Hot path: called for every tag of every row.
-#[inline]
-pub(crate) fn same_value(col: &StringArray, a: usize, b: usize) -> bool {
-    if col.is_valid(a) != col.is_valid(b) {
-        return false;
-    }
-    let off = col.value_offsets();
-    let bytes = col.value_data();
-    let (a0, a1) = (off[a] as usize, off[a + 1] as usize);
-    let (b0, b1) = (off[b] as usize, off[b + 1] as usize);
-    !col.is_valid(a) || short_eq(&bytes[a0..a1], &bytes[b0..b1])
-}
-
-/// Byte-string equality without a `memcmp` call for short strings: two
-/// overlapping word loads cover 8 to 16 bytes, two 4-byte loads 4 to 8.
-#[inline]
-pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"));
-    match n {
-        0 => true,
-        1..=3 => a == b,
-        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        _ => a == b,
-    }
-}
-
 fn value(col: &StringArray, row: usize) -> Option<&str> {
     col.is_valid(row).then(|| col.value(row))
 }
@@ -263,21 +230,6 @@ mod tests {
     use super::*;
 
     type Row = (Option<u8>, Option<u8>, i64, i64);
-
-    proptest! {
-        /// `short_eq` agrees with slice equality at every length, for
-        /// equal strings and strings that differ in one byte.
-        #[test]
-        fn short_eq_is_equality(a in prop::collection::vec(any::<u8>(), 0..40), at in any::<usize>(), flip in 1u8..=255) {
-            prop_assert!(short_eq(&a, &a.clone()));
-            if !a.is_empty() {
-                let mut b = a.clone();
-                b[at % a.len()] ^= flip;
-                prop_assert!(!short_eq(&a, &b));
-                prop_assert!(!short_eq(&a, &a[..a.len() - 1]));
-            }
-        }
-    }
 
     proptest! {
         /// Batches that repeat the previous batch's tags take their ids by

@@ -296,8 +296,9 @@ pub(crate) fn time_values(column: &ArrayRef) -> Result<Vec<i64>> {
 /// Sets `changed[row]` where `col` differs from its value at `row - 1`.
 fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
     if let Some(strings) = col.as_any().downcast_ref::<StringArray>() {
+        let value = |r: usize| strings.is_valid(r).then(|| strings.value(r));
         for (r, c) in changed.iter_mut().enumerate().skip(1) {
-            *c |= !crate::series_order::same_value(strings, r, r - 1);
+            *c |= value(r) != value(r - 1);
         }
         return Ok(());
     }
