@@ -350,7 +350,7 @@ impl Encoder<'_> {
             valid: self.nulls.map(|n| n.iter().collect()),
             values,
         };
-        // The sorted dictionary gives the bounds without comparing every row.
+        // The distinct values give the bounds without comparing every row.
         let dictionary = Dictionary::build(&rows);
         let (lo, hi) = dictionary
             .bounds()

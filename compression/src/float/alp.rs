@@ -104,46 +104,30 @@ pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
         let e = choose_exponent(block, w);
         let mut exc_pos: Vec<u16> = Vec::new();
         let mut exc_bits: Vec<u64> = Vec::new();
-        if w == FloatWidth::F64 {
-            // Every value's key and check in one vectorizable pass; the
-            // exceptions (rare) are patched afterwards.
+        // f64 blocks: every value's key and check in one vectorizable pass;
+        // a block with exceptions (or f32) goes value by value.
+        let start = keys.len();
+        let mut all_ok = w == FloatWidth::F64;
+        if all_ok {
             let p = POW10[e];
-            let start = keys.len();
-            let mut all_ok = true;
             keys.extend(block.iter().map(|&b| {
                 let (k, ok) = encode_f64(b, p);
                 all_ok &= ok;
                 (k as u64) ^ SIGN
             }));
-            if !all_ok {
-                for (i, &b) in block.iter().enumerate() {
-                    match encode_value(b, e, w) {
-                        Some(k) => {
-                            prev_key = (k as u64) ^ SIGN;
-                            keys[start + i] = prev_key;
-                        }
-                        None => {
-                            exc_pos.push(i as u16);
-                            exc_bits.push(b);
-                            keys[start + i] = prev_key;
-                        }
-                    }
-                }
-            }
+        }
+        if all_ok {
             prev_key = keys.last().copied().unwrap_or(prev_key);
         } else {
+            keys.truncate(start);
             for (i, &b) in block.iter().enumerate() {
-                match encode_value(b, e, w) {
-                    Some(k) => {
-                        prev_key = (k as u64) ^ SIGN;
-                        keys.push(prev_key);
-                    }
-                    None => {
-                        exc_pos.push(i as u16);
-                        exc_bits.push(b);
-                        keys.push(prev_key);
-                    }
+                if let Some(k) = encode_value(b, e, w) {
+                    prev_key = (k as u64) ^ SIGN;
+                } else {
+                    exc_pos.push(i as u16);
+                    exc_bits.push(b);
                 }
+                keys.push(prev_key);
             }
         }
         out.push(e as u8);

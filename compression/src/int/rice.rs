@@ -56,9 +56,14 @@ impl BitWriter {
         }
     }
 
-    fn put_wide(&mut self, v: u64) {
-        self.put(v & 0xFFFF_FFFF, 32);
-        self.put(v >> 32, 32);
+    /// Appends the low `n` (at most 64) bits of `v`.
+    fn put_wide(&mut self, v: u64, n: u32) {
+        if n <= 32 {
+            self.put(v, n);
+        } else {
+            self.put(v & 0xFFFF_FFFF, 32);
+            self.put(v >> 32, n - 32);
+        }
     }
 
     fn finish(mut self) -> Vec<u8> {
@@ -82,12 +87,10 @@ pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
         let q = r >> k;
         if q >= ESCAPE {
             w.put(u64::MAX, ESCAPE as u32);
-            w.put_wide(r);
+            w.put_wide(r, 64);
         } else {
             w.put((1u64 << q) - 1, q as u32 + 1);
-            if k > 0 {
-                w.put_wide_low(r, k);
-            }
+            w.put_wide(r, u32::from(k));
         }
     }
     let bytes = w.finish();
@@ -95,18 +98,6 @@ pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
     out.push(k);
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
     out.extend_from_slice(&bytes);
-}
-
-impl BitWriter {
-    /// Appends the low `k` (at most 64) bits of `v`.
-    fn put_wide_low(&mut self, v: u64, k: u8) {
-        if k <= 32 {
-            self.put(v, u32::from(k));
-        } else {
-            self.put(v & 0xFFFF_FFFF, 32);
-            self.put(v >> 32, u32::from(k) - 32);
-        }
-    }
 }
 
 struct BitReader {

@@ -637,12 +637,14 @@ fn evaluate_fields(
     n: usize,
     predicate: &Predicate,
 ) -> Option<BooleanBuffer> {
-    let bytes = |s: &Scalar| match s {
-        Scalar::Bytes(b) => Some(b.clone()),
-        _ => None,
-    };
-    let ord = |s: &Scalar| order(t, fields, n, &bytes(s)?, true);
-    let eq = |s: &Scalar| Some(order(t, fields, n, &bytes(s)?, false)?.equal);
+    fn bytes(s: &Scalar) -> Option<&[u8]> {
+        match s {
+            Scalar::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+    let ord = |s: &Scalar| order(t, fields, n, bytes(s)?, true);
+    let eq = |s: &Scalar| Some(order(t, fields, n, bytes(s)?, false)?.equal);
     Some(match predicate {
         Predicate::Eq(s) => eq(s)?,
         Predicate::NotEq(s) => !&eq(s)?,
