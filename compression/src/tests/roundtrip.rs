@@ -231,6 +231,29 @@ fn timezone_comes_from_the_requested_type() {
 }
 
 #[test]
+fn forced_pattern_on_rows_without_one_template_is_refused() {
+    // Different punctuation, and a row with no letters or digits at all.
+    for rows in [
+        vec!["req-1", "req.2"],
+        vec!["a-1", "--"],
+        vec!["a-1", "a-1-2"],
+    ] {
+        let a = arrow_array::StringArray::from(rows.clone());
+        match encode_array(&a, &options(Some(Codec::Pattern), 0)) {
+            Err(CompressionError::CodecNotApplicable {
+                codec, data_type, ..
+            }) => {
+                assert_eq!(codec, Codec::Pattern);
+                assert_eq!(data_type, DataType::Utf8);
+            }
+            other => panic!("{rows:?}: {other:?}"),
+        }
+        // Left to choose, the same rows encode and round trip.
+        round_trip(&a, &options(None, 0)).unwrap();
+    }
+}
+
+#[test]
 fn type_mismatches_are_errors() {
     let blob = encode_array(&Int32Array::from(vec![1, 2]), &EncodeOptions::default()).unwrap();
     assert!(matches!(
