@@ -11,13 +11,51 @@ use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, StringArray,
 };
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Result, StorageError};
 use crate::schema::{ColumnType, TableDef};
 
 /// Validates and converts a batch written by a client.
 pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
+    conform_write_to(def, batch, &def.arrow_schema())
+}
+
+/// [`conform_write`] for a bulk load: a text tag column that arrives as a
+/// dictionary of strings (a Parquet column read with its dictionary) stays
+/// one, so that rows are grouped into series by integer keys and no string
+/// is copied before the rows are sorted. Columns with a length limit
+/// (`varchar(n)`) are cast as usual, so that the limit is checked.
+pub fn conform_bulk(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = def.arrow_schema();
+    let tags = def.tag_indices();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let keep = tags.contains(&i)
+                && f.data_type() == &DataType::Utf8
+                && !matches!(def.columns[i].column_type, ColumnType::Varchar(Some(_)));
+            match batch.column_by_name(f.name()).map(|c| c.data_type()) {
+                Some(ty @ DataType::Dictionary(_, v)) if keep && v.as_ref() == &DataType::Utf8 => {
+                    f.as_ref().clone().with_data_type(ty.clone())
+                }
+                _ => f.as_ref().clone(),
+            }
+        })
+        .collect();
+    let target = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    conform_write_to(def, batch, &target)
+}
+
+/// [`conform_write`] to `schema`: the table's, or the table's with some
+/// string columns as dictionaries.
+fn conform_write_to(
+    def: &TableDef,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
     for field in batch.schema().fields() {
         if def.column(field.name()).is_none() {
             return Err(StorageError::ColumnNotFound {
@@ -29,7 +67,7 @@ pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch>
     for col in def.columns.iter().filter(|c| !c.nullable) {
         let has_null = batch
             .column_by_name(&col.name)
-            .is_none_or(|a| a.null_count() > 0 || a.data_type().is_null());
+            .is_none_or(|a| a.logical_null_count() > 0 || a.data_type().is_null());
         if has_null && batch.num_rows() > 0 {
             return Err(StorageError::NotNull {
                 table: def.name.clone(),
@@ -37,8 +75,7 @@ pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch>
             });
         }
     }
-    let schema = def.arrow_schema();
-    let batch = conform_to(&schema, batch, true).map_err(|e| match e {
+    let batch = conform_to(schema, batch, true).map_err(|e| match e {
         StorageError::Arrow(err) => StorageError::InvalidData {
             table: def.name.clone(),
             message: err.to_string(),

@@ -65,6 +65,18 @@ impl MemBatch {
         }
     }
 
+    /// Rows whose string columns may be dictionaries, in the table's
+    /// `schema` otherwise (a bulk load's batch: [`crate::conform::conform_bulk`]).
+    pub(crate) fn with_table_schema(seq: u64, rows: RecordBatch, schema: SchemaRef) -> MemBatch {
+        let table_schema = (rows.schema() != schema).then_some(schema);
+        MemBatch {
+            seq,
+            rows,
+            table_schema,
+            runs: None,
+        }
+    }
+
     /// Dictionary-encodes the string columns that shrink by it.
     fn compacted(mut self) -> MemBatch {
         if self.table_schema.is_none() {

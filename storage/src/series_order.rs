@@ -16,10 +16,12 @@ use std::hash::{BuildHasher, Hasher};
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanBufferBuilder, StringArray};
+use arrow::array::{
+    downcast_dictionary_array, Array, ArrayRef, AsArray, BooleanBufferBuilder, StringArray,
+};
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
-use arrow::datatypes::DataType;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use arrow::datatypes::{ArrowNativeType, DataType};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 /// Per-row series numbers of a batch: `ids[row]` names a distinct tag tuple,
 /// `rank[id]` is that tuple's position in sorted order.
@@ -34,6 +36,99 @@ pub(crate) struct Series {
 /// Returns None when a tag column is not Utf8.
 pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
     series_of_batches(tags, rows, &[])
+}
+
+/// Whether `col` is a dictionary of strings (what [`series_of_codes`] takes).
+pub(crate) fn is_string_dictionary(col: &ArrayRef) -> bool {
+    matches!(col.data_type(), DataType::Dictionary(_, v) if v.as_ref() == &DataType::Utf8)
+}
+
+/// `series` for tag columns that are all dictionaries of strings (Parquet
+/// imports and compact memtable batches): each row's tag tuple becomes one
+/// 128-bit key, the ranks of its values in string order packed first
+/// column first, so that keys compare as the tuples do and interning hashes
+/// integers instead of strings. `None` when the ranks need more than 128
+/// bits (or a column is not such a dictionary): use [`series_of_batches`]
+/// on the columns cast to Utf8.
+pub(crate) fn series_of_codes(tags: &[ArrayRef], rows: usize) -> Option<Series> {
+    let mut keys = vec![0u128; rows];
+    let mut bits_used = 0u32;
+    for col in tags {
+        if col.len() != rows || !is_string_dictionary(col) {
+            return None;
+        }
+        let dict = col.as_any_dictionary();
+        let (ranks, distinct) = value_ranks(dict.values().as_string::<i32>());
+        let bits = u32::BITS - distinct.leading_zeros();
+        bits_used += bits;
+        if bits_used > u128::BITS {
+            return None;
+        }
+        downcast_dictionary_array!(
+            col => {
+                let valid = col.keys().nulls();
+                for (row, k) in col.keys().values().iter().enumerate() {
+                    let present = valid.is_none_or(|n| n.is_valid(row));
+                    // NULL keys (and any key out of range) rank 0, before
+                    // every value, as arrow's default sort puts NULLs first.
+                    let rank = if present {
+                        ranks.get(k.as_usize()).copied().unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    keys[row] = (keys[row] << bits) | u128::from(rank);
+                }
+            },
+            _ => return None
+        );
+    }
+    let mut index: HashMap<u128, u32> = HashMap::new();
+    let mut first_row: Vec<usize> = Vec::new();
+    let mut ids = Vec::with_capacity(rows);
+    for (row, &key) in keys.iter().enumerate() {
+        // Rows of one series are often adjacent: no hash for a repeat.
+        if row > 0 && keys[row - 1] == key {
+            ids.push(ids[row - 1]);
+            continue;
+        }
+        let next = first_row.len() as u32;
+        let id = *index.entry(key).or_insert_with(|| {
+            first_row.push(row);
+            next
+        });
+        ids.push(id);
+    }
+    let mut by_rank: Vec<u32> = (0..first_row.len() as u32).collect();
+    by_rank.sort_unstable_by_key(|id| keys[first_row[*id as usize]]);
+    let mut rank = vec![0u32; by_rank.len()];
+    for (r, id) in by_rank.iter().enumerate() {
+        rank[*id as usize] = r as u32;
+    }
+    Some(Series {
+        ids,
+        rank,
+        first_row,
+    })
+}
+
+/// Per dictionary entry, the rank of its string among the distinct strings
+/// (from 1, in byte order; equal strings share a rank, NULL entries get 0),
+/// and the number of distinct strings.
+fn value_ranks(values: &StringArray) -> (Vec<u32>, u32) {
+    let mut entries: Vec<usize> = (0..values.len()).filter(|i| values.is_valid(*i)).collect();
+    entries.sort_unstable_by_key(|i| values.value(*i));
+    let mut ranks = vec![0u32; values.len()];
+    let mut distinct = 0u32;
+    let mut previous: Option<&str> = None;
+    for i in entries {
+        let v = values.value(i);
+        if previous != Some(v) {
+            distinct += 1;
+            previous = Some(v);
+        }
+        ranks[i] = distinct;
+    }
+    (ranks, distinct)
 }
 
 /// `series` for tag columns that concatenate batches starting at the rows
@@ -151,16 +246,34 @@ fn value(col: &StringArray, row: usize) -> Option<&str> {
     col.is_valid(row).then(|| col.value(row))
 }
 
-/// Tag column `col` (one of the columns `series` interned) with its rows
-/// in `order`. Sorted rows come in runs of one series, and every row of a
-/// series holds the tag values of the series' first row, so each run
-/// copies one value (by doubling copies) instead of gathering row by row.
-/// `None` when the result would not fit i32 offsets.
-pub(crate) fn gather_tag(col: &StringArray, series: &Series, order: &[u32]) -> Option<ArrayRef> {
+/// The string of `row` in a Utf8 column or a dictionary of strings (`None`
+/// for NULL, and for a column of another type).
+fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
+    if let Some(strings) = col.as_string_opt::<i32>() {
+        return value(strings, row);
+    }
+    let key = downcast_dictionary_array!(
+        col => col.key(row),
+        _ => None
+    )?;
+    let values = col.as_any_dictionary().values().as_string_opt::<i32>()?;
+    (key < values.len()).then(|| value(values, key)).flatten()
+}
+
+/// Tag column `col` (one of the columns `series` interned: Utf8 or a
+/// dictionary of strings) as Utf8 with its rows in `order`. Sorted rows
+/// come in runs of one series, and every row of a series holds the tag
+/// values of the series' first row, so each run copies one value (by
+/// doubling copies) instead of gathering row by row. `None` when the result
+/// would not fit i32 offsets, or `col` holds no strings.
+pub(crate) fn gather_tag(col: &ArrayRef, series: &Series, order: &[u32]) -> Option<ArrayRef> {
+    if col.as_string_opt::<i32>().is_none() && !is_string_dictionary(col) {
+        return None;
+    }
     let runs = runs(series, order);
     let total: usize = runs
         .iter()
-        .map(|&(id, len)| value(col, series.first_row[id as usize]).map_or(0, str::len) * len)
+        .map(|&(id, len)| tag_value(col, series.first_row[id as usize]).map_or(0, str::len) * len)
         .sum();
     if total > i32::MAX as usize {
         return None;
@@ -168,9 +281,9 @@ pub(crate) fn gather_tag(col: &StringArray, series: &Series, order: &[u32]) -> O
     let mut values: Vec<u8> = Vec::with_capacity(total);
     let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
     offsets.push(0);
-    let mut nulls = (col.null_count() > 0).then(|| BooleanBufferBuilder::new(order.len()));
+    let mut nulls = (col.logical_null_count() > 0).then(|| BooleanBufferBuilder::new(order.len()));
     for (id, len) in runs {
-        let v = value(col, series.first_row[id as usize]);
+        let v = tag_value(col, series.first_row[id as usize]);
         if let Some(nulls) = nulls.as_mut() {
             nulls.append_n(len, v.is_some());
         }
@@ -223,13 +336,47 @@ pub(crate) fn order(partitions: &[i64], series: &Series, times: &[i64]) -> Vec<u
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::{Int64Array, UInt32Array};
+    use arrow::array::{DictionaryArray, Int32Array, Int64Array, UInt32Array};
     use arrow::compute::{lexsort_to_indices, SortColumn};
     use proptest::prelude::*;
 
     use super::*;
 
     type Row = (Option<u8>, Option<u8>, i64, i64);
+
+    /// `strings` as a dictionary whose values come in reverse order, each
+    /// twice, after an unused value that sorts first.
+    fn as_dictionary(strings: &StringArray) -> ArrayRef {
+        let mut distinct: Vec<&str> = strings.iter().flatten().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.reverse();
+        let mut values = vec![""];
+        values.extend(distinct.iter().flat_map(|v| [*v, *v]));
+        let keys: Int32Array = strings
+            .iter()
+            .enumerate()
+            .map(|(row, v)| {
+                v.map(|v| {
+                    let at = distinct.iter().position(|d| *d == v).unwrap();
+                    (1 + 2 * at + row % 2) as i32
+                })
+            })
+            .collect();
+        Arc::new(DictionaryArray::try_new(keys, Arc::new(StringArray::from(values))).unwrap())
+    }
+
+    #[test]
+    fn tags_beyond_128_bits_of_codes_are_left_to_the_strings() {
+        // 17 columns of 128 distinct values need 17 * 8 bits.
+        let col = StringArray::from_iter_values((0..256).map(|i| format!("v{}", i % 128)));
+        let tags: Vec<ArrayRef> = (0..17).map(|_| as_dictionary(&col)).collect();
+        assert!(series_of_codes(&tags, 256).is_none());
+        assert_eq!(series_of_codes(&tags[..16], 256).unwrap().rank.len(), 128);
+        // A Utf8 column among them is not coded either.
+        let mixed = vec![tags[0].clone(), Arc::new(col) as ArrayRef];
+        assert!(series_of_codes(&mixed, 256).is_none());
+    }
 
     proptest! {
         /// Batches that repeat the previous batch's tags take their ids by
@@ -299,10 +446,22 @@ mod tests {
             reversed.reverse();
             for o in [&got, &reversed] {
                 for t in &tags {
-                    let gathered = gather_tag(t.as_string::<i32>(), &s, o).unwrap();
+                    let gathered = gather_tag(t, &s, o).unwrap();
                     let want = arrow::compute::take(t.as_ref(), &UInt32Array::from(o.clone()), None).unwrap();
                     prop_assert_eq!(gathered.as_ref(), want.as_ref());
                 }
+            }
+            // The same tags as dictionaries (values out of order, repeated
+            // and unused, keys NULL where the value is) intern to the same
+            // series by their codes, and gather to the same strings.
+            let dicts: Vec<ArrayRef> = tags.iter().map(|t| as_dictionary(t.as_string::<i32>())).collect();
+            let coded = series_of_codes(&dicts, rows.len()).unwrap();
+            prop_assert_eq!(&coded.ids, &s.ids);
+            prop_assert_eq!(&coded.rank, &s.rank);
+            prop_assert_eq!(&coded.first_row, &s.first_row);
+            for (d, t) in dicts.iter().zip(&tags) {
+                let (by_codes, by_strings) = (gather_tag(d, &coded, &got).unwrap(), gather_tag(t, &s, &got).unwrap());
+                prop_assert_eq!(by_codes.as_ref(), by_strings.as_ref());
             }
             // Equal tag tuples share an id, different ones do not.
             for a in 0..rows.len() {

@@ -27,11 +27,14 @@ use std::path::Path;
 use bytes::Bytes;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_storage::Database;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use parquet::errors::ParquetError;
 use parquet::file::reader::ChunkReader;
@@ -169,11 +172,22 @@ impl ParquetSource {
         }
         let n = batch.num_rows();
         let mut columns = batch.columns().to_vec();
-        for (_, v) in &self.partitions {
-            let array: StringArray = std::iter::repeat_n(v.as_deref(), n).collect();
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for (k, v) in &self.partitions {
+            // One value for every row: a dictionary of that value.
+            let keys = Int32Array::from(vec![v.as_ref().map(|_| 0); n]);
+            let values = StringArray::from_iter_values(v.iter());
+            let array = DictionaryArray::try_new(keys, Arc::new(values))?;
+            fields.push(Field::new(k, array.data_type().clone(), true));
             columns.push(Arc::new(array) as ArrayRef);
         }
-        Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
+        let schema = Schema::new_with_metadata(fields, batch.schema().metadata().clone());
+        Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
     }
 
     pub fn path(&self) -> &str {
@@ -210,10 +224,54 @@ impl ParquetSource {
         }
     }
 
+    /// The reader metadata that decodes the text columns named in `tags`
+    /// as dictionaries (keys into the column chunk's dictionary page),
+    /// instead of copying every row's string; the file's own otherwise.
+    fn with_dictionary_tags(&self, tags: &[&str]) -> ArrowReaderMetadata {
+        let file_schema = self.meta.schema();
+        let mut changed = false;
+        let fields: Vec<Field> = file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if f.data_type() == &DataType::Utf8 && tags.contains(&f.name().as_str()) {
+                    changed = true;
+                    let ty =
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                    f.as_ref().clone().with_data_type(ty)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        if !changed {
+            return self.meta.clone();
+        }
+        let hint = Arc::new(Schema::new_with_metadata(
+            fields,
+            file_schema.metadata().clone(),
+        ));
+        let options = ArrowReaderOptions::new().with_schema(hint);
+        ArrowReaderMetadata::try_new(self.meta.metadata().clone(), options)
+            .unwrap_or_else(|_| self.meta.clone())
+    }
+
     /// Decodes row group `i`, passing each batch (with the partition
     /// columns) to `each`.
     fn decode_group(
         &self,
+        i: usize,
+        batch_rows: usize,
+        each: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        self.decode_group_with(&self.meta, i, batch_rows, each)
+    }
+
+    /// [`ParquetSource::decode_group`] with other reader metadata (see
+    /// [`ParquetSource::with_dictionary_tags`]).
+    fn decode_group_with(
+        &self,
+        meta: &ArrowReaderMetadata,
         i: usize,
         batch_rows: usize,
         each: &mut dyn FnMut(RecordBatch) -> Result<()>,
@@ -228,9 +286,9 @@ impl ParquetSource {
         let reader = match &self.input {
             Input::File(f) => {
                 let file = f.try_clone().map_err(|e| in_group(&e))?;
-                group_reader(file, &self.meta, i, batch_rows)
+                group_reader(file, meta, i, batch_rows)
             }
-            Input::Bytes(b) => group_reader(b.clone(), &self.meta, i, batch_rows),
+            Input::Bytes(b) => group_reader(b.clone(), meta, i, batch_rows),
         }
         .map_err(|e| in_group(&e))?;
         for batch in reader {
@@ -296,6 +354,15 @@ impl ParquetSource {
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<u64> {
         self.check_fits(db, table)?;
+        let def = db.table_def(table).ok_or_else(|| {
+            SqlError::from(lynx_storage::StorageError::TableNotFound(table.into()))
+        })?;
+        let tags: Vec<&str> = def
+            .tag_indices()
+            .into_iter()
+            .map(|i| def.columns[i].name.as_str())
+            .collect();
+        let meta = self.with_dictionary_tags(&tags);
         let mut p = self.progress("loading");
         // Decoding runs on its own thread, ahead by a few batches, while
         // this one validates, sorts and encodes runs: two cores busy.
@@ -312,7 +379,7 @@ impl ParquetSource {
                 let mut bytes_per_row = 64;
                 for i in 0..self.num_row_groups() {
                     let batch_rows = (target_bytes / bytes_per_row).clamp(1024, BATCH_ROWS);
-                    let decoded = self.decode_group(i, batch_rows, &mut |batch| {
+                    let decoded = self.decode_group_with(&meta, i, batch_rows, &mut |batch| {
                         if batch.num_rows() > 0 {
                             bytes_per_row =
                                 (batch.get_array_memory_size() / batch.num_rows()).max(1);

@@ -17,11 +17,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
 
 use super::flush::{sort_and_partition, Written};
 use super::{Database, Table};
-use crate::conform::conform_write;
+use crate::conform::conform_bulk;
 use crate::error::{Result, StorageError};
 use crate::memtable::MemBatch;
 use crate::schema::TableDef;
@@ -78,13 +78,19 @@ impl BulkLoad {
     /// Validates `batch` against the table (as [`Database::write`] does)
     /// and buffers it; a full run is written out as segments.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
-        let conformed = conform_write(&self.def, batch)?;
+        let conformed = conform_bulk(&self.def, batch)?;
         if conformed.num_rows() == 0 {
             return Ok(());
         }
         self.rows += conformed.num_rows() as u64;
-        self.pending_bytes += conformed.get_array_memory_size();
-        self.pending.push(MemBatch::new(0, conformed));
+        // Sorting writes tag columns out as strings: count them so, or a
+        // run of dictionary columns would take more memory than its share.
+        self.pending_bytes += expanded_bytes(&conformed);
+        self.pending.push(MemBatch::with_table_schema(
+            0,
+            conformed,
+            self.def.arrow_schema(),
+        ));
         if self.pending_bytes >= self.run_bytes {
             self.write_run()?;
         }
@@ -159,6 +165,22 @@ impl BulkLoad {
             .fetch_add(self.rows, Ordering::Relaxed);
         Ok(self.rows)
     }
+}
+
+/// The Arrow bytes of `batch` with its dictionary columns as strings.
+fn expanded_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_any_dictionary_opt() {
+            Some(dict) => {
+                let values = dict.values();
+                let per_value = values.get_buffer_memory_size() / values.len().max(1);
+                c.get_array_memory_size() + c.len() * per_value
+            }
+            None => c.get_array_memory_size(),
+        })
+        .sum()
 }
 
 impl Drop for BulkLoad {

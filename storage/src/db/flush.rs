@@ -13,19 +13,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::{concat, interleave};
 use arrow::row::{RowConverter, SortField};
 
 use super::{Database, Table};
 use crate::atomic_file::sync_dir;
 use crate::dedup::dedup_last_write_wins;
+use crate::dict;
 use crate::error::{Result, StorageError};
 use crate::manifest::{segment_file_name, SegmentEntry};
 use crate::memtable::{MemBatch, Memtable};
 use crate::parallel::parallel_map;
 use crate::schema::TableDef;
 use crate::segment::{Segment, SegmentWriter};
+use crate::series_order;
 
 /// Segments written for one table, not yet visible.
 pub(super) struct Written {
@@ -231,46 +233,74 @@ pub(super) fn sort_and_partition(
         return Ok(Vec::new());
     };
     let schema = first.schema();
+    // Compact memtable batches and bulk loads may hold string columns as
+    // dictionaries: tag columns are used as they are where every batch
+    // agrees on the type, everything else is read in the table's types.
     let sources: Vec<RecordBatch> = if def.options.primary_key {
         let mut key = def.tag_indices();
         key.push(def.time_index());
         dedup_last_write_wins(&key, batches)?
     } else {
-        batches.iter().map(MemBatch::batch).collect::<Result<_>>()?
+        batches.iter().map(|b| b.stored().clone()).collect()
     };
     let rows: usize = sources.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {
         return Ok(Vec::new());
     }
+    let table_column = |b: &RecordBatch, i: usize| -> Result<ArrayRef> {
+        dict::expand_column(schema.field(i).data_type(), b.column(i))
+    };
     // Only the key columns are concatenated; the others are gathered
     // once, in sorted order, straight from the source batches.
     let column = |i: usize| -> Result<ArrayRef> {
-        let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+        let ty = sources[0].column(i).data_type();
+        if sources.iter().all(|b| b.column(i).data_type() == ty) {
+            let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+            // Dictionaries whose merged values overflow their key type
+            // cannot be concatenated as they are: expand them below.
+            if let Ok(column) = concat(&parts) {
+                return Ok(column);
+            }
+        }
+        let parts = sources
+            .iter()
+            .map(|b| table_column(b, i))
+            .collect::<Result<Vec<_>>>()?;
+        let parts: Vec<&dyn Array> = parts.iter().map(|c| c.as_ref()).collect();
         Ok(concat(&parts)?)
     };
     let time_col = column(def.time_index())?;
     let times = crate::segment::write::time_values(&time_col)?;
     let len = def.options.partition_micros.max(1);
     let partitions: Int64Array = times.iter().map(|t| t.div_euclid(len) * len).collect();
-    let tag_cols = def
-        .tag_indices()
-        .into_iter()
-        .map(column)
-        .collect::<Result<Vec<_>>>()?;
-    let starts: Vec<usize> = sources
+    let tag_indices = def.tag_indices();
+    let mut tag_cols = tag_indices
         .iter()
-        .scan(0, |at, b| {
-            let start = *at;
-            *at += b.num_rows();
-            Some(start)
-        })
-        .collect();
-    let series = crate::series_order::series_of_batches(&tag_cols, rows, &starts);
+        .map(|i| column(*i))
+        .collect::<Result<Vec<_>>>()?;
+    let all_dictionaries =
+        !tag_cols.is_empty() && tag_cols.iter().all(series_order::is_string_dictionary);
+    let mut series = all_dictionaries
+        .then(|| series_order::series_of_codes(&tag_cols, rows))
+        .flatten();
+    if series.is_none() {
+        for (col, i) in tag_cols.iter_mut().zip(&tag_indices) {
+            *col = dict::expand_column(schema.field(*i).data_type(), col)?;
+        }
+        let starts: Vec<usize> = sources
+            .iter()
+            .scan(0, |at, b| {
+                let start = *at;
+                *at += b.num_rows();
+                Some(start)
+            })
+            .collect();
+        series = series_order::series_of_batches(&tag_cols, rows, &starts);
+    }
     let order = match &series {
-        Some(series) => crate::series_order::order(partitions.values(), series, &times),
+        Some(series) => series_order::order(partitions.values(), series, &times),
         None => row_format_order(&partitions, &tag_cols, &time_col)?,
     };
-    let tag_indices = def.tag_indices();
     let mut locate = Vec::with_capacity(rows);
     for (b, batch) in sources.iter().enumerate() {
         locate.extend((0..batch.num_rows()).map(|r| (b, r)));
@@ -281,16 +311,19 @@ pub(super) fn sort_and_partition(
         // Tag columns by runs of one series (see `gather_tag`).
         let tag = tag_indices.iter().position(|t| *t == c);
         if let (Some(series), Some(t)) = (&series, tag) {
-            let col = tag_cols[t].as_string::<i32>();
-            if let Some(sorted) = crate::series_order::gather_tag(col, series, &order) {
+            if let Some(sorted) = series_order::gather_tag(&tag_cols[t], series, &order) {
                 return Ok(sorted);
             }
         }
-        let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
-        interleave(&parts, &picks)
+        let parts = sources
+            .iter()
+            .map(|b| table_column(b, c))
+            .collect::<Result<Vec<_>>>()?;
+        let parts: Vec<&dyn Array> = parts.iter().map(|c| c.as_ref()).collect();
+        Ok(interleave(&parts, &picks)?)
     })
     .into_iter()
-    .collect::<std::result::Result<Vec<_>, _>>()?;
+    .collect::<Result<Vec<_>>>()?;
     let sorted = RecordBatch::try_new(schema, columns)?;
     let sorted_parts: Vec<i64> = order
         .iter()

@@ -727,3 +727,112 @@ fn a_misfit_field_filter_is_an_internal_error_not_a_corrupt_segment() {
     assert!(matches!(err, StorageError::Internal(_)), "{err:?}");
     assert_eq!(rows(&db, "t").len(), 3000);
 }
+
+/// A batch of `cpu_def` rows whose `host` column is a dictionary (values
+/// out of order and one of them twice, NULL hosts as NULL keys), or plain
+/// strings.
+fn host_batch(rows: &[(i64, Option<&str>, f64)], dictionary: bool) -> RecordBatch {
+    use arrow::array::{
+        ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMicrosecondArray,
+    };
+    use std::sync::Arc;
+    let values = ["c", "b", "a", "b"];
+    let host: ArrayRef = if dictionary {
+        let keys: Int32Array = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.1.map(|h| match h {
+                    "b" => [1, 3][i % 2],
+                    other => values.iter().position(|v| *v == other).unwrap() as i32,
+                })
+            })
+            .collect();
+        let values = Arc::new(StringArray::from(values.to_vec()));
+        Arc::new(DictionaryArray::try_new(keys, values).unwrap())
+    } else {
+        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.1)))
+    };
+    let time = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.0))
+        .with_timezone("+00:00");
+    let usage = Float64Array::from_iter_values(rows.iter().map(|r| r.2));
+    RecordBatch::try_from_iter(vec![
+        ("time", Arc::new(time) as ArrayRef),
+        ("host", host),
+        ("usage", Arc::new(usage)),
+    ])
+    .unwrap()
+}
+
+/// Bulk loads whose tag columns arrive as dictionaries (Parquet imports)
+/// store their rows in the order string tags give, (host, time) with NULL
+/// first, and one series directory entry per host: when every batch is a
+/// dictionary (series interned by codes) and when dictionary and plain
+/// batches mix (interned by strings).
+#[test]
+fn bulk_loads_of_dictionary_tags_store_the_order_strings_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Database::open(dir.path()).unwrap());
+    let hosts = [Some("b"), None, Some("a"), Some("c"), Some("b"), Some("a")];
+    let all: Vec<(i64, Option<&str>, f64)> = (0..3000i64)
+        .map(|i| {
+            (
+                (i * 7919) % 3000 * 1_000_000,
+                hosts[i as usize % 6],
+                i as f64,
+            )
+        })
+        .collect();
+    let mut want: Vec<(i64, Option<String>, f64)> = all
+        .iter()
+        .map(|r| (r.0, r.1.map(str::to_string), r.2))
+        .collect();
+    want.sort_by_key(|r| (r.1.clone(), r.0));
+    for (table, mixed) in [("dict", false), ("mixed", true)] {
+        db.create_table(cpu_def(table, false), false).unwrap();
+        let mut load = db.bulk_load(table).unwrap().unwrap();
+        for (k, part) in all.chunks(700).enumerate() {
+            load.push(&host_batch(part, !(mixed && k % 2 == 1)))
+                .unwrap();
+        }
+        assert_eq!(load.commit().unwrap(), 3000);
+        let snap = db.snapshot(table).unwrap();
+        let segments = snap.segments().to_vec();
+        assert_eq!(segments.len(), 1, "{table}: one partition, one run");
+        let mut got = Vec::new();
+        for b in segments[0]
+            .read(&snap.schema, &[0, 1, 2], None, None)
+            .unwrap()
+        {
+            let t = b
+                .column(0)
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+            let h = b.column(1).as_string::<i32>();
+            let u = b.column(2).as_primitive::<Float64Type>();
+            for i in 0..b.num_rows() {
+                got.push((
+                    t.value(i),
+                    h.is_valid(i).then(|| h.value(i).to_string()),
+                    u.value(i),
+                ));
+            }
+        }
+        assert_eq!(got, want, "{table}: rows in (host, time) order");
+        let directory: Vec<(Option<String>, u64, u64)> = segments[0]
+            .footer()
+            .series
+            .iter()
+            .map(|s| (s.tags[0].as_deref().map(str::to_string), s.start, s.end))
+            .collect();
+        assert_eq!(
+            directory,
+            vec![
+                (None, 0, 500),
+                (Some("a".into()), 500, 1500),
+                (Some("b".into()), 1500, 2500),
+                (Some("c".into()), 2500, 3000),
+            ],
+            "{table}: series directory"
+        );
+    }
+}
