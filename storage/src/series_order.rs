@@ -319,7 +319,62 @@ fn runs(series: &Series, order: &[u32]) -> Vec<(u32, usize)> {
 }
 
 /// Row positions sorted by (partition, series rank, time, position).
+///
+/// Rows are bucketed by (partition, series) with a counting sort, which
+/// keeps each bucket in row order; a bucket is then sorted by time only if
+/// its rows are not in time order already (rows mostly arrive in time
+/// order). With more buckets than rows, a comparison sort does it.
 pub(crate) fn order(partitions: &[i64], series: &Series, times: &[i64]) -> Vec<u32> {
+    let rows = times.len();
+    let mut distinct: Vec<i64> = Vec::new();
+    for &p in partitions {
+        if distinct.last() != Some(&p) {
+            distinct.push(p);
+        }
+    }
+    distinct.sort_unstable();
+    distinct.dedup();
+    let per_partition = series.rank.len();
+    let buckets = distinct.len().saturating_mul(per_partition);
+    if buckets > rows.max(1 << 16) {
+        return order_by_comparison(partitions, series, times);
+    }
+    let mut last = (i64::MIN, 0usize);
+    let bucket: Vec<u32> = (0..rows)
+        .map(|row| {
+            let p = partitions[row];
+            if p != last.0 || row == 0 {
+                last = (p, distinct.partition_point(|d| *d < p));
+            }
+            (last.1 * per_partition + series.rank[series.ids[row] as usize] as usize) as u32
+        })
+        .collect();
+    let mut starts = vec![0u32; buckets + 1];
+    for &b in &bucket {
+        starts[b as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts.clone();
+    let mut out = vec![0u32; rows];
+    for (row, &b) in bucket.iter().enumerate() {
+        let at = &mut next[b as usize];
+        out[*at as usize] = row as u32;
+        *at += 1;
+    }
+    for w in starts.windows(2) {
+        let rows = &mut out[w[0] as usize..w[1] as usize];
+        if !rows.is_sorted_by_key(|r| times[*r as usize]) {
+            // Stable: equal times stay in row order.
+            rows.sort_by_key(|r| times[*r as usize]);
+        }
+    }
+    out
+}
+
+/// [`order`] by sorting (partition, series rank, time, position) keys.
+fn order_by_comparison(partitions: &[i64], series: &Series, times: &[i64]) -> Vec<u32> {
     let mut keys: Vec<(i64, u32, i64, u32)> = (0..times.len())
         .map(|row| {
             (
@@ -428,6 +483,7 @@ mod tests {
             let times: Vec<i64> = rows.iter().map(|r| r.2).collect();
             let s = series(&tags, rows.len()).unwrap();
             let got = order(&parts, &s, &times);
+            prop_assert_eq!(&got, &order_by_comparison(&parts, &s, &times));
             let mut cols = vec![SortColumn { values: Arc::new(Int64Array::from(parts.clone())), options: None }];
             cols.extend(tags.iter().map(|t| SortColumn { values: t.clone(), options: None }));
             cols.push(SortColumn { values: Arc::new(Int64Array::from(times.clone())), options: None });
