@@ -92,6 +92,8 @@ impl TypeTag {
             DataType::Date64 => T::Date64,
             DataType::Boolean => T::Boolean,
             DataType::Utf8 => T::Utf8,
+            // A dictionary of strings is stored (and read back) as Utf8.
+            DataType::Dictionary(_, v) if v.as_ref() == &DataType::Utf8 => T::Utf8,
             DataType::LargeUtf8 => T::LargeUtf8,
             DataType::Binary => T::Binary,
             DataType::LargeBinary => T::LargeBinary,

@@ -5,7 +5,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_array::{AnyDictionaryArray, Array, ArrowPrimitiveType};
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, TimeUnit};
 
@@ -307,6 +307,9 @@ impl Encoder<'_> {
         array: &dyn Array,
         body: &mut Vec<u8>,
     ) -> Result<(Scalar, Scalar), CompressionError> {
+        if let Some(dict) = array.as_any_dictionary_opt() {
+            return self.dictionary_strings(dict, body);
+        }
         let values: Vec<&[u8]> = match self.dt {
             DataType::Utf8 => array
                 .as_string::<i32>()
@@ -330,7 +333,52 @@ impl Encoder<'_> {
                 .collect(),
             other => return Err(CompressionError::UnsupportedType(other.clone())),
         };
-        let total: usize = values.iter().map(|v| v.len()).sum();
+        let rows = StringRows {
+            valid: self.nulls.map(|n| n.iter().collect()),
+            values,
+        };
+        let dictionary = Dictionary::build(&rows);
+        self.string_node(&rows, &dictionary, body)
+    }
+
+    /// A dictionary array of strings (the values without NULLs), encoded
+    /// exactly as the same strings in a Utf8 array are, but with the
+    /// distinct values found from the keys instead of comparing rows.
+    fn dictionary_strings(
+        &mut self,
+        dict: &dyn AnyDictionaryArray,
+        body: &mut Vec<u8>,
+    ) -> Result<(Scalar, Scalar), CompressionError> {
+        let unsupported = || CompressionError::UnsupportedType(self.dt.clone());
+        let entries = dict
+            .values()
+            .as_string_opt::<i32>()
+            .ok_or_else(unsupported)?;
+        if entries.null_count() > 0 || entries.is_empty() {
+            return Err(unsupported());
+        }
+        let keys = dict.normalized_keys();
+        let valid: Option<Vec<bool>> = self.nulls.map(|n| n.iter().collect());
+        let values: Vec<&[u8]> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| match &valid {
+                Some(v) if !v[i] => &[][..],
+                _ => entries.value(k).as_bytes(),
+            })
+            .collect();
+        let rows = StringRows { valid, values };
+        let dictionary = Dictionary::from_keys(&rows, &keys, entries);
+        self.string_node(&rows, &dictionary, body)
+    }
+
+    fn string_node(
+        &mut self,
+        rows: &StringRows,
+        dictionary: &Dictionary,
+        body: &mut Vec<u8>,
+    ) -> Result<(Scalar, Scalar), CompressionError> {
+        let total: usize = rows.values.iter().map(|v| v.len()).sum();
         if total > MAX_DECODED_BYTES {
             // Decoders refuse sections this large, so do not write them.
             return Err(CompressionError::TooLarge {
@@ -346,16 +394,11 @@ impl Encoder<'_> {
             Some(Codec::Pattern) => Some(StringScheme::Pattern),
             Some(c) => return Err(self.not_applicable(c, "not a string codec")),
         };
-        let rows = StringRows {
-            valid: self.nulls.map(|n| n.iter().collect()),
-            values,
-        };
         // The distinct values give the bounds without comparing every row.
-        let dictionary = Dictionary::build(&rows);
         let (lo, hi) = dictionary
             .bounds()
             .expect("a chunk with stats has a valid value");
-        if !string::encode_node(&rows, &dictionary, scheme, self.zstd, body)? {
+        if !string::encode_node(rows, dictionary, scheme, self.zstd, body)? {
             return Err(self.not_applicable(
                 Codec::Pattern,
                 "the values do not share one template of literals and fields",

@@ -6,7 +6,7 @@
 //! repeat the previous code.
 //! Invariant: dictionary entries are sorted and distinct; every code < n_dict.
 
-use arrow_array::OffsetSizeTrait;
+use arrow_array::{Array, OffsetSizeTrait, StringArray};
 use arrow_buffer::{Buffer, OffsetBuffer};
 use hashbrown::HashMap;
 
@@ -52,6 +52,43 @@ impl<'a> Dictionary<'a> {
             raw_codes.push(Some(code));
             prev = Some(code);
         }
+        Self::finish(first_seen, raw_codes)
+    }
+
+    /// [`Dictionary::build`] for rows that are `entries[keys[row]]`: the
+    /// same dictionary, found by looking each key up once instead of
+    /// comparing rows (entries with equal strings share a code).
+    pub(crate) fn from_keys(
+        rows: &StringRows<'a>,
+        keys: &[usize],
+        entries: &'a StringArray,
+    ) -> Self {
+        let mut ids: HashMap<&'a [u8], u32> = HashMap::new();
+        let mut first_seen: Vec<&'a [u8]> = Vec::new();
+        let mut code_of: Vec<Option<u32>> = vec![None; entries.len()];
+        let mut raw_codes = Vec::with_capacity(keys.len());
+        let mut prev = None;
+        for (i, &k) in keys.iter().enumerate() {
+            if !rows.is_valid(i) {
+                raw_codes.push(prev);
+                continue;
+            }
+            let code = *code_of[k].get_or_insert_with(|| {
+                let v = entries.value(k).as_bytes();
+                let next = first_seen.len() as u32;
+                *ids.entry(v).or_insert_with(|| {
+                    first_seen.push(v);
+                    next
+                })
+            });
+            raw_codes.push(Some(code));
+            prev = Some(code);
+        }
+        Self::finish(first_seen, raw_codes)
+    }
+
+    /// NULL rows before the first valid one take its code.
+    fn finish(first_seen: Vec<&'a [u8]>, raw_codes: Vec<Option<u32>>) -> Self {
         let first_code = raw_codes.iter().flatten().next().copied().unwrap_or(0);
         let raw_codes = raw_codes.iter().map(|c| c.unwrap_or(first_code)).collect();
         Dictionary {

@@ -111,6 +111,54 @@ proptest! {
         for a in string_arrays(&values, &valid) {
             round_trip(a.as_ref(), &options(STRING_CODECS[codec], zstd));
         }
+        // The same rows as a dictionary (entries repeated, out of order,
+        // one unused) encode to exactly the same bytes.
+        let texts: Option<Vec<&str>> = values.iter().map(|v| std::str::from_utf8(v).ok()).collect();
+        if let Some(texts) = texts {
+            let plain: StringArray = texts
+                .iter()
+                .zip(&valid)
+                .map(|(v, ok)| ok.then_some(*v))
+                .collect();
+            let dict = as_dictionary(&plain);
+            let opts = options(STRING_CODECS[codec], zstd);
+            // (A codec that does not fit is refused for both.)
+            prop_assert_eq!(encode_array(&dict, &opts).ok(), encode_array(&plain, &opts).ok());
+        }
+    }
+}
+
+/// `strings` as a dictionary whose entries are its distinct values in
+/// reverse order, each twice, after an unused entry.
+fn as_dictionary(strings: &StringArray) -> DictionaryArray<types::UInt16Type> {
+    let mut distinct: Vec<&str> = strings.iter().flatten().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.reverse();
+    let mut entries = vec!["unused"];
+    entries.extend(distinct.iter().flat_map(|v| [*v, *v]));
+    let keys: UInt16Array = strings
+        .iter()
+        .enumerate()
+        .map(|(row, v)| {
+            v.map(|v| (1 + 2 * distinct.iter().position(|d| *d == v).unwrap() + row % 2) as u16)
+        })
+        .collect();
+    DictionaryArray::try_new(keys, Arc::new(StringArray::from(entries))).unwrap()
+}
+
+#[test]
+fn dictionaries_with_null_or_non_string_entries_are_refused() {
+    let keys = UInt16Array::from(vec![0, 1, 0]);
+    let with_null = DictionaryArray::try_new(
+        keys.clone(),
+        Arc::new(StringArray::from(vec![Some("a"), None])),
+    )
+    .unwrap();
+    let ints = DictionaryArray::try_new(keys, Arc::new(Int32Array::from(vec![1, 2]))).unwrap();
+    for dict in [&with_null as &dyn Array, &ints] {
+        let err = encode_array(dict, &EncodeOptions::default()).unwrap_err();
+        assert!(matches!(err, CompressionError::UnsupportedType(_)), "{err}");
     }
 }
 
