@@ -17,9 +17,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{
-    downcast_dictionary_array, Array, ArrayRef, AsArray, BooleanBufferBuilder, StringArray,
+    downcast_dictionary_array, Array, ArrayRef, AsArray, BooleanBufferBuilder, DictionaryArray,
+    StringArray, UInt32Array,
 };
-use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{ArrowNativeType, DataType};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
@@ -248,7 +249,7 @@ fn value(col: &StringArray, row: usize) -> Option<&str> {
 
 /// The string of `row` in a Utf8 column or a dictionary of strings (`None`
 /// for NULL, and for a column of another type).
-fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
+pub(crate) fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
     if let Some(strings) = col.as_string_opt::<i32>() {
         return value(strings, row);
     }
@@ -261,47 +262,43 @@ fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
 }
 
 /// Tag column `col` (one of the columns `series` interned: Utf8 or a
-/// dictionary of strings) as Utf8 with its rows in `order`. Sorted rows
-/// come in runs of one series, and every row of a series holds the tag
-/// values of the series' first row, so each run copies one value (by
-/// doubling copies) instead of gathering row by row. `None` when the result
-/// would not fit i32 offsets, or `col` holds no strings.
+/// dictionary of strings) with its rows in `order`, as a dictionary whose
+/// entries are distinct and not NULL (NULL rows have NULL keys). Sorted
+/// rows come in runs of one series, and every row of a series holds the
+/// tag values of the series' first row, so each run repeats one key and no
+/// string is copied. `None` when `col` holds no strings.
 pub(crate) fn gather_tag(col: &ArrayRef, series: &Series, order: &[u32]) -> Option<ArrayRef> {
     if col.as_string_opt::<i32>().is_none() && !is_string_dictionary(col) {
         return None;
     }
-    let runs = runs(series, order);
-    let total: usize = runs
+    // Per series, the key of its value.
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let mut entries: Vec<&str> = Vec::new();
+    let key_of: Vec<Option<u32>> = series
+        .first_row
         .iter()
-        .map(|&(id, len)| tag_value(col, series.first_row[id as usize]).map_or(0, str::len) * len)
-        .sum();
-    if total > i32::MAX as usize {
-        return None;
-    }
-    let mut values: Vec<u8> = Vec::with_capacity(total);
-    let mut offsets: Vec<i32> = Vec::with_capacity(order.len() + 1);
-    offsets.push(0);
+        .map(|&row| {
+            tag_value(col, row).map(|v| {
+                let next = entries.len() as u32;
+                *index.entry(v).or_insert_with(|| {
+                    entries.push(v);
+                    next
+                })
+            })
+        })
+        .collect();
+    let mut keys: Vec<u32> = Vec::with_capacity(order.len());
     let mut nulls = (col.logical_null_count() > 0).then(|| BooleanBufferBuilder::new(order.len()));
-    for (id, len) in runs {
-        let v = tag_value(col, series.first_row[id as usize]);
+    for (id, len) in runs(series, order) {
+        let key = key_of[id as usize];
         if let Some(nulls) = nulls.as_mut() {
-            nulls.append_n(len, v.is_some());
+            nulls.append_n(len, key.is_some());
         }
-        let bytes = v.map_or(&[][..], str::as_bytes);
-        let start = values.len();
-        values.extend_from_slice(bytes);
-        while values.len() - start < bytes.len() * len {
-            let have = values.len() - start;
-            values.extend_from_within(start..start + have.min(bytes.len() * len - have));
-        }
-        offsets.extend((1..=len).map(|k| (start + k * bytes.len()) as i32));
+        keys.extend(std::iter::repeat_n(key.unwrap_or(0), len));
     }
-    let array = StringArray::try_new(
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        Buffer::from_vec(values),
-        nulls.map(|mut n| NullBuffer::new(n.finish())),
-    )
-    .ok()?;
+    let keys = UInt32Array::new(keys.into(), nulls.map(|mut n| NullBuffer::new(n.finish())));
+    let entries = StringArray::from_iter_values(entries);
+    let array = DictionaryArray::try_new(keys, Arc::new(entries)).ok()?;
     Some(Arc::new(array))
 }
 
@@ -391,13 +388,23 @@ fn order_by_comparison(partitions: &[i64], series: &Series, times: &[i64]) -> Ve
 
 #[cfg(test)]
 mod tests {
-    use arrow::array::{DictionaryArray, Int32Array, Int64Array, UInt32Array};
+    use arrow::array::{Int32Array, Int64Array};
     use arrow::compute::{lexsort_to_indices, SortColumn};
     use proptest::prelude::*;
 
     use super::*;
 
     type Row = (Option<u8>, Option<u8>, i64, i64);
+
+    /// A gathered tag column as Utf8, after checking that its dictionary
+    /// entries are distinct and never NULL.
+    fn as_strings(gathered: &ArrayRef) -> ArrayRef {
+        let entries = gathered.as_any_dictionary().values().as_string::<i32>();
+        assert_eq!(entries.null_count(), 0);
+        let distinct: std::collections::HashSet<&str> = entries.iter().flatten().collect();
+        assert_eq!(distinct.len(), entries.len(), "distinct entries");
+        arrow::compute::cast(gathered, &DataType::Utf8).unwrap()
+    }
 
     /// `strings` as a dictionary whose values come in reverse order, each
     /// twice, after an unused value that sorts first.
@@ -502,7 +509,7 @@ mod tests {
             reversed.reverse();
             for o in [&got, &reversed] {
                 for t in &tags {
-                    let gathered = gather_tag(t, &s, o).unwrap();
+                    let gathered = as_strings(&gather_tag(t, &s, o).unwrap());
                     let want = arrow::compute::take(t.as_ref(), &UInt32Array::from(o.clone()), None).unwrap();
                     prop_assert_eq!(gathered.as_ref(), want.as_ref());
                 }
@@ -517,6 +524,7 @@ mod tests {
             prop_assert_eq!(&coded.first_row, &s.first_row);
             for (d, t) in dicts.iter().zip(&tags) {
                 let (by_codes, by_strings) = (gather_tag(d, &coded, &got).unwrap(), gather_tag(t, &s, &got).unwrap());
+                let (by_codes, by_strings) = (as_strings(&by_codes), as_strings(&by_strings));
                 prop_assert_eq!(by_codes.as_ref(), by_strings.as_ref());
             }
             // Equal tag tuples share an id, different ones do not.

@@ -18,6 +18,8 @@ use super::{
 use crate::error::{Result, StorageError};
 use crate::parallel::parallel_map;
 use crate::schema::TableDef;
+use crate::series_order::{is_string_dictionary, tag_value};
+use hashbrown::HashMap;
 
 /// Writes `batch` (the table's columns in `def` order, sorted by (tags,
 /// time), at least one row) to `path` and fsyncs it. The caller renames the
@@ -106,7 +108,8 @@ impl SegmentWriter {
     }
 
     /// Appends rows (the table's columns in `def` order) that sort at or
-    /// after every row pushed before.
+    /// after every row pushed before. Text columns may come as dictionaries
+    /// of strings whose entries are not NULL; they are stored as text.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         let rows = batch.num_rows();
         if rows == 0 {
@@ -166,10 +169,7 @@ impl SegmentWriter {
         if let Some(last) = &self.last_tags {
             continues = true;
             for (prev, col) in last.iter().zip(&tags) {
-                let pair = concat(&[prev.as_ref(), col.slice(0, 1).as_ref()])?;
-                let mut changed = [false; 2];
-                mark_changes(&pair, &mut changed)?;
-                continues &= !changed[1];
+                continues &= same_value(prev, &col.slice(0, 1))?;
             }
         }
         let mut boundaries = vec![0];
@@ -268,12 +268,44 @@ impl SegmentWriter {
         self.pending_rows -= n - need;
         match (parts.len(), parts.first()) {
             (1, _) => Ok(parts.swap_remove(0)),
-            (_, Some(first)) => Ok(concat_batches(&first.schema(), &parts)?),
+            (_, Some(first)) if parts.iter().all(|p| p.schema() == first.schema()) => {
+                Ok(concat_batches(&first.schema(), &parts)?)
+            }
+            (_, Some(_)) => {
+                // Text as dictionaries and as Utf8 mixed: all as Utf8.
+                let parts = parts
+                    .iter()
+                    .map(dictionaries_as_text)
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(concat_batches(&parts[0].schema(), &parts)?)
+            }
             (_, None) => Err(StorageError::Internal(
                 "segment writer ran out of rows".into(),
             )),
         }
     }
+}
+
+/// `batch` with its dictionary columns cast to their value type.
+fn dictionaries_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.data_type() {
+            DataType::Dictionary(_, v) => cast(c, v),
+            _ => Ok(c.clone()),
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    let schema =
+        arrow::datatypes::Schema::new_with_metadata(fields, batch.schema().metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
 
 fn min_max(values: &[i64]) -> (i64, i64) {
@@ -293,12 +325,31 @@ pub(crate) fn time_values(column: &ArrayRef) -> Result<Vec<i64>> {
     Ok(micros.as_primitive::<Int64Type>().values().to_vec())
 }
 
+/// Whether the one-row columns `a` and `b` hold the same value (text as
+/// Utf8 or dictionary alike).
+fn same_value(a: &ArrayRef, b: &ArrayRef) -> Result<bool> {
+    let text = |c: &ArrayRef| c.as_string_opt::<i32>().is_some() || is_string_dictionary(c);
+    if text(a) && text(b) {
+        return Ok(tag_value(a, 0) == tag_value(b, 0));
+    }
+    let pair = concat(&[a.as_ref(), b.as_ref()])?;
+    let mut changed = [false; 2];
+    mark_changes(&pair, &mut changed)?;
+    Ok(!changed[1])
+}
+
 /// Sets `changed[row]` where `col` differs from its value at `row - 1`.
 fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
     if let Some(strings) = col.as_any().downcast_ref::<StringArray>() {
         let value = |r: usize| strings.is_valid(r).then(|| strings.value(r));
         for (r, c) in changed.iter_mut().enumerate().skip(1) {
             *c |= value(r) != value(r - 1);
+        }
+        return Ok(());
+    }
+    if let Some(ids) = dictionary_ids(col) {
+        for (r, c) in changed.iter_mut().enumerate().skip(1) {
+            *c |= ids[r] != ids[r - 1];
         }
         return Ok(());
     }
@@ -310,14 +361,157 @@ fn mark_changes(col: &ArrayRef, changed: &mut [bool]) -> Result<()> {
     Ok(())
 }
 
+/// Per row of a dictionary of strings, a number that is equal exactly
+/// where the strings are (entries holding equal strings share one; NULL is
+/// `u32::MAX`). `None` for other columns.
+fn dictionary_ids(col: &ArrayRef) -> Option<Vec<u32>> {
+    let dict = col.as_any_dictionary_opt()?;
+    let entries = dict.values().as_string_opt::<i32>()?;
+    if entries.is_empty() {
+        return Some(vec![u32::MAX; col.len()]);
+    }
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    let id_of: Vec<u32> = (0..entries.len())
+        .map(|i| match entries.is_valid(i) {
+            true => {
+                let next = index.len() as u32;
+                *index.entry(entries.value(i)).or_insert(next)
+            }
+            false => u32::MAX,
+        })
+        .collect();
+    let keys = dict.normalized_keys();
+    let valid = dict.keys().nulls();
+    Some(
+        keys.iter()
+            .enumerate()
+            .map(|(r, &k)| match valid {
+                Some(n) if n.is_null(r) => u32::MAX,
+                _ => id_of[k],
+            })
+            .collect(),
+    )
+}
+
 /// The tag values of `row` (NULL, and None for non-text tags).
 fn tag_values(tags: &[ArrayRef], row: usize) -> Box<[Option<Arc<str>>]> {
     tags.iter()
-        .map(|col| {
-            col.as_any()
-                .downcast_ref::<StringArray>()
-                .filter(|s| s.is_valid(row))
-                .map(|s| Arc::from(s.value(row)))
-        })
+        .map(|col| tag_value(col, row).map(Arc::from))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        Array, ArrayRef, AsArray, DictionaryArray, Float64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray, UInt32Array,
+    };
+
+    use super::SegmentWriter;
+    use crate::schema::{test_column, ColumnRole, ColumnType, TableDef, TableOptions, UTC};
+    use crate::segment::Segment;
+
+    fn def() -> TableDef {
+        TableDef {
+            name: "w".into(),
+            columns: vec![
+                test_column("time", ColumnType::TimestampTz, ColumnRole::Time),
+                test_column("host", ColumnType::Text, ColumnRole::Tag),
+                test_column("v", ColumnType::Float64, ColumnRole::Field),
+            ],
+            options: TableOptions::default(),
+        }
+    }
+
+    /// Rows at times `t0..`, with `host` as given.
+    fn batch(t0: i64, host: ArrayRef) -> RecordBatch {
+        let n = host.len() as i64;
+        let time = TimestampMicrosecondArray::from_iter_values(t0..t0 + n).with_timezone(UTC);
+        let v = Float64Array::from_iter_values((t0..t0 + n).map(|t| t as f64));
+        RecordBatch::try_from_iter(vec![
+            ("time", Arc::new(time) as ArrayRef),
+            ("host", host),
+            ("v", Arc::new(v)),
+        ])
+        .unwrap()
+    }
+
+    fn dictionary(keys: Vec<Option<u32>>, entries: &[&str]) -> ArrayRef {
+        let entries = Arc::new(StringArray::from(entries.to_vec()));
+        Arc::new(DictionaryArray::try_new(UInt32Array::from(keys), entries).unwrap())
+    }
+
+    /// Pushed batches whose host is a dictionary (entries repeated, and
+    /// other dictionaries in each batch) or plain text give the series
+    /// directory and rows the same text would: a series that goes on into
+    /// the next batch stays one entry.
+    #[test]
+    fn dictionary_tags_give_the_series_text_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let def = def();
+        let mut w = SegmentWriter::create(&path, &def, 0, 1).unwrap();
+        // NULL, NULL, a, a ("a" twice among the entries), b
+        w.push(&batch(
+            0,
+            dictionary(
+                vec![None, None, Some(1), Some(2), Some(0)],
+                &["b", "a", "a"],
+            ),
+        ))
+        .unwrap();
+        // b (plain text), c
+        w.push(&batch(5, Arc::new(StringArray::from(vec!["b", "c"]))))
+            .unwrap();
+        // c, c, d (another dictionary)
+        w.push(&batch(
+            7,
+            dictionary(vec![Some(1), Some(1), Some(0)], &["d", "c"]),
+        ))
+        .unwrap();
+        w.finish().unwrap();
+        let seg = Segment::open(&path).unwrap();
+        let directory: Vec<(Option<&str>, u64, u64)> = seg
+            .footer()
+            .series
+            .iter()
+            .map(|s| (s.tags[0].as_deref(), s.start, s.end))
+            .collect();
+        assert_eq!(
+            directory,
+            vec![
+                (None, 0, 2),
+                (Some("a"), 2, 4),
+                (Some("b"), 4, 6),
+                (Some("c"), 6, 9),
+                (Some("d"), 9, 10),
+            ]
+        );
+        let schema = def.arrow_schema();
+        let read = seg.read(&schema, &[1], None, None).unwrap();
+        let hosts: Vec<Option<String>> = read
+            .iter()
+            .flat_map(|b| {
+                let h = b.column(0).as_string::<i32>();
+                (0..h.len())
+                    .map(|i| h.is_valid(i).then(|| h.value(i).to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let want = [
+            None,
+            None,
+            Some("a"),
+            Some("a"),
+            Some("b"),
+            Some("b"),
+            Some("c"),
+            Some("c"),
+            Some("c"),
+            Some("d"),
+        ];
+        assert_eq!(hosts, want.map(|h| h.map(str::to_string)));
+    }
 }
