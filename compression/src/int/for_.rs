@@ -47,30 +47,58 @@ impl ForBlock<'_> {
     }
 }
 
-/// Chooses (base, width) for one block, minimising packed bytes + exception bytes.
+/// Chooses (base, width) for one block, minimising packed bytes + exception
+/// bytes: the block's minimum as base, or its 1/64 quantile when a few low
+/// outliers are cheaper as exceptions.
 fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8) {
     let min = block.iter().copied().min().unwrap_or(0);
-    let mut best = best_width(block, min);
+    let hist = histogram(block, min);
+    let ((width, _), cost) = cheapest(&hist, block.len());
+    let mut best = (min, width, cost);
     let k = block.len() / 64;
-    if k > 0 {
+    if k > 0 && quantile_may_pay(&hist, k, block.len(), cost) {
         scratch.clear();
         scratch.extend_from_slice(block);
         let (_, kth, _) = scratch.select_nth_unstable(k);
         let alt_base = *kth;
         if alt_base != min {
-            let alt = best_width(block, alt_base);
-            if alt.1 < best.1 {
-                best = alt;
+            let ((alt_width, _), alt_cost) = cheapest(&histogram(block, alt_base), block.len());
+            if alt_cost < cost {
+                best = (alt_base, alt_width, alt_cost);
             }
         }
     }
-    let (width, _) = best.0;
-    let base = best.2;
-    (base, width)
+    (best.0, best.1)
 }
 
-/// Returns ((width, exceptions), cost in bytes, base) for a given base.
-fn best_width(block: &[u64], base: u64) -> ((u8, usize), usize, u64) {
+/// Whether the `k`-th smallest value as base could cost less than `cost`,
+/// judged from the histogram of widths above the minimum (`hist`): with
+/// the k-th smallest in bucket `j`, every value of a lower bucket becomes an
+/// exception and a value of bucket `i >= j + 2` still needs `i - 1` bits, so
+/// the cheapest of those widths bounds the quantile's cost from below.
+/// Skipping the selection when it cannot pay keeps the plan exact.
+fn quantile_may_pay(hist: &[usize; 66], k: usize, len: usize, cost: usize) -> bool {
+    let mut seen = 0;
+    let mut j = 0;
+    while j < 65 {
+        seen += hist[j];
+        if seen > k {
+            break;
+        }
+        j += 1;
+    }
+    let mut bound = [0usize; 66];
+    bound[65] = hist[..j].iter().sum();
+    bound[0] = hist[j] + hist.get(j + 1).filter(|_| j < 64).copied().unwrap_or(0);
+    for i in j + 2..65 {
+        bound[i - 1] += hist[i];
+    }
+    cheapest(&bound, len).1 < cost
+}
+
+/// Per value, `bit_width(value - base)` counted in buckets 0..=64; values
+/// below `base` in bucket 65.
+fn histogram(block: &[u64], base: u64) -> [usize; 66] {
     let mut hist = [0usize; 66];
     for &v in block {
         let idx = if v < base {
@@ -80,19 +108,22 @@ fn best_width(block: &[u64], base: u64) -> ((u8, usize), usize, u64) {
         };
         hist[idx] += 1;
     }
+    hist
+}
+
+/// Returns ((width, exceptions), cost in bytes) of the cheapest width for
+/// a block of `len` values with the width histogram `hist`.
+fn cheapest(hist: &[usize; 66], len: usize) -> ((u8, usize), usize) {
     let mut above = hist[65];
-    let mut best = (
-        (64u8, above),
-        packed_len(block.len(), 64) + above * EXCEPTION_BYTES,
-    );
+    let mut best = ((64u8, above), packed_len(len, 64) + above * EXCEPTION_BYTES);
     for w in (0..64u8).rev() {
         above += hist[w as usize + 1];
-        let cost = packed_len(block.len(), w) + above * EXCEPTION_BYTES;
+        let cost = packed_len(len, w) + above * EXCEPTION_BYTES;
         if cost < best.1 && above <= u16::MAX as usize {
             best = ((w, above), cost);
         }
     }
-    (best.0, best.1, base)
+    best
 }
 
 /// Encodes `values` as FOR blocks (no codec id; the caller wrote it).
@@ -270,4 +301,58 @@ pub(crate) fn sum(r: &mut ByteReader, n: usize) -> Result<u128, CompressionError
         total = total.wrapping_add(s);
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{cheapest, histogram, plan_block};
+
+    /// The plan that always tries the 1/64 quantile as base.
+    fn plan_always_selecting(block: &[u64]) -> (u64, u8) {
+        let min = block.iter().copied().min().unwrap_or(0);
+        let ((width, _), cost) = cheapest(&histogram(block, min), block.len());
+        let k = block.len() / 64;
+        if k > 0 {
+            let mut sorted = block.to_vec();
+            sorted.sort_unstable();
+            let alt = sorted[k];
+            let ((alt_width, _), alt_cost) = cheapest(&histogram(block, alt), block.len());
+            if alt != min && alt_cost < cost {
+                return (alt, alt_width);
+            }
+        }
+        (min, width)
+    }
+
+    proptest! {
+        /// Skipping the quantile where its cost bound cannot beat the
+        /// minimum's plan never changes the plan: blocks with and without
+        /// low outliers, spreads of every width.
+        #[test]
+        fn the_quantile_is_skipped_only_where_it_cannot_pay(
+            spread in 0u32..64,
+            len in 1usize..1100,
+            outliers in prop::collection::vec((0usize..1100, any::<u64>()), 0..40),
+            seed in any::<u64>(),
+        ) {
+            let mut x = seed | 1;
+            let top = if spread == 63 { u64::MAX } else { (1u64 << (spread + 1)) - 1 };
+            let mut block: Vec<u64> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (1u64 << 40).wrapping_add(x & top)
+                })
+                .collect();
+            for (at, v) in outliers {
+                if at < len {
+                    block[at] = v % (1u64 << 41);
+                }
+            }
+            prop_assert_eq!(plan_block(&block, &mut Vec::new()), plan_always_selecting(&block));
+        }
+    }
 }
