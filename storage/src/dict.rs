@@ -36,18 +36,21 @@ pub(crate) fn compact(batch: &RecordBatch) -> Option<RecordBatch> {
     if !changed {
         return None;
     }
-    let fields: Vec<_> = batch
-        .schema()
+    with_columns(&batch.schema(), columns).ok()
+}
+
+/// A batch of `columns` under `schema`'s names, nullability and metadata,
+/// with each field's type taken from its column (string columns as
+/// dictionaries, or back as text).
+pub(crate) fn with_columns(schema: &Schema, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let fields: Vec<_> = schema
         .fields()
         .iter()
         .zip(&columns)
         .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
         .collect();
-    let schema = Arc::new(Schema::new_with_metadata(
-        fields,
-        batch.schema().metadata().clone(),
-    ));
-    RecordBatch::try_new(schema, columns).ok()
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
 }
 
 /// `batch` (from [`compact`]) with its columns back in the types of `schema`.

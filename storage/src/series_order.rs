@@ -33,6 +33,22 @@ pub(crate) struct Series {
     pub first_row: Vec<usize>,
 }
 
+impl Series {
+    /// The series of `ids` / `first_row`, with `by_rank` listing the ids in
+    /// sorted order.
+    fn ranked(ids: Vec<u32>, first_row: Vec<usize>, by_rank: &[u32]) -> Series {
+        let mut rank = vec![0u32; by_rank.len()];
+        for (r, id) in by_rank.iter().enumerate() {
+            rank[*id as usize] = r as u32;
+        }
+        Series {
+            ids,
+            rank,
+            first_row,
+        }
+    }
+}
+
 /// Interns the tag tuples of `tags` (all Utf8 columns of equal length).
 /// Returns None when a tag column is not Utf8.
 pub(crate) fn series(tags: &[ArrayRef], rows: usize) -> Option<Series> {
@@ -101,15 +117,7 @@ pub(crate) fn series_of_codes(tags: &[ArrayRef], rows: usize) -> Option<Series> 
     }
     let mut by_rank: Vec<u32> = (0..first_row.len() as u32).collect();
     by_rank.sort_unstable_by_key(|id| keys[first_row[*id as usize]]);
-    let mut rank = vec![0u32; by_rank.len()];
-    for (r, id) in by_rank.iter().enumerate() {
-        rank[*id as usize] = r as u32;
-    }
-    Some(Series {
-        ids,
-        rank,
-        first_row,
-    })
+    Some(Series::ranked(ids, first_row, &by_rank))
 }
 
 /// Per dictionary entry, the rank of its string among the distinct strings
@@ -208,15 +216,7 @@ pub(crate) fn series_of_batches(
     };
     let mut by_rank: Vec<u32> = (0..first_row.len() as u32).collect();
     by_rank.sort_unstable_by(|a, b| compare(first_row[*a as usize], first_row[*b as usize]));
-    let mut rank = vec![0u32; by_rank.len()];
-    for (r, id) in by_rank.iter().enumerate() {
-        rank[*id as usize] = r as u32;
-    }
-    Some(Series {
-        ids,
-        rank,
-        first_row,
-    })
+    Some(Series::ranked(ids, first_row, &by_rank))
 }
 
 /// Whether rows `b..b + len` of `col` hold the values of rows `a..a + len`

@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
 use arrow::compute::{concat, interleave};
-use arrow::datatypes::{Field, Schema};
 use arrow::row::{RowConverter, SortField};
 
 use super::{Database, Table};
@@ -328,14 +327,7 @@ pub(super) fn sort_and_partition(
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
     // Sorted tag columns are dictionaries (see `gather_tag`).
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-        .collect();
-    let schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-    let sorted = RecordBatch::try_new(schema, columns)?;
+    let sorted = dict::with_columns(&schema, columns)?;
     let sorted_parts: Vec<i64> = order
         .iter()
         .map(|g| partitions.value(*g as usize))

@@ -296,16 +296,7 @@ fn dictionaries_as_text(batch: &RecordBatch) -> Result<RecordBatch> {
             _ => Ok(c.clone()),
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let fields: Vec<_> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-        .collect();
-    let schema =
-        arrow::datatypes::Schema::new_with_metadata(fields, batch.schema().metadata().clone());
-    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
+    crate::dict::with_columns(&batch.schema(), columns)
 }
 
 fn min_max(values: &[i64]) -> (i64, i64) {
