@@ -266,8 +266,13 @@ pub(crate) fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
 /// entries are distinct and not NULL (NULL rows have NULL keys). Sorted
 /// rows come in runs of one series, and every row of a series holds the
 /// tag values of the series' first row, so each run repeats one key and no
-/// string is copied. `None` when `col` holds no strings.
-pub(crate) fn gather_tag(col: &ArrayRef, series: &Series, order: &[u32]) -> Option<ArrayRef> {
+/// string is copied. `runs` is [`runs`] of the order. `None` when `col`
+/// holds no strings.
+pub(crate) fn gather_tag(
+    col: &ArrayRef,
+    series: &Series,
+    runs: &[(u32, usize)],
+) -> Option<ArrayRef> {
     if col.as_string_opt::<i32>().is_none() && !is_string_dictionary(col) {
         return None;
     }
@@ -287,9 +292,10 @@ pub(crate) fn gather_tag(col: &ArrayRef, series: &Series, order: &[u32]) -> Opti
             })
         })
         .collect();
-    let mut keys: Vec<u32> = Vec::with_capacity(order.len());
-    let mut nulls = (col.logical_null_count() > 0).then(|| BooleanBufferBuilder::new(order.len()));
-    for (id, len) in runs(series, order) {
+    let rows = runs.iter().map(|r| r.1).sum();
+    let mut keys: Vec<u32> = Vec::with_capacity(rows);
+    let mut nulls = (col.logical_null_count() > 0).then(|| BooleanBufferBuilder::new(rows));
+    for &(id, len) in runs {
         let key = key_of[id as usize];
         if let Some(nulls) = nulls.as_mut() {
             nulls.append_n(len, key.is_some());
@@ -303,7 +309,7 @@ pub(crate) fn gather_tag(col: &ArrayRef, series: &Series, order: &[u32]) -> Opti
 }
 
 /// `order` as runs of one series id: (id, rows).
-fn runs(series: &Series, order: &[u32]) -> Vec<(u32, usize)> {
+pub(crate) fn runs(series: &Series, order: &[u32]) -> Vec<(u32, usize)> {
     let mut out: Vec<(u32, usize)> = Vec::new();
     for &row in order {
         let id = series.ids[row as usize];
@@ -509,7 +515,7 @@ mod tests {
             reversed.reverse();
             for o in [&got, &reversed] {
                 for t in &tags {
-                    let gathered = as_strings(&gather_tag(t, &s, o).unwrap());
+                    let gathered = as_strings(&gather_tag(t, &s, &runs(&s, o)).unwrap());
                     let want = arrow::compute::take(t.as_ref(), &UInt32Array::from(o.clone()), None).unwrap();
                     prop_assert_eq!(gathered.as_ref(), want.as_ref());
                 }
@@ -523,7 +529,7 @@ mod tests {
             prop_assert_eq!(&coded.rank, &s.rank);
             prop_assert_eq!(&coded.first_row, &s.first_row);
             for (d, t) in dicts.iter().zip(&tags) {
-                let (by_codes, by_strings) = (gather_tag(d, &coded, &got).unwrap(), gather_tag(t, &s, &got).unwrap());
+                let (by_codes, by_strings) = (gather_tag(d, &coded, &runs(&coded, &got)).unwrap(), gather_tag(t, &s, &runs(&s, &got)).unwrap());
                 let (by_codes, by_strings) = (as_strings(&by_codes), as_strings(&by_strings));
                 prop_assert_eq!(by_codes.as_ref(), by_strings.as_ref());
             }

@@ -309,11 +309,12 @@ pub(super) fn sort_and_partition(
     }
     let picks: Vec<(usize, usize)> = order.iter().map(|g| locate[*g as usize]).collect();
     drop(locate);
+    let runs = series.as_ref().map(|s| series_order::runs(s, &order));
     let columns = parallel_map(schema.fields().len(), |c| {
         // Tag columns by runs of one series (see `gather_tag`).
         let tag = tag_indices.iter().position(|t| *t == c);
-        if let (Some(series), Some(t)) = (&series, tag) {
-            if let Some(sorted) = series_order::gather_tag(&tag_cols[t], series, &order) {
+        if let (Some(series), Some(runs), Some(t)) = (&series, &runs, tag) {
+            if let Some(sorted) = series_order::gather_tag(&tag_cols[t], series, runs) {
                 return Ok(sorted);
             }
         }
