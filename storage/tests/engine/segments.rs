@@ -836,3 +836,60 @@ fn bulk_loads_of_dictionary_tags_store_the_order_strings_give() {
         );
     }
 }
+
+/// Dictionary tags are checked like text in a bulk load: a `varchar(n)` tag
+/// longer than `n` (beyond trailing spaces) is refused, trailing spaces
+/// over the limit are cut, a NULL key in a NOT NULL tag is refused, and a
+/// refused load stores nothing.
+#[test]
+fn bulk_loads_check_dictionary_tags_like_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Database::open(dir.path()).unwrap());
+    let mut def = cpu_def("short", false);
+    def.columns[1].column_type = ColumnType::Varchar(Some(1));
+    db.create_table(def, false).unwrap();
+    let mut def = cpu_def("required", false);
+    def.columns[1].nullable = false;
+    db.create_table(def, false).unwrap();
+
+    // Entries "c", "b", "a", "b": "cc" is too long for varchar(1).
+    let too_long = |rows: &[(i64, Option<&str>, f64)]| {
+        let b = host_batch(rows, true);
+        let host = b.column(1).as_any_dictionary();
+        let entries = arrow::array::StringArray::from(vec!["cc", "b", "a  ", "b"]);
+        let host = host.with_values(std::sync::Arc::new(entries));
+        RecordBatch::try_new(
+            b.schema(),
+            vec![b.column(0).clone(), host, b.column(2).clone()],
+        )
+        .unwrap()
+    };
+    let mut load = db.bulk_load("short").unwrap().unwrap();
+    load.push(&too_long(&[(1, Some("a"), 1.0), (2, Some("b"), 2.0)]))
+        .unwrap();
+    let err = load.push(&too_long(&[(3, Some("c"), 3.0)])).unwrap_err();
+    assert_eq!(err.status_code(), StatusCode::StringTooLong, "{err}");
+    drop(load);
+    assert!(rows(&db, "short").is_empty());
+    assert!(files(dir.path(), "segments", ".lseg").is_empty());
+
+    let mut load = db.bulk_load("short").unwrap().unwrap();
+    load.push(&too_long(&[(1, Some("a"), 1.0), (2, Some("b"), 2.0)]))
+        .unwrap();
+    assert_eq!(load.commit().unwrap(), 2);
+    assert_eq!(
+        rows(&db, "short"),
+        vec![
+            (1, Some("a".into()), Some(1.0f64.to_bits())),
+            (2, Some("b".into()), Some(2.0f64.to_bits())),
+        ]
+    );
+
+    let mut load = db.bulk_load("required").unwrap().unwrap();
+    let err = load
+        .push(&host_batch(&[(1, Some("a"), 1.0), (2, None, 2.0)], true))
+        .unwrap_err();
+    assert_eq!(err.status_code(), StatusCode::NotNullViolation, "{err}");
+    assert_eq!(load.commit().unwrap(), 0);
+    assert!(rows(&db, "required").is_empty());
+}
