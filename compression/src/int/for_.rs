@@ -78,20 +78,19 @@ fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8) {
 /// the cheapest of those widths bounds the quantile's cost from below.
 /// Skipping the selection when it cannot pay keeps the plan exact.
 fn quantile_may_pay(hist: &[usize; 66], k: usize, len: usize, cost: usize) -> bool {
+    // Bucket 65 (below the base) is empty under the minimum.
     let mut seen = 0;
-    let mut j = 0;
-    while j < 65 {
-        seen += hist[j];
-        if seen > k {
-            break;
-        }
-        j += 1;
-    }
+    let j = hist[..65]
+        .iter()
+        .position(|&n| {
+            seen += n;
+            seen > k
+        })
+        .unwrap_or(64);
     let mut bound = [0usize; 66];
     bound[65] = hist[..j].iter().sum();
-    bound[0] = hist[j] + hist.get(j + 1).filter(|_| j < 64).copied().unwrap_or(0);
-    for i in j + 2..65 {
-        bound[i - 1] += hist[i];
+    for (i, &n) in hist[..65].iter().enumerate().skip(j) {
+        bound[if i <= j + 1 { 0 } else { i - 1 }] += n;
     }
     cheapest(&bound, len).1 < cost
 }
