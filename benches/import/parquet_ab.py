@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tsbs"))
-from run import FIELDS, TAGS  # noqa: E402
+from run import TAGS, clickhouse_cpu_table  # noqa: E402
 
 
 def main():
@@ -35,10 +35,7 @@ def main():
                            check=True, capture_output=True)
             lynx = time.time() - t0
             ch = chdb.session.Session(os.path.join(work, "ch"))
-            tag_cols = ", ".join(f"{t} LowCardinality(String)" for t in TAGS)
-            field_cols = ", ".join(f"{f} Float64 CODEC(Gorilla, ZSTD(1))" for f in FIELDS)
-            ch.query(f"CREATE TABLE cpu (time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)), {tag_cols}, "
-                     f"{field_cols}) ENGINE = MergeTree ORDER BY (hostname, time)")
+            ch.query(clickhouse_cpu_table())
             t0 = time.time()
             ch.query(f"INSERT INTO cpu SELECT * FROM file('{parquet}', Parquet) SETTINGS max_threads=2")
             clickhouse = time.time() - t0

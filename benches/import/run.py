@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tsbs"))
-from run import FIELDS, TAGS, THREADS, free_port, generate  # noqa: E402
+from run import FIELDS, TAGS, THREADS, clickhouse_cpu_table, free_port, generate  # noqa: E402
 
 
 def timed(cmd, **kw):
@@ -142,11 +142,8 @@ def main():
 
     # ClickHouse in-process.
     ch = chdb.session.Session(os.path.join(work, "ch"))
-    tag_cols = ", ".join(f"{t} LowCardinality(String)" for t in TAGS)
-    field_cols = ", ".join(f"{f} Float64 CODEC(Gorilla, ZSTD(1))" for f in FIELDS)
     for name in ["cpu", "cpu_csv"]:
-        ch.query(f"CREATE TABLE {name} (time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)), {tag_cols}, "
-                 f"{field_cols}) ENGINE = MergeTree ORDER BY (hostname, time)")
+        ch.query(clickhouse_cpu_table(name))
     t0 = time.time()
     ch.query(f"INSERT INTO cpu SELECT * FROM file('{parquet}', Parquet) SETTINGS max_threads={THREADS}")
     results["ch_parquet"] = time.time() - t0

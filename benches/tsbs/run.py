@@ -39,6 +39,15 @@ START = dt.datetime(2016, 1, 1, tzinfo=dt.timezone.utc)
 THREADS = 2
 
 
+def clickhouse_cpu_table(name="cpu"):
+    """CREATE TABLE for the cpu data in ClickHouse (chdb): tags as
+    LowCardinality strings, time and fields with their time-series codecs."""
+    tag_cols = ", ".join(f"{t} LowCardinality(String)" for t in TAGS)
+    field_cols = ", ".join(f"{f} Float64 CODEC(Gorilla, ZSTD(1))" for f in FIELDS)
+    return (f"CREATE TABLE {name} (time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)), {tag_cols}, "
+            f"{field_cols}) ENGINE = MergeTree ORDER BY (hostname, time)")
+
+
 def generate(path, hosts, hours):
     rng = np.random.default_rng(42)
     steps = hours * 360
@@ -216,10 +225,7 @@ def main():
         duck_bytes = os.path.getsize(os.path.join(work, "duck.db"))
 
         ch = chdb.session.Session(os.path.join(work, "ch"))
-        tag_cols = ", ".join(f"{t} LowCardinality(String)" for t in TAGS)
-        field_cols = ", ".join(f"{f} Float64 CODEC(Gorilla, ZSTD(1))" for f in FIELDS)
-        ch.query(f"CREATE TABLE cpu (time DateTime64(6, 'UTC') CODEC(DoubleDelta, ZSTD(1)), {tag_cols}, {field_cols}) "
-                 f"ENGINE = MergeTree ORDER BY (hostname, time)")
+        ch.query(clickhouse_cpu_table())
         t0 = time.time()
         ch.query(f"INSERT INTO cpu SELECT * FROM file('{parquet}', Parquet) SETTINGS max_threads={THREADS}")
         ch.query("OPTIMIZE TABLE cpu FINAL")
