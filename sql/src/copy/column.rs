@@ -38,7 +38,9 @@ fn internal(v: &ScalarValue) -> SqlError {
 }
 
 impl ColumnBuilder {
-    pub fn new(dt: &DataType, capacity: usize) -> ColumnBuilder {
+    /// A builder for `capacity` values; text columns reserve `text_bytes`
+    /// for their values.
+    pub fn new(dt: &DataType, capacity: usize, text_bytes: usize) -> ColumnBuilder {
         match dt {
             DataType::Int16 => ColumnBuilder::Int16(Int16Builder::with_capacity(capacity)),
             DataType::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(capacity)),
@@ -47,7 +49,7 @@ impl ColumnBuilder {
             DataType::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(capacity)),
             DataType::Boolean => ColumnBuilder::Bool(BooleanBuilder::with_capacity(capacity)),
             DataType::Utf8 => {
-                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, capacity * 8))
+                ColumnBuilder::Text(StringBuilder::with_capacity(capacity, text_bytes))
             }
             DataType::Timestamp(TimeUnit::Microsecond, tz) => ColumnBuilder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(capacity),

@@ -61,6 +61,7 @@ impl Decoder {
                 in_flight: VecDeque::new(),
                 max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 block_bytes: BLOCK_BYTES,
+                spare: Vec::new(),
             }),
         }
     }
@@ -119,6 +120,9 @@ struct Parsed {
     ended: bool,
 }
 
+/// A parsing thread's result and the block's buffer, for reuse.
+type Done = (Result<Parsed>, Vec<u8>);
+
 pub struct TextDecoder {
     syntax: Arc<TextSyntax>,
     header_pending: bool,
@@ -133,9 +137,12 @@ pub struct TextDecoder {
     /// Records handed to blocks so far.
     line: u64,
     ended: bool,
-    in_flight: VecDeque<JoinHandle<Result<Parsed>>>,
+    in_flight: VecDeque<JoinHandle<Done>>,
     max_in_flight: usize,
     block_bytes: usize,
+    /// Buffers of parsed blocks, reused for the next ones: a fresh buffer
+    /// grows by copying and faults its pages in (5 % of a CSV COPY's CPU).
+    spare: Vec<Vec<u8>>,
 }
 
 impl TextDecoder {
@@ -143,6 +150,9 @@ impl TextDecoder {
         if self.ended {
             return Ok(());
         }
+        // Room for a whole block and the record it cuts through at once.
+        let want = (2 * self.block_bytes.min(BLOCK_BYTES)).max(self.buf.len() + data.len());
+        self.buf.reserve(want - self.buf.len());
         self.buf.extend_from_slice(data);
         self.scan();
         if self.ends.last().is_some_and(|end| *end >= self.block_bytes) {
@@ -222,10 +232,13 @@ impl TextDecoder {
             Some(end) => end + 1,
             None => return,
         };
-        let rest = self.buf.split_off(cut);
+        let mut next = self.spare.pop().unwrap_or_default();
+        next.clear();
+        next.extend_from_slice(self.buf.get(cut..).unwrap_or_default());
+        self.buf.truncate(cut);
         let ends = std::mem::take(&mut self.ends);
         let block = Block {
-            data: std::mem::replace(&mut self.buf, rest),
+            data: std::mem::replace(&mut self.buf, next),
             first_line: self.line,
             skip_header: std::mem::take(&mut self.header_pending),
             last,
@@ -235,8 +248,10 @@ impl TextDecoder {
         self.scanned -= cut.min(self.scanned);
         let syntax = self.syntax.clone();
         let rows = sink.builder();
-        self.in_flight
-            .push_back(std::thread::spawn(move || syntax.parse_block(rows, &block)));
+        self.in_flight.push_back(std::thread::spawn(move || {
+            let parsed = syntax.parse_block(rows, &block);
+            (parsed, block.data)
+        }));
     }
 
     /// Hands parsed blocks to the sink in input order: those already done,
@@ -249,9 +264,13 @@ impl TextDecoder {
             let Some(handle) = self.in_flight.pop_front() else {
                 break;
             };
-            let parsed = blocking(|| handle.join()).map_err(|_| {
+            let (parsed, data) = blocking(|| handle.join()).map_err(|_| {
                 SqlError::new(StatusCode::Internal, "COPY: a parsing thread panicked")
-            })??;
+            })?;
+            if self.spare.len() <= self.max_in_flight {
+                self.spare.push(data);
+            }
+            let parsed = parsed?;
             for batch in parsed.batches {
                 sink.push_batch(batch)?;
             }

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 use lynx_storage::{BulkLoad, Database};
@@ -58,6 +58,9 @@ pub struct RowSink {
     db: Arc<Database>,
     rows: RowBuilder,
     target: Pending,
+    /// Text value bytes per [`CHUNK_ROWS`] rows seen so far, per column:
+    /// what the builders of later parsing threads reserve.
+    text_bytes: Vec<usize>,
 }
 
 /// Where validated COPY rows wait for CopyDone.
@@ -108,12 +111,18 @@ pub fn context_text(bytes: &[u8]) -> String {
 }
 
 impl RowBuilder {
-    fn new(shape: Arc<Shape>) -> RowBuilder {
+    /// `text_bytes`: the value bytes to reserve for each text column (a
+    /// builder that outgrows its buffer copies it).
+    fn new(shape: Arc<Shape>, text_bytes: &[usize]) -> RowBuilder {
         let builders = shape
             .schema
             .fields()
             .iter()
-            .map(|f| ColumnBuilder::new(f.data_type(), CHUNK_ROWS))
+            .enumerate()
+            .map(|(c, f)| {
+                let bytes = text_bytes.get(c).copied().unwrap_or(0);
+                ColumnBuilder::new(f.data_type(), CHUNK_ROWS, bytes.max(CHUNK_ROWS * 8))
+            })
             .collect();
         RowBuilder {
             shape,
@@ -243,9 +252,10 @@ impl RowSink {
             settings,
         });
         Ok(RowSink {
-            rows: RowBuilder::new(shape),
+            rows: RowBuilder::new(shape, &[]),
             target,
             db,
+            text_bytes: Vec::new(),
         })
     }
 
@@ -259,11 +269,28 @@ impl RowSink {
 
     /// A builder for another parsing thread: same columns, no rows.
     pub fn builder(&self) -> RowBuilder {
-        RowBuilder::new(self.rows.shape.clone())
+        RowBuilder::new(self.rows.shape.clone(), &self.text_bytes)
     }
 
     /// Validates a batch of parsed rows for the table and keeps it.
     pub fn push_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        self.text_bytes = batch
+            .columns()
+            .iter()
+            .zip(
+                std::mem::take(&mut self.text_bytes)
+                    .into_iter()
+                    .chain(std::iter::repeat(0)),
+            )
+            .map(|(c, seen)| match c.as_string_opt::<i32>() {
+                // With an eighth to spare, for a longer run of values.
+                Some(s) if !s.is_empty() => {
+                    let per_chunk = s.value_data().len() * CHUNK_ROWS / s.len();
+                    seen.max(per_chunk + per_chunk / 8)
+                }
+                _ => seen,
+            })
+            .collect();
         let table = &self.rows.shape.table;
         self.target.push(&self.db, table, batch)
     }
