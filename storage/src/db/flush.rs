@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch};
-use arrow::compute::{concat, interleave};
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, UInt32Array};
+use arrow::compute::{concat, take};
 use arrow::row::{RowConverter, SortField};
 
 use super::{Database, Table};
@@ -303,13 +303,8 @@ pub(super) fn sort_and_partition(
         Some(series) => series_order::order(partitions.values(), series, &times),
         None => row_format_order(&partitions, &tag_cols, &time_col)?,
     };
-    let mut locate = Vec::with_capacity(rows);
-    for (b, batch) in sources.iter().enumerate() {
-        locate.extend((0..batch.num_rows()).map(|r| (b, r)));
-    }
-    let picks: Vec<(usize, usize)> = order.iter().map(|g| locate[*g as usize]).collect();
-    drop(locate);
     let runs = series.as_ref().map(|s| series_order::runs(s, &order));
+    let order = UInt32Array::from(order);
     let columns = parallel_map(schema.fields().len(), |c| {
         // Tag columns by runs of one series (see `gather_tag`).
         let tag = tag_indices.iter().position(|t| *t == c);
@@ -318,18 +313,28 @@ pub(super) fn sort_and_partition(
                 return Ok(sorted);
             }
         }
-        let parts = sources
-            .iter()
-            .map(|b| table_column(b, c))
-            .collect::<Result<Vec<_>>>()?;
-        let parts: Vec<&dyn Array> = parts.iter().map(|c| c.as_ref()).collect();
-        Ok(interleave(&parts, &picks)?)
+        // One contiguous column gathered by row numbers: twice as fast as
+        // interleaving (batch, row) pairs across the source batches.
+        let whole = match tag {
+            Some(t) => dict::expand_column(schema.field(c).data_type(), &tag_cols[t])?,
+            None if c == def.time_index() => time_col.clone(),
+            None => {
+                let parts = sources
+                    .iter()
+                    .map(|b| table_column(b, c))
+                    .collect::<Result<Vec<_>>>()?;
+                let parts: Vec<&dyn Array> = parts.iter().map(|c| c.as_ref()).collect();
+                concat(&parts)?
+            }
+        };
+        Ok(take(&whole, &order, None)?)
     })
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
     // Sorted tag columns are dictionaries (see `gather_tag`).
     let sorted = dict::with_columns(&schema, columns)?;
     let sorted_parts: Vec<i64> = order
+        .values()
         .iter()
         .map(|g| partitions.value(*g as usize))
         .collect();
