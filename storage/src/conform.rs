@@ -14,7 +14,7 @@ use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Result, StorageError};
-use crate::schema::{ColumnType, TableDef};
+use crate::schema::{ColumnRole, ColumnType, TableDef};
 
 /// Validates and converts a batch written by a client.
 pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
@@ -28,15 +28,12 @@ pub fn conform_write(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch>
 /// (`varchar(n)`) are cast as usual, so that the limit is checked.
 pub fn conform_bulk(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> {
     let schema = def.arrow_schema();
-    let tags = def.tag_indices();
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let keep = tags.contains(&i)
-                && f.data_type() == &DataType::Utf8
-                && !matches!(def.columns[i].column_type, ColumnType::Varchar(Some(_)));
+            let keep = keeps_dictionary(def, i);
             match batch.column_by_name(f.name()).map(|c| c.data_type()) {
                 Some(ty @ DataType::Dictionary(_, v)) if keep && v.as_ref() == &DataType::Utf8 => {
                     f.as_ref().clone().with_data_type(ty.clone())
@@ -47,6 +44,16 @@ pub fn conform_bulk(def: &TableDef, batch: &RecordBatch) -> Result<RecordBatch> 
         .collect();
     let target = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     conform_write_to(def, batch, &target)
+}
+
+/// Whether column `i` of `def` stays a dictionary of strings in a bulk
+/// load ([`conform_bulk`]): a text tag without a length limit.
+fn keeps_dictionary(def: &TableDef, i: usize) -> bool {
+    def.columns.get(i).is_some_and(|c| {
+        c.role == ColumnRole::Tag
+            && c.column_type.to_arrow() == DataType::Utf8
+            && !matches!(c.column_type, ColumnType::Varchar(Some(_)))
+    })
 }
 
 /// [`conform_write`] to `schema`: the table's, or the table's with some
