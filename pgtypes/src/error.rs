@@ -133,7 +133,7 @@ impl PgTypeError {
 }
 
 /// Checks that `bytes` are UTF-8, reporting the first bad byte like PostgreSQL.
-pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, PgTypeError> {
+pub fn utf8(bytes: &[u8]) -> Result<&str, PgTypeError> {
     std::str::from_utf8(bytes).map_err(|e| PgTypeError::InvalidUtf8 {
         byte: bytes.get(e.valid_up_to()).copied().unwrap_or(0),
     })

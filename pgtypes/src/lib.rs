@@ -69,7 +69,7 @@ mod text_out;
 
 pub use binary::{format_binary, write_binary};
 pub use binary_in::{decode_binary, parse_binary};
-pub use error::PgTypeError;
+pub use error::{utf8, PgTypeError};
 pub use float_fmt::{parse_f32, parse_f64, write_f32, write_f64};
 pub use interval::{parse_interval, write_interval, PgInterval};
 pub use oid::{

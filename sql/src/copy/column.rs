@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Float32Builder, Float64Builder, Int16Builder, Int32Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Int64Builder, PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 
@@ -35,6 +35,77 @@ fn internal(v: &ScalarValue) -> SqlError {
         StatusCode::Internal,
         format!("COPY: unexpected value {v:?} for its column"),
     )
+}
+
+/// Where one text field's value is.
+#[derive(Clone, Copy, Debug)]
+pub enum Span {
+    Null,
+    /// `input[a..b]`: the value as written (no quotes or escapes inside).
+    Raw(usize, usize),
+    /// `decoded[a..b]`: the value after removing quotes or escapes.
+    Decoded(usize, usize),
+}
+
+/// What [`Span`]s point into: the input (`text` when all of it is UTF-8)
+/// and the values with quotes or escapes removed.
+pub struct Texts<'a> {
+    pub input: &'a [u8],
+    pub text: Option<&'a str>,
+    pub decoded: &'a [u8],
+}
+
+impl<'a> Texts<'a> {
+    /// The value of `span`, checked to be UTF-8.
+    #[inline]
+    fn get(&self, span: Span) -> std::result::Result<Option<&'a str>, PgTypeError> {
+        match span {
+            Span::Null => Ok(None),
+            // Spans start and end at ASCII delimiters or quotes: in valid
+            // text, `get` fails only on a bad span, reported as bad bytes.
+            Span::Raw(a, b) => match self.text.and_then(|t| t.get(a..b)) {
+                Some(s) => Ok(Some(s)),
+                None => lynx_pgtypes::utf8(self.raw(span)).map(Some),
+            },
+            Span::Decoded(..) => lynx_pgtypes::utf8(self.raw(span)).map(Some),
+        }
+    }
+
+    /// The bytes of `span` (for error context).
+    pub fn raw(&self, span: Span) -> &'a [u8] {
+        match span {
+            Span::Null => &[],
+            Span::Raw(a, b) => self.input.get(a..b).unwrap_or_default(),
+            Span::Decoded(a, b) => self.decoded.get(a..b).unwrap_or_default(),
+        }
+    }
+}
+
+/// Calls `f` on each value in turn; the first error and its row.
+#[inline]
+fn each<'a>(
+    spans: &[Span],
+    texts: &Texts<'a>,
+    mut f: impl FnMut(Option<&'a str>) -> std::result::Result<(), PgTypeError>,
+) -> std::result::Result<(), (usize, PgTypeError)> {
+    for (row, span) in spans.iter().enumerate() {
+        texts.get(*span).and_then(&mut f).map_err(|e| (row, e))?;
+    }
+    Ok(())
+}
+
+/// Appends values parsed by `parse` to a primitive builder.
+#[inline]
+fn fill<'a, T: ArrowPrimitiveType>(
+    b: &mut PrimitiveBuilder<T>,
+    spans: &[Span],
+    texts: &Texts<'a>,
+    parse: impl Fn(&str) -> std::result::Result<T::Native, PgTypeError>,
+) -> std::result::Result<(), (usize, PgTypeError)> {
+    each(spans, texts, |v| {
+        b.append_option(v.map(&parse).transpose()?);
+        Ok(())
+    })
 }
 
 impl ColumnBuilder {
@@ -74,34 +145,64 @@ impl ColumnBuilder {
         Ok(())
     }
 
-    /// Appends PostgreSQL text input `s`.
-    pub fn append_text(
+    /// Appends PostgreSQL text input, one column of a chunk of rows at a
+    /// time (`None` = NULL): the type is matched once per column, not once
+    /// per value. On an error, the row it is in (counted from 0); the
+    /// builder is then left part-filled.
+    pub fn append_texts(
         &mut self,
-        s: &str,
+        spans: &[Span],
+        texts: &Texts,
         settings: &PgFormatSettings,
-    ) -> std::result::Result<(), PgTypeError> {
+    ) -> std::result::Result<(), (usize, PgTypeError)> {
         match self {
-            ColumnBuilder::Int16(b) => b.append_value(lynx_pgtypes::parse_int(s, "smallint")?),
-            ColumnBuilder::Int32(b) => b.append_value(lynx_pgtypes::parse_int(s, "integer")?),
-            ColumnBuilder::Int64(b) => b.append_value(lynx_pgtypes::parse_int(s, "bigint")?),
-            ColumnBuilder::Float32(b) => b.append_value(lynx_pgtypes::parse_f32(s)?),
-            ColumnBuilder::Float64(b) => b.append_value(lynx_pgtypes::parse_f64(s)?),
-            ColumnBuilder::Bool(b) => b.append_value(lynx_pgtypes::parse_bool(s)?),
-            ColumnBuilder::Text(b) => b.append_value(s),
+            ColumnBuilder::Int16(b) => {
+                fill(b, spans, texts, |s| lynx_pgtypes::parse_int(s, "smallint"))
+            }
+            ColumnBuilder::Int32(b) => {
+                fill(b, spans, texts, |s| lynx_pgtypes::parse_int(s, "integer"))
+            }
+            ColumnBuilder::Int64(b) => {
+                fill(b, spans, texts, |s| lynx_pgtypes::parse_int(s, "bigint"))
+            }
+            ColumnBuilder::Float32(b) => fill(b, spans, texts, lynx_pgtypes::parse_f32),
+            ColumnBuilder::Float64(b) => fill(b, spans, texts, lynx_pgtypes::parse_f64),
+            ColumnBuilder::Bool(b) => each(spans, texts, |v| {
+                b.append_option(v.map(lynx_pgtypes::parse_bool).transpose()?);
+                Ok(())
+            }),
+            ColumnBuilder::Text(b) => each(spans, texts, |v| {
+                b.append_option(v);
+                Ok(())
+            }),
             ColumnBuilder::Timestamp(b, tz) => {
                 let dt = DataType::Timestamp(TimeUnit::Microsecond, tz.clone());
-                match lynx_pgtypes::parse_text(s, &dt, settings)? {
-                    ScalarValue::TimestampMicrosecond(v, _) => b.append_option(v),
-                    other => {
-                        return Err(PgTypeError::Internal {
-                            message: format!("timestamp input gave {other:?}"),
-                        })
+                each(spans, texts, |v| {
+                    let Some(s) = v else {
+                        b.append_null();
+                        return Ok(());
+                    };
+                    match lynx_pgtypes::parse_text(s, &dt, settings)? {
+                        ScalarValue::TimestampMicrosecond(v, _) => b.append_option(v),
+                        other => {
+                            return Err(PgTypeError::Internal {
+                                message: format!("timestamp input gave {other:?}"),
+                            })
+                        }
                     }
-                }
+                    Ok(())
+                })
             }
-            ColumnBuilder::Scalars(v, dt) => v.push(lynx_pgtypes::parse_text(s, dt, settings)?),
+            ColumnBuilder::Scalars(out, dt) => each(spans, texts, |v| {
+                out.push(match v {
+                    Some(s) => lynx_pgtypes::parse_text(s, dt, settings)?,
+                    None => ScalarValue::try_from(&*dt).map_err(|e| PgTypeError::Internal {
+                        message: e.to_string(),
+                    })?,
+                });
+                Ok(())
+            }),
         }
-        Ok(())
     }
 
     /// The column's Arrow type (what binary input is decoded as).

@@ -20,7 +20,9 @@ use std::thread::JoinHandle;
 use datafusion::arrow::array::RecordBatch;
 
 use super::options::{CopyFormat, CopyOptions};
-use super::rows::{bad_format, blocking, context_text, RowBuilder, RowSink, Text};
+use super::rows::{
+    bad_format, blocking, context_text, Chunk, RowBuilder, RowSink, Span, CHUNK_ROWS,
+};
 use crate::error::{Result, SqlError, StatusCode};
 
 /// Text and CSV input is parsed in blocks of whole records of about this size.
@@ -62,6 +64,7 @@ impl Decoder {
                 max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 block_bytes: BLOCK_BYTES,
                 spare: Vec::new(),
+                spare_chunks: Vec::new(),
             }),
         }
     }
@@ -111,6 +114,8 @@ struct Block {
     last: bool,
     /// The newline ending each whole record.
     ends: Vec<usize>,
+    /// Where the parsing thread cuts records into fields (reused).
+    chunk: Chunk,
 }
 
 /// What a parsing thread made of a block.
@@ -121,7 +126,7 @@ struct Parsed {
 }
 
 /// A parsing thread's result and the block's buffer, for reuse.
-type Done = (Result<Parsed>, Vec<u8>);
+type Done = (Result<Parsed>, Block);
 
 pub struct TextDecoder {
     syntax: Arc<TextSyntax>,
@@ -143,6 +148,7 @@ pub struct TextDecoder {
     /// Buffers of parsed blocks, reused for the next ones: a fresh buffer
     /// grows by copying and faults its pages in (5 % of a CSV COPY's CPU).
     spare: Vec<Vec<u8>>,
+    spare_chunks: Vec<Chunk>,
 }
 
 impl TextDecoder {
@@ -237,20 +243,21 @@ impl TextDecoder {
         next.extend_from_slice(self.buf.get(cut..).unwrap_or_default());
         self.buf.truncate(cut);
         let ends = std::mem::take(&mut self.ends);
-        let block = Block {
+        let mut block = Block {
             data: std::mem::replace(&mut self.buf, next),
             first_line: self.line,
             skip_header: std::mem::take(&mut self.header_pending),
             last,
             ends,
+            chunk: self.spare_chunks.pop().unwrap_or_default(),
         };
         self.line += block.ends.len() as u64;
         self.scanned -= cut.min(self.scanned);
         let syntax = self.syntax.clone();
         let rows = sink.builder();
         self.in_flight.push_back(std::thread::spawn(move || {
-            let parsed = syntax.parse_block(rows, &block);
-            (parsed, block.data)
+            let parsed = syntax.parse_block(rows, &mut block);
+            (parsed, block)
         }));
     }
 
@@ -264,11 +271,12 @@ impl TextDecoder {
             let Some(handle) = self.in_flight.pop_front() else {
                 break;
             };
-            let (parsed, data) = blocking(|| handle.join()).map_err(|_| {
+            let (parsed, block) = blocking(|| handle.join()).map_err(|_| {
                 SqlError::new(StatusCode::Internal, "COPY: a parsing thread panicked")
             })?;
             if self.spare.len() <= self.max_in_flight {
-                self.spare.push(data);
+                self.spare.push(block.data);
+                self.spare_chunks.push(block.chunk);
             }
             let parsed = parsed?;
             for batch in parsed.batches {
@@ -283,16 +291,6 @@ impl TextDecoder {
         }
         Ok(())
     }
-}
-
-/// Where one field's value is.
-#[derive(Clone, Copy)]
-enum Span {
-    Null,
-    /// `record[a..b]`: the value as written (no quotes or escapes inside).
-    Raw(usize, usize),
-    /// `decoded[a..b]`: the value after removing quotes or escapes.
-    Decoded(usize, usize),
 }
 
 /// Bit j is set where `block[j] == byte`. Written so that the compiler
@@ -336,6 +334,57 @@ mod scan_tests {
             prop_assert_eq!(super::byte_mask(&block, byte), want);
         }
 
+        /// The CSV fast path splits a record as `split_csv` does, or
+        /// leaves it to `split_csv` with nothing pushed; records of plain
+        /// fields, as many as columns, it always takes.
+        #[test]
+        fn plain_records_split_as_split_csv_splits_them(
+            random in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b','), Just(b'N'), Just(b'a'), Just(b'\\')], 0..16),
+            plain in proptest::collection::vec(("[aN\\\\]{0,3}", any::<bool>()), 1..5),
+            use_plain in any::<bool>(),
+            columns in 1usize..5,
+            force_null in proptest::collection::vec(any::<bool>(), 4),
+            force_not_null in proptest::collection::vec(any::<bool>(), 4),
+            null_is_n in any::<bool>(),
+            backslash_escape in any::<bool>(),
+            at in 0usize..3,
+        ) {
+            let escape = if backslash_escape { b'\\' } else { b'"' };
+            let syntax = super::TextSyntax {
+                csv: true,
+                delimiter: b',',
+                null: if null_is_n { b"N".to_vec() } else { Vec::new() },
+                quote: b'"',
+                escape,
+                force_not_null,
+                force_null,
+            };
+            // Plain fields: unquoted, or quoted without a quote (or an
+            // escape) inside.
+            let plain_fields: Vec<String> = plain.iter().map(|(v, quoted)| {
+                if *quoted && !(backslash_escape && v.contains('\\')) { format!("\"{v}\"") } else { v.replace('\\', "a") }
+            }).collect();
+            let record = if use_plain { plain_fields.join(",").into_bytes() } else { random };
+            let mut chunk = super::Chunk::default();
+            chunk.reset(columns);
+            let fast = syntax.plain_csv_record(&record, at, &mut chunk);
+            if use_plain {
+                prop_assert_eq!(fast, plain_fields.len() == columns);
+            }
+            let (mut decoded, mut spans) = (Vec::new(), Vec::new());
+            syntax.split_csv(&record, &mut super::Fields { decoded: &mut decoded, spans: &mut spans });
+            let got: Vec<String> = chunk.columns.iter().flat_map(|c| c.iter().map(|s| format!("{s:?}"))).collect();
+            let want: Vec<String> = if fast {
+                spans.iter().map(|s| match *s {
+                    super::Span::Raw(a, b) => format!("{:?}", super::Span::Raw(a + at, b + at)),
+                    other => format!("{other:?}"),
+                }).collect()
+            } else {
+                Vec::new()
+            };
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn prefix_xor_is_the_running_parity(x in any::<u64>()) {
             let want = (0..64).fold(0u64, |m, j| m | ((((x & (u64::MAX >> (63 - j))).count_ones() % 2) as u64) << j));
@@ -344,18 +393,26 @@ mod scan_tests {
     }
 }
 
-/// Scratch space for splitting one record into fields.
-#[derive(Default)]
-struct Fields {
-    decoded: Vec<u8>,
-    spans: Vec<Span>,
+/// Scratch space for splitting one record into fields: their spans (raw
+/// ones relative to the record) and the chunk's decoded values.
+struct Fields<'c> {
+    decoded: &'c mut Vec<u8>,
+    spans: &'c mut Vec<Span>,
 }
 
 impl TextSyntax {
-    /// Parses the records of `block` into batches (on a parsing thread).
-    fn parse_block(&self, mut rows: RowBuilder, block: &Block) -> Result<Parsed> {
+    /// Parses the records of `block` into batches (on a parsing thread):
+    /// records are split into the fields of a [`Chunk`], whose columns are
+    /// parsed one at a time every [`CHUNK_ROWS`] records.
+    fn parse_block(&self, mut rows: RowBuilder, block: &mut Block) -> Result<Parsed> {
         let data = &block.data;
-        let mut fields = Fields::default();
+        // One UTF-8 check per block: fields cut at ASCII delimiters and
+        // quotes from valid text are valid (a cut elsewhere fails
+        // `str::get` and is checked, and reported, per field).
+        let text = std::str::from_utf8(data).ok();
+        let chunk = &mut block.chunk;
+        chunk.reset(rows.columns().len());
+        let mut spans = Vec::new();
         let mut line = block.first_line;
         let mut skip_header = block.skip_header;
         let mut batches = Vec::new();
@@ -363,24 +420,24 @@ impl TextSyntax {
         let tail = (block.last && block.ends.last().map_or(0, |e| e + 1) < data.len())
             .then_some(data.len());
         for end in block.ends.iter().copied().chain(tail) {
+            let at = start;
             let record = data.get(start..end).unwrap_or_default();
             start = end + 1;
             if self.csv && end == data.len() && self.in_quote_at_end(record) {
-                return Err(
-                    bad_format("unterminated CSV quoted field").with_context(format!(
-                        "COPY {}, line {}: {}",
-                        rows.table(),
-                        line + 1,
-                        context_text(record)
-                    )),
-                );
+                let e = bad_format("unterminated CSV quoted field").with_context(format!(
+                    "COPY {}, line {}: {}",
+                    rows.table(),
+                    line + 1,
+                    context_text(record)
+                ));
+                // Bad values in the records before come first.
+                rows.push_chunk(chunk, data, text)?;
+                return Err(e);
             }
             let record = record.strip_suffix(b"\r").unwrap_or(record);
             line += 1;
             if record == b"\\." {
-                if let Some(batch) = rows.take_batch()? {
-                    batches.push(batch);
-                }
+                batches.extend(rows.push_chunk(chunk, data, text)?);
                 return Ok(Parsed {
                     batches,
                     ended: true,
@@ -389,13 +446,16 @@ impl TextSyntax {
             if std::mem::take(&mut skip_header) {
                 continue;
             }
-            if let Some(batch) = self.record(record, line, &mut fields, &mut rows)? {
-                batches.push(batch);
+            if let Err(e) = self.record(record, at, line, &mut spans, chunk, &rows) {
+                rows.push_chunk(chunk, data, text)?;
+                return Err(e);
+            }
+            if chunk.rows() == CHUNK_ROWS {
+                batches.extend(rows.push_chunk(chunk, data, text)?);
+                chunk.clear();
             }
         }
-        if let Some(batch) = rows.take_batch()? {
-            batches.push(batch);
-        }
+        batches.extend(rows.push_chunk(chunk, data, text)?);
         Ok(Parsed {
             batches,
             ended: false,
@@ -468,23 +528,34 @@ impl TextSyntax {
         in_quote
     }
 
-    /// Splits and parses one record; a batch when one is complete.
+    /// Splits one record, which starts at `at` in its block, into the
+    /// next row of `chunk`.
     fn record(
         &self,
         record: &[u8],
+        at: usize,
         line: u64,
-        fields: &mut Fields,
-        rows: &mut RowBuilder,
-    ) -> Result<Option<RecordBatch>> {
-        fields.decoded.clear();
-        fields.spans.clear();
+        spans: &mut Vec<Span>,
+        chunk: &mut Chunk,
+        rows: &RowBuilder,
+    ) -> Result<()> {
+        if self.csv && self.plain_csv_record(record, at, chunk) {
+            chunk.lines.push(line);
+            return Ok(());
+        }
+        spans.clear();
+        let decoded_before = chunk.decoded.len();
+        let mut fields = Fields {
+            decoded: &mut chunk.decoded,
+            spans,
+        };
         if self.csv {
-            self.split_csv(record, fields);
+            self.split_csv(record, &mut fields);
         } else {
-            self.split_text(record, fields);
+            self.split_text(record, &mut fields);
         }
         let expected = rows.columns().len();
-        let context = |rows: &RowBuilder| {
+        let context = || {
             format!(
                 "COPY {}, line {}: {}",
                 rows.table(),
@@ -492,30 +563,22 @@ impl TextSyntax {
                 context_text(record)
             )
         };
-        if fields.spans.len() > expected {
-            return Err(
-                bad_format("extra data after last expected column").with_context(context(rows))
-            );
+        if spans.len() != expected {
+            chunk.decoded.truncate(decoded_before);
+            let e = match rows.columns().get(spans.len()) {
+                Some(missing) => bad_format(format!("missing data for column \"{missing}\"")),
+                None => bad_format("extra data after last expected column"),
+            };
+            return Err(e.with_context(context()));
         }
-        if fields.spans.len() < expected {
-            let missing = &rows.columns()[fields.spans.len()];
-            return Err(bad_format(format!("missing data for column \"{missing}\""))
-                .with_context(context(rows)));
+        for (column, span) in chunk.columns.iter_mut().zip(spans.iter()) {
+            column.push(match *span {
+                Span::Raw(a, b) => Span::Raw(at + a, at + b),
+                other => other,
+            });
         }
-        // One UTF-8 check per record: fields cut from a valid record at
-        // ASCII delimiters and quotes are valid (a cut elsewhere fails
-        // `str::get` and is checked, and reported, per field).
-        let text = std::str::from_utf8(record).ok();
-        let decoded = &fields.decoded;
-        let values = fields.spans.iter().map(|span| match *span {
-            Span::Null => None,
-            Span::Raw(a, b) => Some(match text.and_then(|t| t.get(a..b)) {
-                Some(s) => Text::Str(s),
-                None => Text::Bytes(record.get(a..b).unwrap_or_default()),
-            }),
-            Span::Decoded(a, b) => Some(Text::Bytes(decoded.get(a..b).unwrap_or_default())),
-        });
-        rows.push_text(values, line)
+        chunk.lines.push(line);
+        Ok(())
     }
 
     /// PostgreSQL text format: delimiter-separated, backslash escapes.
@@ -642,6 +705,46 @@ impl TextSyntax {
                 return;
             }
         }
+    }
+
+    /// The common CSV record, split straight into the next row of `chunk`
+    /// (`at` is where it starts in its block): as many fields as columns,
+    /// each plain (see [`TextSyntax::plain_csv_field`]). False, with
+    /// nothing pushed, for any other record; `split_csv` takes those.
+    fn plain_csv_record(&self, record: &[u8], at: usize, chunk: &mut Chunk) -> bool {
+        let columns = chunk.columns.len();
+        let undo = |chunk: &mut Chunk, pushed: usize| {
+            chunk.columns.iter_mut().take(pushed).for_each(|c| {
+                c.pop();
+            });
+            false
+        };
+        let mut i = 0;
+        for col in 0..columns {
+            let Some((Span::Raw(a, b), end, quoted)) = self.plain_csv_field(record, i) else {
+                return undo(chunk, col);
+            };
+            let value = record.get(a..b).unwrap_or_default();
+            let flag = |flags: &[bool]| flags.get(col).copied().unwrap_or(false);
+            let is_null = value == self.null.as_slice()
+                && if quoted {
+                    flag(&self.force_null)
+                } else {
+                    !flag(&self.force_not_null)
+                };
+            chunk.columns[col].push(if is_null {
+                Span::Null
+            } else {
+                Span::Raw(at + a, at + b)
+            });
+            let last = col + 1 == columns;
+            match record.get(end) {
+                None if last => return true,
+                Some(&d) if d == self.delimiter && !last => i = end + 1,
+                _ => return undo(chunk, col + 1),
+            }
+        }
+        false
     }
 
     /// The common CSV fields that need no copy: unquoted without a quote

@@ -17,7 +17,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 use lynx_storage::{BulkLoad, Database};
 
-use super::column::ColumnBuilder;
+pub use super::column::Span;
+use super::column::{ColumnBuilder, Texts};
 use crate::bulk::staged::Staged;
 use crate::error::{Result, SqlError, StatusCode};
 
@@ -29,10 +30,36 @@ pub fn bad_format(message: impl Into<String>) -> SqlError {
     SqlError::new(StatusCode::InvalidInput, message).with_sqlstate("22P04")
 }
 
-/// One text field: already checked UTF-8, or bytes still to check.
-pub enum Text<'a> {
-    Str(&'a str),
-    Bytes(&'a [u8]),
+/// The text fields of up to [`CHUNK_ROWS`] records cut from one input
+/// block, column by column, to be parsed one column at a time.
+#[derive(Default)]
+pub struct Chunk {
+    /// Per column, one span per record.
+    pub columns: Vec<Vec<Span>>,
+    /// Values with their quotes or escapes removed.
+    pub decoded: Vec<u8>,
+    /// Per record, its line in the input (for error context).
+    pub lines: Vec<u64>,
+}
+
+impl Chunk {
+    /// Empties the chunk for records of `columns` fields, keeping its
+    /// memory (a chunk is reused from block to block).
+    pub fn reset(&mut self, columns: usize) {
+        self.clear();
+        self.columns
+            .resize_with(columns, || Vec::with_capacity(CHUNK_ROWS));
+    }
+
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.columns.iter_mut().for_each(Vec::clear);
+        self.decoded.clear();
+        self.lines.clear();
+    }
 }
 
 /// What every row of one COPY is parsed into: the table's name and the
@@ -148,30 +175,38 @@ impl RowBuilder {
         ))
     }
 
-    /// One row of text fields (`None` = NULL); `line` is for error context.
-    /// Returns a batch when [`CHUNK_ROWS`] rows are complete.
-    pub fn push_text<'a>(
+    /// The records of `chunk`, whose raw spans point into `input` (`text`
+    /// when all of it is UTF-8), as one batch. A bad value fails with the
+    /// first one in input order (by line, then column), as row by row.
+    pub fn push_chunk(
         &mut self,
-        fields: impl Iterator<Item = Option<Text<'a>>>,
-        line: u64,
+        chunk: &Chunk,
+        input: &[u8],
+        text: Option<&str>,
     ) -> Result<Option<RecordBatch>> {
-        for (col, field) in fields.enumerate() {
-            let s = match field {
-                None => {
-                    self.builders[col].append_null()?;
-                    continue;
-                }
-                Some(Text::Str(s)) => s,
-                Some(Text::Bytes(raw)) => std::str::from_utf8(raw).map_err(|e| {
-                    let byte = raw.get(e.valid_up_to()).copied().unwrap_or(0);
-                    self.value_error(&PgTypeError::InvalidUtf8 { byte }, line, col, raw)
-                })?,
-            };
-            if let Err(e) = self.builders[col].append_text(s, &self.shape.settings) {
-                return Err(self.value_error(&e, line, col, s.as_bytes()));
+        let rows = chunk.rows();
+        let texts = Texts {
+            input,
+            text,
+            decoded: &chunk.decoded,
+        };
+        let mut first: Option<(usize, usize, PgTypeError)> = None;
+        for (col, spans) in chunk.columns.iter().enumerate() {
+            // A later column only matters in rows before the first error.
+            let limit = first.as_ref().map_or(rows, |f| f.0);
+            let spans = spans.get(..limit).unwrap_or_default();
+            if let Err((row, e)) =
+                self.builders[col].append_texts(spans, &texts, &self.shape.settings)
+            {
+                first = Some((row, col, e));
             }
         }
-        self.row_done()
+        if let Some((row, col, e)) = first {
+            let raw = texts.raw(chunk.columns[col][row]);
+            return Err(self.value_error(&e, chunk.lines[row], col, raw));
+        }
+        self.pending += rows;
+        self.take_batch()
     }
 
     /// One row of binary fields (`None` = NULL); `row` is for error context.

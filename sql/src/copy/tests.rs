@@ -135,6 +135,48 @@ async fn bad_input_names_line_and_column_and_stores_nothing() {
     assert_eq!(dump(&mut f, CSV_OUT).await, "");
 }
 
+/// Values are parsed a column at a time; the error reported is still the
+/// first bad field in input order (line, then column), also when a later
+/// record has the wrong number of fields or an open quote.
+#[tokio::test]
+async fn the_first_bad_field_in_input_order_is_reported() {
+    let mut f = fixture().await;
+    f.session
+        .run("CREATE TABLE m (time TIMESTAMPTZ NOT NULL, x INT, y FLOAT8)")
+        .await
+        .unwrap();
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"2024-01-01 00:00:00+00,1,oops\n2024-01-01 00:00:01+00,bad,2\n",
+            "invalid input syntax for type double precision: \"oops\" \
+             (COPY m, line 1, column y: \"oops\")",
+        ),
+        (
+            b"2024-01-01 00:00:00+00,1,2\n2024-01-01 00:00:01+00,zz,zz\n",
+            "invalid input syntax for type integer: \"zz\" (COPY m, line 2, column x: \"zz\")",
+        ),
+        (
+            b"2024-01-01 00:00:00+00,1,2\n2024-01-01 00:00:01+00,x,2\n2024-01-01 00:00:02+00,1\n",
+            "invalid input syntax for type integer: \"x\" (COPY m, line 2, column x: \"x\")",
+        ),
+        (
+            b"2024-01-01 00:00:00+00,1,2\n2024-01-01 00:00:02+00,1\n2024-01-01 00:00:01+00,x,2\n",
+            "missing data for column \"y\" (COPY m, line 2: \"2024-01-01 00:00:02+00,1\")",
+        ),
+        (
+            b"2024-01-01 00:00:00+00,\"q\",2\n2024-01-01 00:00:01+00,1,\"2\n",
+            "invalid input syntax for type integer: \"q\" (COPY m, line 1, column x: \"q\")",
+        ),
+    ];
+    for (data, want) in cases {
+        for block in [1, 1 << 20] {
+            let got = load_into(&mut f, "m", "(FORMAT csv)", data, 5, block).await;
+            assert_eq!(got.unwrap_err(), want, "block {block}");
+        }
+    }
+    assert_eq!(dump(&mut f, "COPY m TO STDOUT").await, "");
+}
+
 #[tokio::test]
 async fn binary_round_trip_fed_byte_by_byte() {
     let mut f = fixture().await;
