@@ -319,80 +319,6 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
-#[cfg(test)]
-mod scan_tests {
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn byte_mask_marks_exactly_the_matching_bytes(
-            block in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()], 64),
-            byte in prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()],
-        ) {
-            let block: [u8; 64] = block.try_into().unwrap();
-            let want = (0..64).filter(|j| block[*j] == byte).fold(0u64, |m, j| m | 1 << j);
-            prop_assert_eq!(super::byte_mask(&block, byte), want);
-        }
-
-        /// The CSV fast path splits a record as `split_csv` does, or
-        /// leaves it to `split_csv` with nothing pushed; records of plain
-        /// fields, as many as columns, it always takes.
-        #[test]
-        fn plain_records_split_as_split_csv_splits_them(
-            random in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b','), Just(b'N'), Just(b'a'), Just(b'\\')], 0..16),
-            plain in proptest::collection::vec(("[aN\\\\]{0,3}", any::<bool>()), 1..5),
-            use_plain in any::<bool>(),
-            columns in 1usize..5,
-            force_null in proptest::collection::vec(any::<bool>(), 4),
-            force_not_null in proptest::collection::vec(any::<bool>(), 4),
-            null_is_n in any::<bool>(),
-            backslash_escape in any::<bool>(),
-            at in 0usize..3,
-        ) {
-            let escape = if backslash_escape { b'\\' } else { b'"' };
-            let syntax = super::TextSyntax {
-                csv: true,
-                delimiter: b',',
-                null: if null_is_n { b"N".to_vec() } else { Vec::new() },
-                quote: b'"',
-                escape,
-                force_not_null,
-                force_null,
-            };
-            // Plain fields: unquoted, or quoted without a quote (or an
-            // escape) inside.
-            let plain_fields: Vec<String> = plain.iter().map(|(v, quoted)| {
-                if *quoted && !(backslash_escape && v.contains('\\')) { format!("\"{v}\"") } else { v.replace('\\', "a") }
-            }).collect();
-            let record = if use_plain { plain_fields.join(",").into_bytes() } else { random };
-            let mut chunk = super::Chunk::default();
-            chunk.reset(columns);
-            let fast = syntax.plain_csv_record(&record, at, &mut chunk);
-            if use_plain {
-                prop_assert_eq!(fast, plain_fields.len() == columns);
-            }
-            let (mut decoded, mut spans) = (Vec::new(), Vec::new());
-            syntax.split_csv(&record, &mut super::Fields { decoded: &mut decoded, spans: &mut spans });
-            let got: Vec<String> = chunk.columns.iter().flat_map(|c| c.iter().map(|s| format!("{s:?}"))).collect();
-            let want: Vec<String> = if fast {
-                spans.iter().map(|s| match *s {
-                    super::Span::Raw(a, b) => format!("{:?}", super::Span::Raw(a + at, b + at)),
-                    other => format!("{other:?}"),
-                }).collect()
-            } else {
-                Vec::new()
-            };
-            prop_assert_eq!(got, want);
-        }
-
-        #[test]
-        fn prefix_xor_is_the_running_parity(x in any::<u64>()) {
-            let want = (0..64).fold(0u64, |m, j| m | ((((x & (u64::MAX >> (63 - j))).count_ones() % 2) as u64) << j));
-            prop_assert_eq!(super::prefix_xor(x), want);
-        }
-    }
-}
-
 /// Scratch space for splitting one record into fields: their spans (raw
 /// ones relative to the record) and the chunk's decoded values.
 struct Fields<'c> {
@@ -922,5 +848,79 @@ impl BinaryDecoder {
             return Err(bad_format("unexpected EOF in COPY data"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn byte_mask_marks_exactly_the_matching_bytes(
+            block in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()], 64),
+            byte in prop_oneof![Just(b'"'), Just(b'\n'), any::<u8>()],
+        ) {
+            let block: [u8; 64] = block.try_into().unwrap();
+            let want = (0..64).filter(|j| block[*j] == byte).fold(0u64, |m, j| m | 1 << j);
+            prop_assert_eq!(super::byte_mask(&block, byte), want);
+        }
+
+        /// The CSV fast path splits a record as `split_csv` does, or
+        /// leaves it to `split_csv` with nothing pushed; records of plain
+        /// fields, as many as columns, it always takes.
+        #[test]
+        fn plain_records_split_as_split_csv_splits_them(
+            random in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b','), Just(b'N'), Just(b'a'), Just(b'\\')], 0..16),
+            plain in proptest::collection::vec(("[aN\\\\]{0,3}", any::<bool>()), 1..5),
+            use_plain in any::<bool>(),
+            columns in 1usize..5,
+            force_null in proptest::collection::vec(any::<bool>(), 4),
+            force_not_null in proptest::collection::vec(any::<bool>(), 4),
+            null_is_n in any::<bool>(),
+            backslash_escape in any::<bool>(),
+            at in 0usize..3,
+        ) {
+            let escape = if backslash_escape { b'\\' } else { b'"' };
+            let syntax = super::TextSyntax {
+                csv: true,
+                delimiter: b',',
+                null: if null_is_n { b"N".to_vec() } else { Vec::new() },
+                quote: b'"',
+                escape,
+                force_not_null,
+                force_null,
+            };
+            // Plain fields: unquoted, or quoted without a quote (or an
+            // escape) inside.
+            let plain_fields: Vec<String> = plain.iter().map(|(v, quoted)| {
+                if *quoted && !(backslash_escape && v.contains('\\')) { format!("\"{v}\"") } else { v.replace('\\', "a") }
+            }).collect();
+            let record = if use_plain { plain_fields.join(",").into_bytes() } else { random };
+            let mut chunk = super::Chunk::default();
+            chunk.reset(columns);
+            let fast = syntax.plain_csv_record(&record, at, &mut chunk);
+            if use_plain {
+                prop_assert_eq!(fast, plain_fields.len() == columns);
+            }
+            let (mut decoded, mut spans) = (Vec::new(), Vec::new());
+            syntax.split_csv(&record, &mut super::Fields { decoded: &mut decoded, spans: &mut spans });
+            let got: Vec<String> = chunk.columns.iter().flat_map(|c| c.iter().map(|s| format!("{s:?}"))).collect();
+            let want: Vec<String> = if fast {
+                spans.iter().map(|s| match *s {
+                    super::Span::Raw(a, b) => format!("{:?}", super::Span::Raw(a + at, b + at)),
+                    other => format!("{other:?}"),
+                }).collect()
+            } else {
+                Vec::new()
+            };
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn prefix_xor_is_the_running_parity(x in any::<u64>()) {
+            let want = (0..64).fold(0u64, |m, j| m | ((((x & (u64::MAX >> (63 - j))).count_ones() % 2) as u64) << j));
+            prop_assert_eq!(super::prefix_xor(x), want);
+        }
     }
 }
