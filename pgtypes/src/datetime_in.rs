@@ -195,18 +195,17 @@ impl DatetimeInput<'_> {
         let unit_nanos = 1_000_000_000 / per_sec;
         let tod_units = (i128::from(tod) + unit_nanos / 2) / unit_nanos;
         let local = i128::from(unix_days(date)) * 86_400 * per_sec + tod_units;
-        let offset = if with_zone {
-            let naive = date
-                .and_time(NaiveTime::MIN)
+        // The wall clock is only needed to look an offset up in a zone.
+        let naive = || {
+            date.and_time(NaiveTime::MIN)
                 .checked_add_signed(chrono::Duration::nanoseconds(tod))
-                .ok_or_else(PgTypeError::timestamp_out_of_range)?;
-            match fields.zone {
-                Some(ZoneSpec::Offset(o)) => o,
-                Some(ZoneSpec::Zone(z)) => z.offset_for_local(&naive),
-                None => self.zone.offset_for_local(&naive),
-            }
-        } else {
-            0
+                .ok_or_else(PgTypeError::timestamp_out_of_range)
+        };
+        let offset = match (with_zone, fields.zone) {
+            (false, _) => 0,
+            (true, Some(ZoneSpec::Offset(o))) => o,
+            (true, Some(ZoneSpec::Zone(z))) => z.offset_for_local(&naive()?),
+            (true, None) => self.zone.offset_for_local(&naive()?),
         };
         let utc = local - i128::from(offset) * per_sec;
         match i64::try_from(utc) {
