@@ -191,10 +191,12 @@ impl DatetimeInput<'_> {
             });
         }
         let tod = fields.time.unwrap_or(0);
-        let per_sec = i128::from(units_per_second(unit));
+        let per_sec = units_per_second(unit);
         let unit_nanos = 1_000_000_000 / per_sec;
-        let tod_units = (i128::from(tod) + unit_nanos / 2) / unit_nanos;
-        let local = i128::from(unix_days(date)) * 86_400 * per_sec + tod_units;
+        // A time of day (at most 24:00:00 in nanoseconds) fits in i64.
+        let tod_units = (tod + unit_nanos / 2) / unit_nanos;
+        let per_sec = i128::from(per_sec);
+        let local = i128::from(unix_days(date)) * 86_400 * per_sec + i128::from(tod_units);
         // The wall clock is only needed to look an offset up in a zone.
         let naive = || {
             date.and_time(NaiveTime::MIN)

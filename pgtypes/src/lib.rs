@@ -84,7 +84,7 @@ pub use rows::encode_batch;
 pub use settings::{
     ByteaOutput, DateOrder, DateStyle, IntervalStyle, PgFormatSettings, SessionTimeZone,
 };
-pub use text_in::{parse_bool, parse_bytea, parse_int, parse_text};
+pub use text_in::{parse_bool, parse_bytea, parse_int, parse_text, parse_timestamp};
 pub use text_out::{format_text, write_bytea, write_text, write_text_as};
 
 #[cfg(test)]

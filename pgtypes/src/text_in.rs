@@ -81,12 +81,7 @@ pub fn parse_text(
             }
         }
         DataType::Timestamp(unit, tz) => {
-            let name = if tz.is_some() {
-                "timestamp with time zone"
-            } else {
-                "timestamp without time zone"
-            };
-            let v = input(settings, name).timestamp(s, *unit, tz.is_some())?;
+            let v = parse_timestamp(s, *unit, tz.is_some(), settings)?;
             timestamp_scalar(v, *unit, tz.clone())
         }
         DataType::Interval(unit) => {
@@ -145,6 +140,23 @@ fn overflow() -> PgTypeError {
     PgTypeError::NumericOverflow {
         message: "numeric field overflow".to_string(),
     }
+}
+
+/// `timestamp` (`with_zone`: `timestamptz`) text input in `unit` since
+/// 1970-01-01 UTC: what [`parse_text`] gives for a `Timestamp` type,
+/// without building a scalar (COPY parses whole columns of these).
+pub fn parse_timestamp(
+    s: &str,
+    unit: TimeUnit,
+    with_zone: bool,
+    settings: &PgFormatSettings,
+) -> Result<i64, PgTypeError> {
+    let name = if with_zone {
+        "timestamp with time zone"
+    } else {
+        "timestamp without time zone"
+    };
+    input(settings, name).timestamp(s, unit, with_zone)
 }
 
 fn input<'a>(settings: &'a PgFormatSettings, type_name: &'static str) -> DatetimeInput<'a> {

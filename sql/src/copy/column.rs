@@ -176,21 +176,9 @@ impl ColumnBuilder {
                 Ok(())
             }),
             ColumnBuilder::Timestamp(b, tz) => {
-                let dt = DataType::Timestamp(TimeUnit::Microsecond, tz.clone());
-                each(spans, texts, |v| {
-                    let Some(s) = v else {
-                        b.append_null();
-                        return Ok(());
-                    };
-                    match lynx_pgtypes::parse_text(s, &dt, settings)? {
-                        ScalarValue::TimestampMicrosecond(v, _) => b.append_option(v),
-                        other => {
-                            return Err(PgTypeError::Internal {
-                                message: format!("timestamp input gave {other:?}"),
-                            })
-                        }
-                    }
-                    Ok(())
+                let with_zone = tz.is_some();
+                fill(b, spans, texts, |s| {
+                    lynx_pgtypes::parse_timestamp(s, TimeUnit::Microsecond, with_zone, settings)
                 })
             }
             ColumnBuilder::Scalars(out, dt) => each(spans, texts, |v| {

@@ -21,7 +21,7 @@ use datafusion::arrow::array::RecordBatch;
 
 use super::options::{CopyFormat, CopyOptions};
 use super::rows::{
-    bad_format, blocking, context_text, Chunk, RowBuilder, RowSink, Span, CHUNK_ROWS,
+    bad_format, blocking, context_text, Chunk, RowBuilder, RowSink, Span, SPLIT_ROWS,
 };
 use crate::error::{Result, SqlError, StatusCode};
 
@@ -319,6 +319,26 @@ fn prefix_xor(mut x: u64) -> u64 {
     x
 }
 
+/// The first position from `from` marked in `specials`, or `end` when
+/// there is none before it.
+fn next_special(specials: &[u64], from: usize, end: usize) -> usize {
+    let mut word = from / 64;
+    let Some(first) = specials.get(word) else {
+        return end;
+    };
+    let mut bits = first & (u64::MAX << (from % 64));
+    loop {
+        if bits != 0 {
+            return (word * 64 + bits.trailing_zeros() as usize).min(end);
+        }
+        word += 1;
+        match specials.get(word) {
+            Some(next) if word * 64 < end => bits = *next,
+            _ => return end,
+        }
+    }
+}
+
 /// Scratch space for splitting one record into fields: their spans (raw
 /// ones relative to the record) and the chunk's decoded values.
 struct Fields<'c> {
@@ -329,7 +349,7 @@ struct Fields<'c> {
 impl TextSyntax {
     /// Parses the records of `block` into batches (on a parsing thread):
     /// records are split into the fields of a [`Chunk`], whose columns are
-    /// parsed one at a time every [`CHUNK_ROWS`] records.
+    /// parsed one at a time every [`SPLIT_ROWS`] records.
     fn parse_block(&self, mut rows: RowBuilder, block: &mut Block) -> Result<Parsed> {
         let data = &block.data;
         // One UTF-8 check per block: fields cut at ASCII delimiters and
@@ -338,6 +358,9 @@ impl TextSyntax {
         let text = std::str::from_utf8(data).ok();
         let chunk = &mut block.chunk;
         chunk.reset(rows.columns().len());
+        if self.csv {
+            self.mark_specials(data, &mut chunk.specials);
+        }
         let mut spans = Vec::new();
         let mut line = block.first_line;
         let mut skip_header = block.skip_header;
@@ -364,6 +387,7 @@ impl TextSyntax {
             line += 1;
             if record == b"\\." {
                 batches.extend(rows.push_chunk(chunk, data, text)?);
+                batches.extend(rows.take_batch()?);
                 return Ok(Parsed {
                     batches,
                     ended: true,
@@ -372,16 +396,24 @@ impl TextSyntax {
             if std::mem::take(&mut skip_header) {
                 continue;
             }
-            if let Err(e) = self.record(record, at, line, &mut spans, chunk, &rows) {
+            if let Err(e) = self.record(
+                data,
+                (at, at + record.len()),
+                line,
+                &mut spans,
+                chunk,
+                &rows,
+            ) {
                 rows.push_chunk(chunk, data, text)?;
                 return Err(e);
             }
-            if chunk.rows() == CHUNK_ROWS {
+            if chunk.rows() == SPLIT_ROWS {
                 batches.extend(rows.push_chunk(chunk, data, text)?);
                 chunk.clear();
             }
         }
         batches.extend(rows.push_chunk(chunk, data, text)?);
+        batches.extend(rows.take_batch()?);
         Ok(Parsed {
             batches,
             ended: false,
@@ -458,14 +490,15 @@ impl TextSyntax {
     /// next row of `chunk`.
     fn record(
         &self,
-        record: &[u8],
-        at: usize,
+        data: &[u8],
+        (at, end): (usize, usize),
         line: u64,
         spans: &mut Vec<Span>,
         chunk: &mut Chunk,
         rows: &RowBuilder,
     ) -> Result<()> {
-        if self.csv && self.plain_csv_record(record, at, chunk) {
+        let record = data.get(at..end).unwrap_or_default();
+        if self.csv && self.plain_csv_record(data, at, end, chunk) {
             chunk.lines.push(line);
             return Ok(());
         }
@@ -633,24 +666,63 @@ impl TextSyntax {
         }
     }
 
-    /// The common CSV record, split straight into the next row of `chunk`
-    /// (`at` is where it starts in its block): as many fields as columns,
-    /// each plain (see [`TextSyntax::plain_csv_field`]). False, with
-    /// nothing pushed, for any other record; `split_csv` takes those.
-    fn plain_csv_record(&self, record: &[u8], at: usize, chunk: &mut Chunk) -> bool {
-        let columns = chunk.columns.len();
-        let undo = |chunk: &mut Chunk, pushed: usize| {
-            chunk.columns.iter_mut().take(pushed).for_each(|c| {
+    /// Marks the delimiters and quotes of `data`, bit j of word k for byte
+    /// 64k + j, for [`next_special`]: one vectorized pass per block
+    /// instead of a byte loop per field.
+    fn mark_specials(&self, data: &[u8], out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(data.chunks(64).map(|block| {
+            let mut padded = [0u8; 64];
+            let block = match <&[u8; 64]>::try_from(block) {
+                Ok(whole) => whole,
+                Err(_) => {
+                    padded[..block.len()].copy_from_slice(block);
+                    &padded
+                }
+            };
+            byte_mask(block, self.delimiter) | byte_mask(block, self.quote)
+        }));
+    }
+
+    /// The common CSV record `data[start..end]`, split straight into the
+    /// next row of `chunk` with the help of `specials` (see
+    /// [`TextSyntax::mark_specials`]): as many fields as columns, each
+    /// unquoted without a quote inside, or wholly quoted without a quote
+    /// or escape inside. False, with nothing pushed, for any other record;
+    /// `split_csv` takes those.
+    fn plain_csv_record(&self, data: &[u8], start: usize, end: usize, chunk: &mut Chunk) -> bool {
+        let Chunk {
+            columns, specials, ..
+        } = chunk;
+        let undo = |columns: &mut Vec<Vec<Span>>, pushed: usize| {
+            columns.iter_mut().take(pushed).for_each(|c| {
                 c.pop();
             });
             false
         };
-        let mut i = 0;
-        for col in 0..columns {
-            let Some((Span::Raw(a, b), end, quoted)) = self.plain_csv_field(record, i) else {
-                return undo(chunk, col);
+        let byte = |i: usize| data.get(i).copied();
+        let mut i = start;
+        let count = columns.len();
+        for col in 0..count {
+            let (a, b, after, quoted) = if i < end && byte(i) == Some(self.quote) {
+                // The next quote closes the field; delimiters may come first.
+                let mut close = next_special(specials, i + 1, end);
+                while close < end && byte(close) != Some(self.quote) {
+                    close = next_special(specials, close + 1, end);
+                }
+                let inner = data.get(i + 1..close).unwrap_or_default();
+                if close >= end || (self.escape != self.quote && inner.contains(&self.escape)) {
+                    return undo(columns, col);
+                }
+                (i + 1, close, close + 1, true)
+            } else {
+                let stop = next_special(specials, i, end);
+                if stop < end && byte(stop) == Some(self.quote) {
+                    return undo(columns, col);
+                }
+                (i, stop, stop, false)
             };
-            let value = record.get(a..b).unwrap_or_default();
+            let value = data.get(a..b).unwrap_or_default();
             let flag = |flags: &[bool]| flags.get(col).copied().unwrap_or(false);
             let is_null = value == self.null.as_slice()
                 && if quoted {
@@ -658,16 +730,15 @@ impl TextSyntax {
                 } else {
                     !flag(&self.force_not_null)
                 };
-            chunk.columns[col].push(if is_null {
-                Span::Null
+            columns[col].push(if is_null { Span::Null } else { Span::Raw(a, b) });
+            let last = col + 1 == count;
+            if after == end && last {
+                return true;
+            }
+            if after < end && byte(after) == Some(self.delimiter) && !last {
+                i = after + 1;
             } else {
-                Span::Raw(at + a, at + b)
-            });
-            let last = col + 1 == columns;
-            match record.get(end) {
-                None if last => return true,
-                Some(&d) if d == self.delimiter && !last => i = end + 1,
-                _ => return undo(chunk, col + 1),
+                return undo(columns, col + 1);
             }
         }
         false
@@ -879,7 +950,7 @@ mod scan_tests {
             force_not_null in proptest::collection::vec(any::<bool>(), 4),
             null_is_n in any::<bool>(),
             backslash_escape in any::<bool>(),
-            at in 0usize..3,
+            at in 0usize..140,
         ) {
             let escape = if backslash_escape { b'\\' } else { b'"' };
             let syntax = super::TextSyntax {
@@ -897,9 +968,15 @@ mod scan_tests {
                 if *quoted && !(backslash_escape && v.contains('\\')) { format!("\"{v}\"") } else { v.replace('\\', "a") }
             }).collect();
             let record = if use_plain { plain_fields.join(",").into_bytes() } else { random };
+            // The record amid other input: delimiters and quotes before it
+            // and after its end, across 64-byte words.
+            let mut data: Vec<u8> = (0..at).map(|i| if i % 3 == 0 { b'"' } else { b',' }).collect();
+            data.extend_from_slice(&record);
+            data.extend_from_slice(b"\n,\"a\",");
             let mut chunk = super::Chunk::default();
             chunk.reset(columns);
-            let fast = syntax.plain_csv_record(&record, at, &mut chunk);
+            syntax.mark_specials(&data, &mut chunk.specials);
+            let fast = syntax.plain_csv_record(&data, at, at + record.len(), &mut chunk);
             if use_plain {
                 prop_assert_eq!(fast, plain_fields.len() == columns);
             }

@@ -25,12 +25,17 @@ use crate::error::{Result, SqlError, StatusCode};
 /// Rows per Arrow batch built from COPY input.
 pub const CHUNK_ROWS: usize = 8192;
 
+/// Records split into fields before their columns are parsed: the spans of
+/// 512 records of 20 columns (240 KiB) stay in a core's L2 cache, where
+/// those of a whole batch did not (a store miss per field).
+pub const SPLIT_ROWS: usize = 512;
+
 /// `22P04 bad_copy_file_format`.
 pub fn bad_format(message: impl Into<String>) -> SqlError {
     SqlError::new(StatusCode::InvalidInput, message).with_sqlstate("22P04")
 }
 
-/// The text fields of up to [`CHUNK_ROWS`] records cut from one input
+/// The text fields of up to [`SPLIT_ROWS`] records cut from one input
 /// block, column by column, to be parsed one column at a time.
 #[derive(Default)]
 pub struct Chunk {
@@ -40,6 +45,8 @@ pub struct Chunk {
     pub decoded: Vec<u8>,
     /// Per record, its line in the input (for error context).
     pub lines: Vec<u64>,
+    /// Where the delimiters and quotes of the input block are (CSV).
+    pub specials: Vec<u64>,
 }
 
 impl Chunk {
@@ -48,7 +55,7 @@ impl Chunk {
     pub fn reset(&mut self, columns: usize) {
         self.clear();
         self.columns
-            .resize_with(columns, || Vec::with_capacity(CHUNK_ROWS));
+            .resize_with(columns, || Vec::with_capacity(SPLIT_ROWS));
     }
 
     pub fn rows(&self) -> usize {
@@ -175,9 +182,10 @@ impl RowBuilder {
         ))
     }
 
-    /// The records of `chunk`, whose raw spans point into `input` (`text`
-    /// when all of it is UTF-8), as one batch. A bad value fails with the
-    /// first one in input order (by line, then column), as row by row.
+    /// Appends the records of `chunk`, whose raw spans point into `input`
+    /// (`text` when all of it is UTF-8); a batch when [`CHUNK_ROWS`] rows
+    /// are complete. A bad value fails with the first one in input order
+    /// (by line, then column), as row by row.
     pub fn push_chunk(
         &mut self,
         chunk: &Chunk,
@@ -206,7 +214,10 @@ impl RowBuilder {
             return Err(self.value_error(&e, chunk.lines[row], col, raw));
         }
         self.pending += rows;
-        self.take_batch()
+        if self.pending >= CHUNK_ROWS {
+            return self.take_batch();
+        }
+        Ok(None)
     }
 
     /// One row of binary fields (`None` = NULL); `row` is for error context.
