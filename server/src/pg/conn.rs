@@ -16,6 +16,8 @@ pub struct Conn {
     pub session: tokio::sync::Mutex<Session>,
     /// A `COPY ... FROM STDIN` waiting for CopyData / CopyDone / CopyFail.
     pub copy_in: Mutex<Option<Box<CopyIn>>>,
+    /// Held from the COPY FROM STDIN statement until its rows are written.
+    pub copy_memory: Mutex<Option<crate::alloc::BulkCopyMemory>>,
     pub cancelled: Arc<AtomicBool>,
     pid: i32,
     registry: Arc<CancelRegistry>,
@@ -29,6 +31,7 @@ impl Conn {
         Conn {
             session: tokio::sync::Mutex::new(session),
             copy_in: Mutex::new(None),
+            copy_memory: Mutex::new(None),
             cancelled,
             pid,
             registry,

@@ -65,7 +65,9 @@ impl CopyHandler for PgCopy {
                 &SqlError::new(StatusCode::ProtocolViolation, "unexpected CopyDone"),
             ));
         };
-        match copy.finish().await {
+        let result = copy.finish().await;
+        conn.copy_memory.lock().take();
+        match result {
             Ok(rows) => {
                 let tag = Tag::new("COPY").with_rows(rows as usize);
                 client
@@ -85,6 +87,7 @@ impl CopyHandler for PgCopy {
     {
         let conn = self.handler.conn(client);
         conn.copy_in.lock().take();
+        conn.copy_memory.lock().take();
         let code = "57014";
         self.handler.metrics.error(code);
         PgWireError::UserError(Box::new(ErrorInfo::new(

@@ -161,6 +161,7 @@ impl PgHandler {
                     futures::stream::empty(),
                 );
                 *conn.copy_in.lock() = Some(copy);
+                *conn.copy_memory.lock() = Some(crate::alloc::BulkCopyMemory::start());
                 Response::CopyIn(response)
             }
             Output::CopyOut(out) => return Ok(Ran::CopyOut(out)),
