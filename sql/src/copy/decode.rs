@@ -189,17 +189,9 @@ impl TextDecoder {
         if syn.escape == syn.quote {
             // Quotes toggle the state ("" toggles twice): a running parity,
             // 64 bytes at a time.
-            for (k, block) in rest.chunks(64).enumerate() {
-                let mut padded = [0u8; 64];
-                let block = match <&[u8; 64]>::try_from(block) {
-                    Ok(whole) => whole,
-                    Err(_) => {
-                        padded[..block.len()].copy_from_slice(block);
-                        &padded
-                    }
-                };
-                let quotes = byte_mask(block, syn.quote);
-                let newlines = byte_mask(block, b'\n');
+            for (k, block) in words(rest).enumerate() {
+                let quotes = byte_mask(&block, syn.quote);
+                let newlines = byte_mask(&block, b'\n');
                 let mut inside = prefix_xor(quotes);
                 if self.in_quote {
                     inside = !inside;
@@ -291,6 +283,19 @@ impl TextDecoder {
         }
         Ok(())
     }
+}
+
+/// `data` in 64-byte words, the last one padded with zeros.
+fn words(data: &[u8]) -> impl Iterator<Item = [u8; 64]> + '_ {
+    data.chunks(64)
+        .map(|chunk| match <[u8; 64]>::try_from(chunk) {
+            Ok(whole) => whole,
+            Err(_) => {
+                let mut word = [0u8; 64];
+                word[..chunk.len()].copy_from_slice(chunk);
+                word
+            }
+        })
 }
 
 /// Bit j is set where `block[j] == byte`. Written so that the compiler
@@ -671,17 +676,10 @@ impl TextSyntax {
     /// instead of a byte loop per field.
     fn mark_specials(&self, data: &[u8], out: &mut Vec<u64>) {
         out.clear();
-        out.extend(data.chunks(64).map(|block| {
-            let mut padded = [0u8; 64];
-            let block = match <&[u8; 64]>::try_from(block) {
-                Ok(whole) => whole,
-                Err(_) => {
-                    padded[..block.len()].copy_from_slice(block);
-                    &padded
-                }
-            };
-            byte_mask(block, self.delimiter) | byte_mask(block, self.quote)
-        }));
+        out.extend(
+            words(data)
+                .map(|block| byte_mask(&block, self.delimiter) | byte_mask(&block, self.quote)),
+        );
     }
 
     /// The common CSV record `data[start..end]`, split straight into the
