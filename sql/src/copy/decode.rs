@@ -508,7 +508,6 @@ impl TextSyntax {
             return Ok(());
         }
         spans.clear();
-        let decoded_before = chunk.decoded.len();
         let mut fields = Fields {
             decoded: &mut chunk.decoded,
             spans,
@@ -528,7 +527,8 @@ impl TextSyntax {
             )
         };
         if spans.len() != expected {
-            chunk.decoded.truncate(decoded_before);
+            // The record's spans are not pushed: its decoded bytes, if
+            // any, are never read.
             let e = match rows.columns().get(spans.len()) {
                 Some(missing) => bad_format(format!("missing data for column \"{missing}\"")),
                 None => bad_format("extra data after last expected column"),

@@ -62,6 +62,8 @@ impl Chunk {
         self.lines.len()
     }
 
+    /// Empties the records; `specials` describes the whole block and
+    /// stays until the next one.
     pub fn clear(&mut self) {
         self.columns.iter_mut().for_each(Vec::clear);
         self.decoded.clear();

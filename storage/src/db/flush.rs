@@ -313,8 +313,9 @@ pub(super) fn sort_and_partition(
                 return Ok(sorted);
             }
         }
-        // One contiguous column gathered by row numbers: twice as fast as
-        // interleaving (batch, row) pairs across the source batches.
+        // One contiguous column gathered by row numbers, instead of
+        // interleaving (batch, row) pairs across the source batches (7 %
+        // of a CSV COPY's samples for interleave, 2 % for concat + take).
         let whole = match tag {
             Some(t) => dict::expand_column(schema.field(c).data_type(), &tag_cols[t])?,
             None if c == def.time_index() => time_col.clone(),
