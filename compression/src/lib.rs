@@ -93,6 +93,9 @@ pub enum Codec {
     Patched,
     /// Floats: decimal exponent + integer cascade.
     Alp,
+    /// Floats: decimal keys plus the residual in ulps of each value from
+    /// its decimal (decimals drifted by rounding).
+    AlpUlp,
     /// Floats: Gorilla-style XOR.
     Xor,
     /// Floats: raw bits through the integer cascade.

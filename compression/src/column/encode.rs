@@ -290,6 +290,7 @@ impl Encoder<'_> {
             None => None,
             Some(Codec::Plain) => Some(FloatScheme::Plain),
             Some(Codec::Alp) => Some(FloatScheme::Alp),
+            Some(Codec::AlpUlp) => Some(FloatScheme::AlpUlp),
             Some(Codec::Xor) => Some(FloatScheme::Xor),
             Some(Codec::FloatBits) => Some(FloatScheme::Bits),
             Some(Codec::Constant) if all_equal(&bits) => Some(FloatScheme::Bits),

@@ -25,7 +25,7 @@ const POW10: [f64; 19] = [
 const MAX_ABS: f64 = (1u64 << 62) as f64;
 const SAMPLE: usize = 32;
 
-fn max_exp(w: FloatWidth) -> u8 {
+pub(super) fn max_exp(w: FloatWidth) -> u8 {
     match w {
         FloatWidth::F32 => 10,
         FloatWidth::F64 => 18,
@@ -62,9 +62,9 @@ fn encode_value(bits: u64, e: usize, w: FloatWidth) -> Option<i64> {
 
 /// 2^52 + 2^51: adding and subtracting it rounds an f64 below 2^51 in
 /// magnitude to an integer (half to even) without a call to `round`.
-const ROUNDER: f64 = 6_755_399_441_055_744.0;
+pub(super) const ROUNDER: f64 = 6_755_399_441_055_744.0;
 /// Integers the rounding trick handles.
-const MAX_ROUNDED: f64 = (1u64 << 51) as f64;
+pub(super) const MAX_ROUNDED: f64 = (1u64 << 51) as f64;
 
 /// The candidate `k` of an f64 and whether `k / p` gives the same bits
 /// back. Branch-free, so a block's loop vectorizes. `k as f64` is exactly
@@ -131,21 +131,69 @@ pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
             }
         }
         out.push(e as u8);
-        out.extend_from_slice(&(exc_pos.len() as u16).to_le_bytes());
-        for p in &exc_pos {
-            out.extend_from_slice(&p.to_le_bytes());
-        }
-        for b in &exc_bits {
-            out.extend_from_slice(&b.to_le_bytes()[..w.bytes()]);
-        }
+        write_exceptions(&exc_pos, &exc_bits, w, out);
     }
     int::encode_node(&keys, None, int::ENCODE_DEPTH, out);
 }
 
-struct BlockMeta<'a> {
-    e: usize,
+/// Writes one block's exceptions: their count (u16), positions (u16
+/// each) and raw values (4 or 8 bytes each).
+pub(super) fn write_exceptions(pos: &[u16], bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(pos.len() as u16).to_le_bytes());
+    for p in pos {
+        out.extend_from_slice(&p.to_le_bytes());
+    }
+    for b in bits {
+        out.extend_from_slice(&b.to_le_bytes()[..w.bytes()]);
+    }
+}
+
+/// One block's exceptions as `write_exceptions` laid them out.
+pub(super) struct Exceptions<'a> {
     pos: &'a [u8],
     vals: &'a [u8],
+}
+
+impl<'a> Exceptions<'a> {
+    /// Reads the exceptions of a block of `len` values.
+    pub(super) fn read(
+        r: &mut ByteReader<'a>,
+        len: usize,
+        w: FloatWidth,
+    ) -> Result<Self, CompressionError> {
+        let n_exc = r.u16("float exception count")? as usize;
+        if n_exc > len {
+            return Err(r.err("float exception count above block length"));
+        }
+        let pos = r.bytes(n_exc * 2, "float exception positions")?;
+        let vals = r.bytes(n_exc * w.bytes(), "float exception values")?;
+        Ok(Exceptions { pos, vals })
+    }
+
+    /// Overwrites the exceptions' slots of the decoded block `chunk`.
+    pub(super) fn patch(
+        &self,
+        chunk: &mut [u64],
+        w: FloatWidth,
+        r: &ByteReader,
+    ) -> Result<(), CompressionError> {
+        let wb = w.bytes();
+        for (p, b) in self.pos.chunks_exact(2).zip(self.vals.chunks_exact(wb)) {
+            let pos = u16::from_le_bytes([p[0], p[1]]) as usize;
+            let mut a = [0u8; 8];
+            a[..wb].copy_from_slice(b);
+            *chunk
+                .get_mut(pos)
+                .ok_or_else(|| r.err("float exception position out of block"))? =
+                u64::from_le_bytes(a);
+        }
+        Ok(())
+    }
+}
+
+struct BlockMeta<'a> {
+    e: usize,
+    exceptions: Exceptions<'a>,
 }
 
 /// Decodes `out.len()` values. Hot path: one integer decode, then an
@@ -185,7 +233,7 @@ fn all_small(chunk: &[u64]) -> bool {
 /// The key `v` (sign-flipped, within ±2^51) as f64, exactly: its two's
 /// complement added to the bits of 2^52 + 2^51, minus that bias.
 #[inline(always)]
-fn small_key_to_f64(v: u64) -> f64 {
+pub(super) fn small_key_to_f64(v: u64) -> f64 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 2^52 + 2^51
     f64::from_bits(MAGIC.to_bits().wrapping_add(v.wrapping_sub(SIGN))) - MAGIC
 }
@@ -256,20 +304,14 @@ pub(crate) fn decode(
     rows: Rows,
     out: &mut [u64],
 ) -> Result<(), CompressionError> {
-    let wb = w.bytes();
     let mut metas = Vec::with_capacity(rows.n.div_ceil(BLOCK));
     for start in (0..rows.n).step_by(BLOCK) {
         let e = r.u8("ALP exponent")? as usize;
         if e > max_exp(w) as usize {
             return Err(r.err("ALP exponent out of range"));
         }
-        let n_exc = r.u16("ALP exception count")? as usize;
-        if n_exc > (rows.n - start).min(BLOCK) {
-            return Err(r.err("ALP exception count above block length"));
-        }
-        let pos = r.bytes(n_exc * 2, "ALP exception positions")?;
-        let vals = r.bytes(n_exc * wb, "ALP exception values")?;
-        metas.push(BlockMeta { e, pos, vals });
+        let exceptions = Exceptions::read(r, (rows.n - start).min(BLOCK), w)?;
+        metas.push(BlockMeta { e, exceptions });
     }
     int::decode_rows(r, rows, out, int::DECODE_DEPTH)?;
     for (chunk, meta) in out.chunks_mut(BLOCK).zip(&metas[rows.first_block..]) {
@@ -282,15 +324,7 @@ pub(crate) fn decode(
                 }
             }
         }
-        for (p, b) in meta.pos.chunks_exact(2).zip(meta.vals.chunks_exact(wb)) {
-            let pos = u16::from_le_bytes([p[0], p[1]]) as usize;
-            let mut a = [0u8; 8];
-            a[..wb].copy_from_slice(b);
-            *chunk
-                .get_mut(pos)
-                .ok_or_else(|| r.err("ALP exception position out of block"))? =
-                u64::from_le_bytes(a);
-        }
+        meta.exceptions.patch(chunk, w, r)?;
     }
     Ok(())
 }

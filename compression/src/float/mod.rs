@@ -9,6 +9,7 @@
 //! Invariant: `decode_node` reproduces the exact input bits.
 
 pub(crate) mod alp;
+pub(crate) mod ulp;
 pub(crate) mod xor;
 
 #[cfg(test)]
@@ -25,6 +26,8 @@ pub(crate) mod id {
     pub(crate) const XOR: u8 = 18;
     /// Raw bits as an integer node (constants, runs, NaN-only chunks).
     pub(crate) const BITS: u8 = 19;
+    /// Decimal keys plus ulp residuals (see `ulp`).
+    pub(crate) const ALP_ULP: u8 = 20;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +59,7 @@ pub(crate) enum FloatScheme {
     Plain,
     Bits,
     Alp,
+    AlpUlp,
     Xor,
 }
 
@@ -81,6 +85,10 @@ pub(crate) fn encode_node(
         FloatScheme::Alp => {
             out.push(id::ALP);
             alp::encode(bits, w, out);
+        }
+        FloatScheme::AlpUlp => {
+            out.push(id::ALP_ULP);
+            ulp::encode(bits, w, out);
         }
         FloatScheme::Xor => {
             out.push(id::XOR);
@@ -126,6 +134,7 @@ pub(crate) fn decode_rows(
             Ok(())
         }
         id::ALP => alp::decode(r, w, rows, out),
+        id::ALP_ULP => ulp::decode(r, w, rows, out),
         id::XOR => xor::decode(r, w, rows, out),
         _ => Err(corrupt(at, "unknown float codec id")),
     }

@@ -4,10 +4,11 @@ use proptest::prelude::*;
 
 use super::*;
 
-const SCHEMES: [FloatScheme; 4] = [
+const SCHEMES: [FloatScheme; 5] = [
     FloatScheme::Plain,
     FloatScheme::Bits,
     FloatScheme::Alp,
+    FloatScheme::AlpUlp,
     FloatScheme::Xor,
 ];
 
@@ -26,18 +27,18 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn any_f64_bits_round_trip(bits in prop::collection::vec(any::<u64>(), 0..1500), scheme in 0usize..5) {
+    fn any_f64_bits_round_trip(bits in prop::collection::vec(any::<u64>(), 0..1500), scheme in 0usize..6) {
         round_trip(&bits, FloatWidth::F64, SCHEMES.get(scheme).copied());
     }
 
     #[test]
-    fn any_f32_bits_round_trip(bits in prop::collection::vec(any::<u32>(), 0..1500), scheme in 0usize..5) {
+    fn any_f32_bits_round_trip(bits in prop::collection::vec(any::<u32>(), 0..1500), scheme in 0usize..6) {
         let bits: Vec<u64> = bits.into_iter().map(u64::from).collect();
         round_trip(&bits, FloatWidth::F32, SCHEMES.get(scheme).copied());
     }
 
     #[test]
-    fn decimals_round_trip(v in prop::collection::vec(-1_000_000i64..1_000_000, 0..3000), digits in 0u32..6, scheme in 0usize..5) {
+    fn decimals_round_trip(v in prop::collection::vec(-1_000_000i64..1_000_000, 0..3000), digits in 0u32..6, scheme in 0usize..6) {
         let p = 10f64.powi(digits as i32);
         let bits: Vec<u64> = v.iter().map(|&x| (x as f64 / p).to_bits()).collect();
         round_trip(&bits, FloatWidth::F64, SCHEMES.get(scheme).copied());

@@ -47,11 +47,19 @@ pub(crate) fn decode(
     let n_blocks = rows.n.div_ceil(BLOCK);
     let mut firsts = vec![0u64; n_blocks];
     decode_node(r, &mut firsts, depth)?;
-    decode_rows(r, rows, out, depth)?;
     let isa = crate::simd::best();
-    for (chunk, &first) in out.chunks_mut(BLOCK).zip(&firsts[rows.first_block..]) {
+    let sum_block = |first: u64, chunk: &mut [u64]| {
         chunk[0] = first;
         prefix_sum(isa, &mut chunk[1..], first);
+    };
+    if r.peek_u8() == Some(super::id::FOR_BITPACK) {
+        // The common child: sum each block as it is unpacked.
+        r.u8("integer codec id")?;
+        return super::for_::decode_then(r, rows, out, |b, chunk| sum_block(firsts[b], chunk));
+    }
+    decode_rows(r, rows, out, depth)?;
+    for (chunk, &first) in out.chunks_mut(BLOCK).zip(&firsts[rows.first_block..]) {
+        sum_block(first, chunk);
     }
     Ok(())
 }
@@ -64,6 +72,11 @@ fn prefix_sum(isa: crate::simd::Isa, deltas: &mut [u64], acc: u64) {
     if isa == crate::simd::Isa::Avx512 {
         // SAFETY: `isa` is supported, so the CPU has AVX-512F.
         return unsafe { prefix_sum_avx512(deltas, acc) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa == crate::simd::Isa::Avx2 {
+        // SAFETY: `isa` is supported, so the CPU has AVX2.
+        return unsafe { prefix_sum_avx2(deltas, acc) };
     }
     let _ = isa;
     prefix_sum_scalar(deltas, acc);
@@ -105,6 +118,32 @@ unsafe fn prefix_sum_avx512(deltas: &mut [u64], acc: u64) {
     }
     let rest = chunks.into_remainder();
     let acc = _mm_cvtsi128_si64(_mm512_castsi512_si128(total)) as u64;
+    prefix_sum_scalar(rest, acc);
+}
+
+/// Two lanes at a time in 128-bit registers: on CPUs that split 256-bit
+/// vectors (Zen 1), the cross-lane shuffles a four-lane version needs cost
+/// more than they save. `[x0, x1] + [0, x0]`, then the running total, which
+/// takes the vector's own last lane, so the chain between vectors is one add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn prefix_sum_avx2(deltas: &mut [u64], acc: u64) {
+    use std::arch::x86_64::*;
+    let sign = _mm_set1_epi64x(SIGN as i64);
+    let mut total = _mm_set1_epi64x(acc as i64);
+    let mut chunks = deltas.chunks_exact_mut(2);
+    for c in &mut chunks {
+        // SAFETY: `c` holds 2 u64, 16 bytes; unaligned load and store.
+        let mut x = unsafe { _mm_loadu_si128(c.as_ptr().cast()) };
+        x = _mm_xor_si128(x, sign);
+        x = _mm_add_epi64(x, _mm_slli_si128::<8>(x));
+        let sums = _mm_add_epi64(x, total);
+        total = _mm_add_epi64(total, _mm_unpackhi_epi64(x, x));
+        // SAFETY: as the load.
+        unsafe { _mm_storeu_si128(c.as_mut_ptr().cast(), sums) };
+    }
+    let rest = chunks.into_remainder();
+    let acc = _mm_cvtsi128_si64(total) as u64;
     prefix_sum_scalar(rest, acc);
 }
 

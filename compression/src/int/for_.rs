@@ -200,6 +200,18 @@ pub(crate) fn decode(
     rows: Rows,
     out: &mut [u64],
 ) -> Result<(), CompressionError> {
+    decode_then(r, rows, out, |_, _| {})
+}
+
+/// `decode`, calling `then(block number, values)` on each decoded block
+/// while it is still in L1 (a parent's pass over its child's output, such
+/// as delta's prefix sums, costs another trip through memory otherwise).
+pub(crate) fn decode_then(
+    r: &mut ByteReader,
+    rows: Rows,
+    out: &mut [u64],
+    mut then: impl FnMut(usize, &mut [u64]),
+) -> Result<(), CompressionError> {
     let mut out_chunks = out.chunks_mut(BLOCK);
     for (b, start) in (0..rows.n).step_by(BLOCK).enumerate() {
         let len = (rows.n - start).min(BLOCK);
@@ -212,6 +224,7 @@ pub(crate) fn decode(
         };
         unpack_add(block.packed, block.width, block.base, chunk);
         patch(r, &block, chunk)?;
+        then(b, chunk);
     }
     Ok(())
 }

@@ -108,10 +108,36 @@ pub(crate) fn decode(
     depth: u8,
 ) -> Result<(), CompressionError> {
     let (vals, lens) = read_runs(r, rows.n, depth)?;
+    if rows.is_all() {
+        fill_runs(&vals, &lens, out);
+        return Ok(());
+    }
     for (v, piece) in pieces(&vals, &lens, rows.start(), rows.end()) {
         out[piece].fill(v);
     }
     Ok(())
+}
+
+/// Writes every run into `out`, whose length is the sum of `lens`
+/// (`read_runs` checked it). Short runs are the common case of delta-coded
+/// residuals: each run first stores `SHORT` copies unconditionally (the
+/// next run overwrites the excess), so most runs cost one vector store
+/// instead of a `memset` call.
+fn fill_runs(vals: &[u64], lens: &[u64], out: &mut [u64]) {
+    const SHORT: usize = 4;
+    let mut at = 0usize;
+    for (&v, &l) in vals.iter().zip(lens) {
+        let end = at + l as usize;
+        if let Some(head) = out.get_mut(at..at + SHORT) {
+            head.fill(v);
+            if end > at + SHORT {
+                out[at + SHORT..end].fill(v);
+            }
+        } else {
+            out[at..end].fill(v);
+        }
+        at = end;
+    }
 }
 
 /// Decodes the blocks `rows` of a boolean RLE node straight into a bitmap

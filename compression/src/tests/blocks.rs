@@ -123,7 +123,7 @@ fn check_decode_blocks(a: &dyn Array, opts: &EncodeOptions, from: usize, len: us
     assert!(crate::decode_blocks(&blob, a.data_type(), 0..n_blocks + 1).is_err());
 }
 
-const CODECS: [Option<crate::Codec>; 12] = [
+const CODECS: [Option<crate::Codec>; 13] = [
     None,
     Some(crate::Codec::Plain),
     Some(crate::Codec::ForBitpack),
@@ -133,6 +133,7 @@ const CODECS: [Option<crate::Codec>; 12] = [
     Some(crate::Codec::Rle),
     Some(crate::Codec::Patched),
     Some(crate::Codec::Alp),
+    Some(crate::Codec::AlpUlp),
     Some(crate::Codec::Xor),
     Some(crate::Codec::FloatBits),
     Some(crate::Codec::Dictionary),
@@ -142,7 +143,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
     #[test]
-    fn decode_blocks_equals_a_slice(ints in int_values(), floats in f64_values(), strings in string_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..12, from in 0usize..4, len in 0usize..4, zstd in any::<bool>()) {
+    fn decode_blocks_equals_a_slice(ints in int_values(), floats in f64_values(), strings in string_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..CODECS.len(), from in 0usize..4, len in 0usize..4, zstd in any::<bool>()) {
         let opts = EncodeOptions { codec: CODECS[codec], disable_zstd: !zstd, zstd_level: None };
         let valid = validity(ints.len(), mode, seed);
         for a in int_arrays(&ints, &valid) {

@@ -122,6 +122,7 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
         None,
         Some(Codec::Plain),
         Some(Codec::Alp),
+        Some(Codec::AlpUlp),
         Some(Codec::Xor),
         Some(Codec::FloatBits),
     ] {
@@ -133,6 +134,17 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
             decimals.iter().map(|&v| v as f32).collect::<Vec<_>>(),
         )),
         Some(Codec::Alp),
+        false,
+    ));
+    cases.push((
+        "float32_alp_ulp".into(),
+        Arc::new(Float32Array::from(
+            decimals
+                .iter()
+                .map(|&v| (v * 1.1) as f32)
+                .collect::<Vec<_>>(),
+        )),
+        Some(Codec::AlpUlp),
         false,
     ));
     cases.push((

@@ -20,10 +20,11 @@ const INT_CODECS: [Option<Codec>; 9] = [
     Some(Codec::Rle),
     Some(Codec::Patched),
 ];
-const FLOAT_CODECS: [Option<Codec>; 6] = [
+const FLOAT_CODECS: [Option<Codec>; 7] = [
     None,
     Some(Codec::Plain),
     Some(Codec::Alp),
+    Some(Codec::AlpUlp),
     Some(Codec::Xor),
     Some(Codec::FloatBits),
     Some(Codec::Constant),
@@ -91,7 +92,7 @@ proptest! {
     }
 
     #[test]
-    fn floats_round_trip(values in f64_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..6, zstd in 0u8..3) {
+    fn floats_round_trip(values in f64_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..FLOAT_CODECS.len(), zstd in 0u8..3) {
         let valid = validity(values.len(), mode, seed);
         let opts = options(FLOAT_CODECS[codec], zstd);
         round_trip(&Float64Array::from(opt(&values, &valid)), &opts);
@@ -100,7 +101,7 @@ proptest! {
     }
 
     #[test]
-    fn f32_bit_patterns_round_trip(bits in prop::collection::vec(any::<u32>(), 0..300), codec in 0usize..6) {
+    fn f32_bit_patterns_round_trip(bits in prop::collection::vec(any::<u32>(), 0..300), codec in 0usize..FLOAT_CODECS.len()) {
         let a = Float32Array::from(bits.iter().map(|&b| f32::from_bits(b)).collect::<Vec<_>>());
         round_trip(&a, &options(FLOAT_CODECS[codec], 0));
     }
