@@ -48,8 +48,11 @@ pub(crate) mod id {
     pub(crate) const LINEAR: u8 = 7;
     /// A base node plus sparse exceptions (see `patched`).
     pub(crate) const PATCHED: u8 = 8;
-    /// Golomb-Rice codes above a base (see `rice`); only below PATCHED.
+    /// Golomb-Rice codes above a base, interleaved (see `rice`); read only.
     pub(crate) const RICE: u8 = 9;
+    /// Golomb-Rice codes above a base, quotients apart from remainders
+    /// (see `rice`); only below PATCHED.
+    pub(crate) const RICE_SPLIT: u8 = 10;
 }
 
 /// The integer schemes the encoder can pick (delta-of-delta is DELTA nested).
@@ -107,7 +110,7 @@ pub(crate) fn encode_node(values: &[u64], forced: Option<IntScheme>, depth: u8, 
             patched::encode(values, depth, out);
         }
         IntScheme::Rice => {
-            out.push(id::RICE);
+            out.push(id::RICE_SPLIT);
             rice::encode(values, out);
         }
     }
@@ -184,7 +187,8 @@ pub(crate) fn decode_rows(
         id::RLE => rle::decode(r, rows, out, depth - 1),
         id::LINEAR => linear::decode(r, rows, out, depth - 1),
         id::PATCHED => patched::decode(r, rows, out, depth - 1),
-        id::RICE => rice::decode(r, rows, out),
+        id::RICE => rice::decode_serial(r, rows, out),
+        id::RICE_SPLIT => rice::decode(r, rows, out),
         _ => Err(crate::error::corrupt(at, "unknown integer codec id")),
     }
 }

@@ -71,7 +71,8 @@ fn read_patches(
     let count = r.count(n, "patch count")?;
     let mut positions = vec![0u64; count];
     decode_node(r, &mut positions, depth)?;
-    let increasing = positions.windows(2).all(|w| w[0] < w[1]);
+    // Not short-circuiting, so that the check vectorizes.
+    let increasing = positions.windows(2).fold(true, |ok, w| ok & (w[0] < w[1]));
     if !increasing || positions.last().is_some_and(|&p| p >= n as u64) {
         return Err(r.err("patch positions not increasing within the node"));
     }
@@ -119,10 +120,26 @@ pub(crate) fn decode_bools(
 ) -> Result<arrow_buffer::BooleanBuffer, CompressionError> {
     let base = super::decode_bool_node(r, rows, depth)?;
     let (positions, patches) = read_patches(r, rows.n, depth)?;
-    let mut bits = BooleanBufferBuilder::new(base.len());
-    bits.append_buffer(&base);
+    let len = base.len();
+    // The base's bytes are patched in place when it owns them alone.
+    let offset = base.offset();
+    let copy = |shared: arrow_buffer::Buffer| {
+        let mut bits = BooleanBufferBuilder::new(len);
+        bits.append_packed_range(offset..offset + len, shared.as_slice());
+        bits
+    };
+    let bytes = base.into_inner();
+    let mut bits = match offset {
+        0 => bytes
+            .into_mutable()
+            .map_or_else(copy, |b| BooleanBufferBuilder::new_from_buffer(b, len)),
+        _ => copy(bytes),
+    };
+    // `in_rows` yields indexes below `len`, the builder's length.
+    let bytes = bits.as_slice_mut();
     for (i, v) in in_rows(&positions, &patches, rows) {
-        bits.set_bit(i, v != 0);
+        let (byte, bit) = (i / 8, 1u8 << (i % 8));
+        bytes[byte] = (bytes[byte] & !bit) | (u8::from(v != 0) * bit);
     }
     Ok(bits.finish())
 }

@@ -1,13 +1,22 @@
 //! Golomb-Rice coding of values above a base.
 //!
-//! Owns codec `RICE`: `base u64` (the minimum), `k u8`, `len u32`, then
-//! `len` bytes of bits, least significant first. Each value `v` becomes
-//! `q = (v - base) >> k` one-bits, a zero-bit, and the `k` low bits of
-//! `v - base`; a quotient of `ESCAPE` or more is written as `ESCAPE`
-//! one-bits followed by the 64-bit residual. Geometric data (gaps between
-//! rare events) costs close to its entropy, where bit-packing pays for the
-//! largest gap in every value. Decoding is bit-serial: the encoder uses it
-//! only for short nodes (the positions of patches).
+//! Each value `v` becomes the quotient `q = (v - base) >> k` in unary (`q`
+//! one-bits and a zero-bit) and the `k` low bits of `v - base`; a quotient
+//! of `ESCAPE` or more is escaped and its residual stored whole. Geometric
+//! data (gaps between rare events) costs close to its entropy, where
+//! bit-packing pays for the largest gap in every value.
+//!
+//! Owns two codecs with the same bits in different places:
+//! - `RICE_SPLIT` (written): `base u64`, `k u8`, `n_esc u32` and the escaped
+//!   residuals (u64 each), `unary_len u32` and the unary quotients, LSB
+//!   first and padded with one-bits (an escape is `ESCAPE` ones and a
+//!   zero), then the `n` remainders of `k` bits each, packed. Decoding
+//!   walks the zero-bits of the unary words (find-first-set and clear), so
+//!   consecutive values do not wait on each other's length.
+//! - `RICE` (read only, for chunks written before): `base u64`, `k u8`,
+//!   `len u32`, then `len` bytes of interleaved codes, an escape being
+//!   `ESCAPE` ones followed by the 64-bit residual. Bit-serial to decode.
+//!
 //! Invariant: the bits hold exactly `n` values.
 
 use super::Rows;
@@ -26,7 +35,7 @@ fn best_k(residuals: &[u64]) -> u8 {
                 .map(|&r| {
                     let q = r >> k;
                     if q >= ESCAPE {
-                        ESCAPE + 64
+                        ESCAPE + 65 + u64::from(k)
                     } else {
                         q + 1 + u64::from(k)
                     }
@@ -43,6 +52,14 @@ struct BitWriter {
 }
 
 impl BitWriter {
+    fn new() -> Self {
+        BitWriter {
+            bytes: Vec::new(),
+            acc: 0,
+            used: 0,
+        }
+    }
+
     /// Appends the low `n` (at most 57) bits of `bits`.
     fn put(&mut self, bits: u64, n: u32) {
         debug_assert!(n <= 57);
@@ -66,23 +83,59 @@ impl BitWriter {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    /// The bytes, the last one padded with one-bits or zero-bits.
+    fn finish(mut self, ones: bool) -> Vec<u8> {
         if self.used > 0 {
-            self.bytes.push(self.acc as u8);
+            let pad = if ones { !0u64 << self.used } else { 0 };
+            self.bytes.push((self.acc | pad) as u8);
         }
         self.bytes
     }
 }
 
-pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
+/// The base (minimum), residuals and best `k` of `values`.
+fn parameters(values: &[u64]) -> (u64, Vec<u64>, u8) {
     let base = values.iter().copied().min().unwrap_or(0);
     let residuals: Vec<u64> = values.iter().map(|&v| v - base).collect();
     let k = best_k(&residuals);
-    let mut w = BitWriter {
-        bytes: Vec::new(),
-        acc: 0,
-        used: 0,
-    };
+    (base, residuals, k)
+}
+
+/// Writes a `RICE_SPLIT` payload (after the codec id).
+pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
+    let (base, residuals, k) = parameters(values);
+    let mut unary = BitWriter::new();
+    let mut rems = BitWriter::new();
+    let mut escapes = Vec::new();
+    for &r in &residuals {
+        let q = r >> k;
+        if q >= ESCAPE {
+            unary.put((1u64 << ESCAPE) - 1, ESCAPE as u32 + 1);
+            rems.put_wide(0, u32::from(k));
+            escapes.push(r);
+        } else {
+            // q ones, then the zero at bit q.
+            unary.put((1u64 << q) - 1, q as u32 + 1);
+            rems.put_wide(r, u32::from(k));
+        }
+    }
+    out.extend_from_slice(&base.to_le_bytes());
+    out.push(k);
+    out.extend_from_slice(&(escapes.len() as u32).to_le_bytes());
+    for e in &escapes {
+        out.extend_from_slice(&e.to_le_bytes());
+    }
+    let unary = unary.finish(true);
+    out.extend_from_slice(&(unary.len() as u32).to_le_bytes());
+    out.extend_from_slice(&unary);
+    out.extend_from_slice(&rems.finish(false));
+}
+
+/// Writes a `RICE` payload, as chunks written before `RICE_SPLIT` hold.
+#[cfg(test)]
+pub(crate) fn encode_serial(values: &[u64], out: &mut Vec<u8>) {
+    let (base, residuals, k) = parameters(values);
+    let mut w = BitWriter::new();
     for &r in &residuals {
         let q = r >> k;
         if q >= ESCAPE {
@@ -93,7 +146,7 @@ pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
             w.put_wide(r, u32::from(k));
         }
     }
-    let bytes = w.finish();
+    let bytes = w.finish(false);
     out.extend_from_slice(&base.to_le_bytes());
     out.push(k);
     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -146,6 +199,23 @@ impl BitReader {
         }
     }
 
+    /// The `n` (at most 63) bits from bit `at` on, without moving.
+    #[inline]
+    fn bits_at(&self, at: usize, n: u32) -> u64 {
+        let word = |at: usize| {
+            let byte = at / 8;
+            match self.padded.get(byte..byte + 8) {
+                Some(w) => u64::from_le_bytes(w.try_into().expect("eight bytes")) >> (at % 8),
+                None => 0,
+            }
+        };
+        if n <= 56 {
+            word(at) & ((1u64 << n) - 1)
+        } else {
+            (word(at) & 0xFFFF_FFFF) | ((word(at + 32) & ((1u64 << (n - 32)) - 1)) << 32)
+        }
+    }
+
     /// The unary quotient: the number of one-bits before a zero, capped at
     /// `ESCAPE` (the escape has no zero after it).
     #[inline]
@@ -161,8 +231,9 @@ impl BitReader {
     }
 }
 
-/// Decodes the blocks `rows` into `out` (every value is read and checked).
-pub(crate) fn decode(
+/// Decodes the blocks `rows` of a `RICE` node into `out` (every value is
+/// read and checked).
+pub(crate) fn decode_serial(
     r: &mut ByteReader,
     rows: Rows,
     out: &mut [u64],
@@ -205,19 +276,102 @@ pub(crate) fn decode(
     Ok(())
 }
 
+/// Decodes the blocks `rows` of a `RICE_SPLIT` node into `out` (every
+/// value is read and checked). Hot loop: one find-first-set per value.
+pub(crate) fn decode(
+    r: &mut ByteReader,
+    rows: Rows,
+    out: &mut [u64],
+) -> Result<(), CompressionError> {
+    let n = rows.n;
+    let base = r.u64("rice base")?;
+    let k = r.u8("rice parameter")?;
+    if k > 63 {
+        return Err(r.err("rice parameter above 63"));
+    }
+    let n_esc = r.count(n, "rice escape count")?;
+    let escapes = r.bytes(n_esc * 8, "rice escapes")?;
+    let unary_len = r.u32("rice unary length")? as usize;
+    let unary = r.bytes(unary_len, "rice unary bits")?;
+    let k32 = u32::from(k);
+    let rems = BitReader::new(r.bytes((n * k as usize).div_ceil(8), "rice remainders")?);
+    let mut whole = (!rows.is_all()).then(|| vec![0u64; n]);
+    let dst: &mut [u64] = whole.as_deref_mut().unwrap_or(out);
+    let mut escapes = escapes.chunks_exact(8);
+    let mut i = 0usize;
+    // One-bits since the last zero-bit.
+    let mut ones = 0u64;
+    for chunk in unary.chunks(8) {
+        // A short last word is filled with one-bits: they add no values.
+        let mut word = [0xFFu8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        let mut zeros = !u64::from_le_bytes(word);
+        let mut after = 0u64;
+        while zeros != 0 {
+            let p = u64::from(zeros.trailing_zeros());
+            let q = ones + p - after;
+            ones = 0;
+            after = p + 1;
+            zeros &= zeros - 1;
+            let residual = if q < ESCAPE {
+                (q << k) | rems.bits_at(i * k as usize, k32)
+            } else if q == ESCAPE {
+                let e = escapes
+                    .next()
+                    .ok_or_else(|| r.err("rice escapes missing"))?;
+                u64::from_le_bytes(e.try_into().expect("eight bytes"))
+            } else {
+                return Err(r.err("rice quotient above the escape"));
+            };
+            *dst.get_mut(i)
+                .ok_or_else(|| r.err("rice bits hold more values than the node"))? =
+                base.wrapping_add(residual);
+            i += 1;
+        }
+        ones += 64 - after;
+    }
+    let filler = 8 * (unary_len.next_multiple_of(8) - unary_len) as u64;
+    if i != n || escapes.len() != 0 || ones - filler >= 8 {
+        return Err(r.err("rice bits do not hold the node's values"));
+    }
+    if let Some(whole) = whole {
+        out.copy_from_slice(&whole[rows.start()..rows.end()]);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    type Encode = fn(&[u64], &mut Vec<u8>);
+    type Decode = fn(&mut ByteReader, Rows, &mut [u64]) -> Result<(), CompressionError>;
+    /// The written layout and the one chunks written before still hold.
+    const LAYOUTS: [(Encode, Decode); 2] = [(encode, decode), (encode_serial, decode_serial)];
+
     proptest! {
         #[test]
-        fn rice_round_trips(values in prop::collection::vec(prop_oneof![0u64..100, any::<u64>()], 0..300)) {
-            let mut out = Vec::new();
-            encode(&values, &mut out);
-            let mut back = vec![0u64; values.len()];
-            decode(&mut ByteReader::new(&out), Rows::all(values.len()), &mut back).unwrap();
-            prop_assert_eq!(back, values);
+        fn rice_round_trips(
+            values in prop::collection::vec(prop_oneof![0u64..100, 0u64..1 << 40, any::<u64>()], 0..3000),
+            first in 0usize..3,
+        ) {
+            for (encode, decode) in LAYOUTS {
+                let mut out = Vec::new();
+                encode(&values, &mut out);
+                let mut back = vec![0u64; values.len()];
+                let mut r = ByteReader::new(&out);
+                decode(&mut r, Rows::all(values.len()), &mut back).unwrap();
+                prop_assert_eq!(&back, &values);
+                prop_assert_eq!(r.remaining(), 0);
+                // One block of the node.
+                let rows = Rows { n: values.len(), first_block: first, end_block: first + 1 };
+                let mut part = vec![0u64; rows.len()];
+                let mut r = ByteReader::new(&out);
+                decode(&mut r, rows, &mut part).unwrap();
+                prop_assert_eq!(&part[..], &values[rows.start()..rows.end()]);
+                prop_assert_eq!(r.remaining(), 0);
+            }
         }
     }
 
@@ -226,32 +380,34 @@ mod tests {
         let values: Vec<u64> = (0..200u64)
             .map(|i| (i * 7919) % 97 + (i % 50) * 1000)
             .collect();
-        let mut good = Vec::new();
-        encode(&values, &mut good);
-        let mut damaged = vec![];
-        for cut in 0..good.len() {
-            damaged.push(good[..cut].to_vec());
-        }
-        for bit in 0..good.len() * 8 {
-            let mut b = good.clone();
-            b[bit / 8] ^= 1 << (bit % 8);
-            damaged.push(b);
-        }
-        for blob in damaged {
+        for (encode, decode) in LAYOUTS {
+            let mut good = Vec::new();
+            encode(&values, &mut good);
+            let mut damaged = vec![];
+            for cut in 0..good.len() {
+                damaged.push(good[..cut].to_vec());
+            }
+            for bit in 0..good.len() * 8 {
+                let mut b = good.clone();
+                b[bit / 8] ^= 1 << (bit % 8);
+                damaged.push(b);
+            }
+            for blob in damaged {
+                let mut out = vec![0u64; values.len()];
+                let rows = Rows::all(values.len());
+                // Must not panic; an Ok means every value was read from the bits.
+                let _ = decode(&mut ByteReader::new(&blob), rows, &mut out);
+            }
+            let mut truncated = good.clone();
+            truncated.truncate(good.len() - 1);
             let mut out = vec![0u64; values.len()];
-            let rows = Rows::all(values.len());
-            // Must not panic; an Ok means every value was read from the bits.
-            let _ = decode(&mut ByteReader::new(&blob), rows, &mut out);
+            assert!(decode(
+                &mut ByteReader::new(&truncated),
+                Rows::all(values.len()),
+                &mut out
+            )
+            .is_err());
         }
-        let mut truncated = good.clone();
-        truncated.truncate(good.len() - 1);
-        let mut out = vec![0u64; values.len()];
-        assert!(decode(
-            &mut ByteReader::new(&truncated),
-            Rows::all(values.len()),
-            &mut out
-        )
-        .is_err());
     }
 
     #[test]

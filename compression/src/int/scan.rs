@@ -41,7 +41,7 @@ pub(crate) fn evaluate_node(
             Ok(())
         }
         id::PATCHED => patched::evaluate(r, n, ranges, depth - 1, bits),
-        id::PLAIN | id::DELTA | id::LINEAR | id::RICE => {
+        id::PLAIN | id::DELTA | id::LINEAR | id::RICE | id::RICE_SPLIT => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;
