@@ -107,6 +107,7 @@ pub(crate) fn choose_float_scheme(bits: &[u64], w: FloatWidth) -> FloatScheme {
     }
     let s = sample(bits);
     let mut best: Option<(usize, FloatScheme)> = None;
+    let mut alp_exceptions = 0;
     for scheme in [
         FloatScheme::Plain,
         FloatScheme::Bits,
@@ -115,7 +116,16 @@ pub(crate) fn choose_float_scheme(bits: &[u64], w: FloatWidth) -> FloatScheme {
         FloatScheme::Xor,
     ] {
         let mut out = Vec::new();
-        float::encode_node(&s, w, Some(scheme), &mut out);
+        match scheme {
+            FloatScheme::Alp => {
+                out.push(float::id::ALP);
+                alp_exceptions = float::alp::encode(&s, w, &mut out);
+            }
+            // Exact decimals: ALP_ULP would store the same keys plus zero
+            // residuals.
+            FloatScheme::AlpUlp if alp_exceptions == 0 => continue,
+            _ => float::encode_node(&s, w, Some(scheme), &mut out),
+        }
         if best.is_none_or(|b| out.len() < b.0) {
             best = Some((out.len(), scheme));
         }

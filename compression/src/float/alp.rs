@@ -97,7 +97,9 @@ fn choose_exponent(block: &[u64], w: FloatWidth) -> usize {
     best.0
 }
 
-pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
+/// Writes the ALP payload; returns how many values are exceptions.
+pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) -> usize {
+    let mut exceptions = 0;
     let mut keys = Vec::with_capacity(bits.len());
     let mut prev_key = SIGN;
     for block in bits.chunks(BLOCK) {
@@ -132,8 +134,10 @@ pub(crate) fn encode(bits: &[u64], w: FloatWidth, out: &mut Vec<u8>) {
         }
         out.push(e as u8);
         write_exceptions(&exc_pos, &exc_bits, w, out);
+        exceptions += exc_pos.len();
     }
     int::encode_node(&keys, None, int::ENCODE_DEPTH, out);
+    exceptions
 }
 
 /// Writes one block's exceptions: their count (u16), positions (u16

@@ -50,11 +50,12 @@ impl ForBlock<'_> {
 /// Chooses (base, width) for one block, minimising packed bytes + exception
 /// bytes: the block's minimum as base, or its 1/64 quantile when a few low
 /// outliers are cheaper as exceptions.
-fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8) {
+/// Also returns the number of exceptions the plan makes.
+fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8, usize) {
     let min = block.iter().copied().min().unwrap_or(0);
     let hist = histogram(block, min);
-    let ((width, _), cost) = cheapest(&hist, block.len());
-    let mut best = (min, width, cost);
+    let ((width, exceptions), cost) = cheapest(&hist, block.len());
+    let mut best = (min, width, cost, exceptions);
     let k = block.len() / 64;
     if k > 0 && quantile_may_pay(&hist, k, block.len(), cost) {
         scratch.clear();
@@ -62,13 +63,14 @@ fn plan_block(block: &[u64], scratch: &mut Vec<u64>) -> (u64, u8) {
         let (_, kth, _) = scratch.select_nth_unstable(k);
         let alt_base = *kth;
         if alt_base != min {
-            let ((alt_width, _), alt_cost) = cheapest(&histogram(block, alt_base), block.len());
+            let ((alt_width, alt_exc), alt_cost) =
+                cheapest(&histogram(block, alt_base), block.len());
             if alt_cost < cost {
-                best = (alt_base, alt_width, alt_cost);
+                best = (alt_base, alt_width, alt_cost, alt_exc);
             }
         }
     }
-    (best.0, best.1)
+    (best.0, best.1, best.3)
 }
 
 /// Whether the `k`-th smallest value as base could cost less than `cost`,
@@ -98,16 +100,26 @@ fn quantile_may_pay(hist: &[usize; 66], k: usize, len: usize, cost: usize) -> bo
 /// Per value, `bit_width(value - base)` counted in buckets 0..=64; values
 /// below `base` in bucket 65.
 fn histogram(block: &[u64], base: u64) -> [usize; 66] {
-    let mut hist = [0usize; 66];
-    for &v in block {
-        let idx = if v < base {
+    let bucket = |v: u64| {
+        if v < base {
             65
         } else {
-            bit_width(v - base) as usize
-        };
-        hist[idx] += 1;
+            bit_width(v.wrapping_sub(base)) as usize
+        }
+    };
+    // Four partial counts: neighbours mostly share a width, and with one
+    // counter each increment would wait for the previous one's store.
+    let mut part = [[0u32; 66]; 4];
+    let mut quads = block.chunks_exact(4);
+    for q in &mut quads {
+        for (h, &v) in part.iter_mut().zip(q) {
+            h[bucket(v)] += 1;
+        }
     }
-    hist
+    for &v in quads.remainder() {
+        part[0][bucket(v)] += 1;
+    }
+    std::array::from_fn(|i| part.iter().map(|p| p[i] as usize).sum())
 }
 
 /// Returns ((width, exceptions), cost in bytes) of the cheapest width for
@@ -132,21 +144,32 @@ pub(crate) fn encode(values: &[u64], out: &mut Vec<u8>) {
     let mut exc_pos: Vec<u16> = Vec::new();
     let mut exc_val: Vec<u64> = Vec::new();
     for block in values.chunks(BLOCK) {
-        let (base, width) = plan_block(block, &mut scratch);
+        let (base, width, exceptions) = plan_block(block, &mut scratch);
         let m = mask(width);
+        let is_exception = |v: u64| v < base || v.wrapping_sub(base) & !m != 0;
         residuals.clear();
         exc_pos.clear();
         exc_val.clear();
-        for (i, &v) in block.iter().enumerate() {
-            let d = v.wrapping_sub(base);
-            if v < base || d & !m != 0 {
-                exc_pos.push(i as u16);
-                exc_val.push(v);
-                residuals.push(0);
+        // Branch-free; the rare exceptions are collected in a second pass.
+        residuals.extend(block.iter().map(|&v| {
+            if is_exception(v) {
+                0
             } else {
-                residuals.push(d);
+                v.wrapping_sub(base)
+            }
+        }));
+        if exceptions > 0 {
+            for (i, &v) in block.iter().enumerate() {
+                if is_exception(v) {
+                    exc_pos.push(i as u16);
+                    exc_val.push(v);
+                }
             }
         }
+        debug_assert_eq!(
+            block.iter().filter(|&&v| is_exception(v)).count(),
+            exceptions
+        );
         out.extend_from_slice(&base.to_le_bytes());
         out.push(width);
         out.extend_from_slice(&(exc_pos.len() as u16).to_le_bytes());
@@ -319,23 +342,42 @@ pub(crate) fn sum(r: &mut ByteReader, n: usize) -> Result<u128, CompressionError
 mod tests {
     use proptest::prelude::*;
 
-    use super::{cheapest, histogram, plan_block};
+    use super::{bit_width, cheapest, histogram, mask, plan_block};
 
     /// The plan that always tries the 1/64 quantile as base.
-    fn plan_always_selecting(block: &[u64]) -> (u64, u8) {
+    /// One counter per bucket, value by value.
+    fn naive_histogram(block: &[u64], base: u64) -> [usize; 66] {
+        let mut hist = [0usize; 66];
+        for &v in block {
+            hist[if v < base {
+                65
+            } else {
+                bit_width(v - base) as usize
+            }] += 1;
+        }
+        hist
+    }
+
+    fn plan_always_selecting(block: &[u64]) -> (u64, u8, usize) {
         let min = block.iter().copied().min().unwrap_or(0);
-        let ((width, _), cost) = cheapest(&histogram(block, min), block.len());
+        let ((width, _), cost) = cheapest(&naive_histogram(block, min), block.len());
+        let mut plan = (min, width);
         let k = block.len() / 64;
         if k > 0 {
             let mut sorted = block.to_vec();
             sorted.sort_unstable();
             let alt = sorted[k];
-            let ((alt_width, _), alt_cost) = cheapest(&histogram(block, alt), block.len());
+            let ((alt_width, _), alt_cost) = cheapest(&naive_histogram(block, alt), block.len());
             if alt != min && alt_cost < cost {
-                return (alt, alt_width);
+                plan = (alt, alt_width);
             }
         }
-        (min, width)
+        let (base, width) = plan;
+        let exceptions = block
+            .iter()
+            .filter(|&&v| v < base || (v - base) & !mask(width) != 0)
+            .count();
+        (base, width, exceptions)
     }
 
     proptest! {
@@ -365,6 +407,9 @@ mod tests {
                 }
             }
             prop_assert_eq!(plan_block(&block, &mut Vec::new()), plan_always_selecting(&block));
+            for base in [0, block[len / 2], block[len - 1]] {
+                prop_assert_eq!(histogram(&block, base), naive_histogram(&block, base));
+            }
         }
     }
 }
