@@ -21,7 +21,8 @@ use datafusion::arrow::array::RecordBatch;
 
 use super::options::{CopyFormat, CopyOptions};
 use super::rows::{
-    bad_format, blocking, context_text, Chunk, RowBuilder, RowSink, Span, SPLIT_ROWS,
+    bad_format, blocking, context_text, Chunk, RowBuilder, RowSink, Span, SpanKind,
+    MAX_RECORD_BYTES, SPLIT_ROWS,
 };
 use crate::error::{Result, SqlError, StatusCode};
 
@@ -63,6 +64,7 @@ impl Decoder {
                 in_flight: VecDeque::new(),
                 max_in_flight: std::thread::available_parallelism().map_or(1, |n| n.get()),
                 block_bytes: BLOCK_BYTES,
+                max_record_bytes: MAX_RECORD_BYTES,
                 spare: Vec::new(),
                 spare_chunks: Vec::new(),
             }),
@@ -81,6 +83,14 @@ impl Decoder {
     pub fn set_block_bytes(&mut self, bytes: usize) {
         if let Decoder::Text(d) = self {
             d.block_bytes = bytes.max(1);
+        }
+    }
+
+    /// Refuses text and CSV records longer than `bytes` (tests).
+    #[cfg(test)]
+    pub fn set_max_record_bytes(&mut self, bytes: usize) {
+        if let Decoder::Text(d) = self {
+            d.max_record_bytes = bytes;
         }
     }
 
@@ -145,6 +155,8 @@ pub struct TextDecoder {
     in_flight: VecDeque<JoinHandle<Done>>,
     max_in_flight: usize,
     block_bytes: usize,
+    /// The longest record accepted ([`MAX_RECORD_BYTES`]; lower in tests).
+    max_record_bytes: usize,
     /// Buffers of parsed blocks, reused for the next ones: a fresh buffer
     /// grows by copying and faults its pages in (5 % of a CSV COPY's CPU).
     spare: Vec<Vec<u8>>,
@@ -153,18 +165,35 @@ pub struct TextDecoder {
 
 impl TextDecoder {
     fn feed(&mut self, data: &[u8], sink: &mut RowSink) -> Result<()> {
-        if self.ended {
-            return Ok(());
+        // A block is at most a block's worth of records, one record and
+        // one piece: its offsets fit a `Span`.
+        for piece in data.chunks(BLOCK_BYTES) {
+            if self.ended {
+                return Ok(());
+            }
+            // Room for a whole block and the record it cuts through at once.
+            let want = (2 * self.block_bytes.min(BLOCK_BYTES)).max(self.buf.len() + piece.len());
+            self.buf.reserve(want - self.buf.len());
+            self.buf.extend_from_slice(piece);
+            self.scan();
+            if self.ends.last().is_some_and(|end| *end >= self.block_bytes) {
+                self.dispatch(sink, false);
+            }
+            let open = self.buf.len() - self.ends.last().map_or(0, |end| end + 1);
+            if open > self.max_record_bytes {
+                return Err(SqlError::new(
+                    StatusCode::InvalidInput,
+                    format!(
+                        "COPY record at line {} is longer than {} bytes",
+                        self.line + self.ends.len() as u64 + 1,
+                        self.max_record_bytes
+                    ),
+                )
+                .with_sqlstate("54000"));
+            }
+            self.collect(sink, false)?;
         }
-        // Room for a whole block and the record it cuts through at once.
-        let want = (2 * self.block_bytes.min(BLOCK_BYTES)).max(self.buf.len() + data.len());
-        self.buf.reserve(want - self.buf.len());
-        self.buf.extend_from_slice(data);
-        self.scan();
-        if self.ends.last().is_some_and(|end| *end >= self.block_bytes) {
-            self.dispatch(sink, false);
-        }
-        self.collect(sink, false)
+        Ok(())
     }
 
     fn finish(&mut self, sink: &mut RowSink) -> Result<()> {
@@ -536,9 +565,9 @@ impl TextSyntax {
             return Err(e.with_context(context()));
         }
         for (column, span) in chunk.columns.iter_mut().zip(spans.iter()) {
-            column.push(match *span {
-                Span::Raw(a, b) => Span::Raw(at + a, at + b),
-                other => other,
+            column.push(match span.kind() {
+                SpanKind::Raw(a, b) => Span::raw(at + a, at + b),
+                _ => *span,
             });
         }
         chunk.lines.push(line);
@@ -558,14 +587,14 @@ impl TextSyntax {
             let span = if line.get(stop) == Some(&b'\\') {
                 let out_start = fields.decoded.len();
                 i = self.unescape_text(line, raw_start, fields);
-                Span::Decoded(out_start, fields.decoded.len())
+                Span::decoded(out_start, fields.decoded.len())
             } else {
                 i = stop;
-                Span::Raw(raw_start, stop)
+                Span::raw(raw_start, stop)
             };
             let raw = line.get(raw_start..i).unwrap_or_default();
             fields.spans.push(if raw == self.null.as_slice() {
-                Span::Null
+                Span::NULL
             } else {
                 span
             });
@@ -648,21 +677,21 @@ impl TextSyntax {
                 None => {
                     let out_start = fields.decoded.len();
                     i = self.unquote_csv(line, i, fields);
-                    (Span::Decoded(out_start, fields.decoded.len()), true)
+                    (Span::decoded(out_start, fields.decoded.len()), true)
                 }
             };
             let raw = line.get(raw_start..i).unwrap_or_default();
-            let value = match span {
-                Span::Raw(a, b) => line.get(a..b),
-                Span::Decoded(a, b) => fields.decoded.get(a..b),
-                Span::Null => None,
+            let value = match span.kind() {
+                SpanKind::Raw(a, b) => line.get(a..b),
+                SpanKind::Decoded(a, b) => fields.decoded.get(a..b),
+                SpanKind::Null => None,
             }
             .unwrap_or_default();
             let force_not_null = self.force_not_null.get(col).copied().unwrap_or(false);
             let force_null = self.force_null.get(col).copied().unwrap_or(false);
             let is_null = (!saw_quote && !force_not_null && raw == self.null.as_slice())
                 || (saw_quote && force_null && value == self.null.as_slice());
-            fields.spans.push(if is_null { Span::Null } else { span });
+            fields.spans.push(if is_null { Span::NULL } else { span });
             if line.get(i) == Some(&self.delimiter) {
                 i += 1;
             } else {
@@ -728,7 +757,7 @@ impl TextSyntax {
                 } else {
                     !flag(&self.force_not_null)
                 };
-            columns[col].push(if is_null { Span::Null } else { Span::Raw(a, b) });
+            columns[col].push(if is_null { Span::NULL } else { Span::raw(a, b) });
             let last = col + 1 == count;
             if after == end && last {
                 return true;
@@ -753,14 +782,14 @@ impl TextSyntax {
                 rest.iter()
                     .position(|&b| b == self.delimiter || b == self.quote)
                     .map_or(line.len(), |p| i + p);
-            return (line.get(end) != Some(&self.quote)).then_some((Span::Raw(i, end), end, false));
+            return (line.get(end) != Some(&self.quote)).then_some((Span::raw(i, end), end, false));
         }
         let close = i + 1 + rest.get(1..)?.iter().position(|&b| b == self.quote)?;
         let after = close + 1;
         let inner = line.get(i + 1..close)?;
         let ends = after == line.len() || line.get(after) == Some(&self.delimiter);
         let escapes = self.escape != self.quote && inner.contains(&self.escape);
-        (ends && !escapes).then_some((Span::Raw(i + 1, close), after, true))
+        (ends && !escapes).then_some((Span::raw(i + 1, close), after, true))
     }
 
     /// Removes the quoting of the CSV field starting at `i` into `decoded`;
@@ -982,8 +1011,8 @@ mod scan_tests {
             syntax.split_csv(&record, &mut super::Fields { decoded: &mut decoded, spans: &mut spans });
             let got: Vec<String> = chunk.columns.iter().flat_map(|c| c.iter().map(|s| format!("{s:?}"))).collect();
             let want: Vec<String> = if fast {
-                spans.iter().map(|s| match *s {
-                    super::Span::Raw(a, b) => format!("{:?}", super::Span::Raw(a + at, b + at)),
+                spans.iter().map(|s| match s.kind() {
+                    super::SpanKind::Raw(a, b) => format!("{:?}", super::SpanKind::Raw(a + at, b + at)),
                     other => format!("{other:?}"),
                 }).collect()
             } else {

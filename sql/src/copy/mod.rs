@@ -72,6 +72,11 @@ impl CopyIn {
         self.decoder.set_block_bytes(bytes);
     }
 
+    #[cfg(test)]
+    pub(crate) fn set_max_record_bytes(&mut self, bytes: usize) {
+        self.decoder.set_max_record_bytes(bytes);
+    }
+
     /// Aborts the copy with `e` (e.g. a CancelRequest); reported by
     /// [`CopyIn::finish`] unless an earlier error is.
     pub fn fail(&mut self, e: SqlError) {

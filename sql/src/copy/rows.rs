@@ -17,8 +17,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lynx_pgtypes::{PgFormatSettings, PgTypeError};
 use lynx_storage::{BulkLoad, Database};
 
-pub use super::column::Span;
 use super::column::{ColumnBuilder, Texts};
+pub use super::column::{Span, SpanKind, MAX_RECORD_BYTES};
 use crate::bulk::staged::Staged;
 use crate::error::{Result, SqlError, StatusCode};
 

@@ -135,6 +135,54 @@ async fn bad_input_names_line_and_column_and_stores_nothing() {
     assert_eq!(dump(&mut f, CSV_OUT).await, "");
 }
 
+/// A record longer than the limit (1 GiB; 64 bytes here) is refused with
+/// PostgreSQL's program_limit_exceeded, and the records before it are not
+/// stored either.
+#[tokio::test]
+async fn a_record_longer_than_the_limit_is_refused_and_stores_nothing() {
+    let mut f = fixture().await;
+    for csv in ["(FORMAT csv)", ""] {
+        let out = f
+            .session
+            .run(&format!("COPY t FROM STDIN {csv}"))
+            .await
+            .unwrap();
+        let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
+            panic!("not a COPY IN");
+        };
+        copy.set_block_bytes(16);
+        copy.set_max_record_bytes(64);
+        let sep = if csv.is_empty() { '\t' } else { ',' };
+        let ok = format!("2024-01-01 00:00:00+00{sep}a{sep}b\n");
+        let long = format!("2024-01-01 00:00:01+00{sep}{}{sep}b\n", "x".repeat(60));
+        let data = format!("{ok}{ok}{long}{ok}");
+        for piece in data.as_bytes().chunks(7) {
+            copy.feed(piece);
+        }
+        let e = copy.finish().await.unwrap_err();
+        assert_eq!(e.sqlstate, Some("54000"));
+        assert_eq!(e.message, "COPY record at line 3 is longer than 64 bytes");
+    }
+    assert_eq!(dump(&mut f, CSV_OUT).await, "");
+    // A record of exactly the limit (its newline aside) loads, fed a byte
+    // at a time.
+    let at_limit = format!("2024-01-01 00:00:01+00,{},b\n", "x".repeat(39));
+    assert_eq!(at_limit.len(), 64 + 1);
+    let out = f
+        .session
+        .run("COPY t FROM STDIN (FORMAT csv)")
+        .await
+        .unwrap();
+    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
+        panic!("not a COPY IN");
+    };
+    copy.set_max_record_bytes(64);
+    for byte in at_limit.as_bytes().chunks(1) {
+        copy.feed(byte);
+    }
+    assert_eq!(copy.finish().await.unwrap(), 1);
+}
+
 /// Values are parsed a column at a time; the error reported is still the
 /// first bad field in input order (line, then column), also when a later
 /// record has the wrong number of fields or an open quote.
