@@ -193,6 +193,7 @@ fn write_g<W: Write>(w: &mut W, v: f64, precision: usize) -> fmt::Result {
 /// Reads `float8` text input (`1.5`, ` 1e5 `, `NaN`, `-Infinity`, `inf`).
 /// Hot path of COPY and INSERT: plain decimals go through
 /// [`short_decimal`] first.
+#[inline]
 pub fn parse_f64(s: &str) -> Result<f64, PgTypeError> {
     if let Some(v) = short_decimal(s) {
         return Ok(v);
@@ -213,6 +214,7 @@ const POW10: [f64; 16] = [
 /// below 2^53 and the power of ten is exact, so one IEEE division gives
 /// the correctly rounded value `str::parse` would. Such values can neither
 /// overflow nor underflow. `None` for anything else.
+#[inline]
 fn short_decimal(s: &str) -> Option<f64> {
     let bytes = s.as_bytes();
     let (negative, body) = match bytes.first()? {
@@ -223,24 +225,39 @@ fn short_decimal(s: &str) -> Option<f64> {
     if body.len() > 16 {
         return None;
     }
-    let (mut digits, mut count, mut after_point) = (0u64, 0usize, None::<usize>);
-    for &b in body {
-        match b {
-            b'0'..=b'9' => {
-                digits = digits * 10 + u64::from(b - b'0');
-                count += 1;
-                if let Some(n) = after_point.as_mut() {
-                    *n += 1;
-                }
-            }
-            b'.' if after_point.is_none() => after_point = Some(0),
-            _ => return None,
+    // The integer digits, then a point and the fraction's digits: two
+    // tight loops (the common COPY value is a short integer).
+    let digit = |i: usize| {
+        body.get(i)
+            .map(|b| b.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+    };
+    let mut digits = 0u64;
+    let mut i = 0;
+    while let Some(d) = digit(i) {
+        digits = digits * 10 + u64::from(d);
+        i += 1;
+    }
+    let whole = i;
+    if i < body.len() {
+        if body[i] != b'.' {
+            return None;
+        }
+        i += 1;
+        while let Some(d) = digit(i) {
+            digits = digits * 10 + u64::from(d);
+            i += 1;
+        }
+        if i < body.len() {
+            return None;
         }
     }
+    let fraction = body.len() - whole - usize::from(whole < body.len());
+    let count = whole + fraction;
     if count == 0 || count > 15 {
         return None;
     }
-    let v = digits as f64 / POW10[after_point.unwrap_or(0)];
+    let v = digits as f64 / POW10[fraction];
     Some(if negative { -v } else { v })
 }
 
