@@ -142,14 +142,7 @@ async fn bad_input_names_line_and_column_and_stores_nothing() {
 async fn a_record_longer_than_the_limit_is_refused_and_stores_nothing() {
     let mut f = fixture().await;
     for csv in ["(FORMAT csv)", ""] {
-        let out = f
-            .session
-            .run(&format!("COPY t FROM STDIN {csv}"))
-            .await
-            .unwrap();
-        let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
-            panic!("not a COPY IN");
-        };
+        let mut copy = copy_in(&mut f, &format!("COPY t FROM STDIN {csv}")).await;
         copy.set_block_bytes(16);
         copy.set_max_record_bytes(64);
         let sep = if csv.is_empty() { '\t' } else { ',' };
@@ -168,14 +161,7 @@ async fn a_record_longer_than_the_limit_is_refused_and_stores_nothing() {
     // at a time.
     let at_limit = format!("2024-01-01 00:00:01+00,{},b\n", "x".repeat(39));
     assert_eq!(at_limit.len(), 64 + 1);
-    let out = f
-        .session
-        .run("COPY t FROM STDIN (FORMAT csv)")
-        .await
-        .unwrap();
-    let Some(Output::CopyIn(mut copy)) = out.into_iter().next() else {
-        panic!("not a COPY IN");
-    };
+    let mut copy = copy_in(&mut f, "COPY t FROM STDIN (FORMAT csv)").await;
     copy.set_max_record_bytes(64);
     for byte in at_limit.as_bytes().chunks(1) {
         copy.feed(byte);
@@ -326,6 +312,15 @@ async fn large_copy_is_atomic_across_segment_runs() {
         datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap(),
         "60000"
     );
+}
+
+/// The copy handle of `sql`, a COPY FROM STDIN statement.
+async fn copy_in(f: &mut Fixture, sql: &str) -> Box<crate::copy::CopyIn> {
+    let out = f.session.run(sql).await.unwrap();
+    let Some(Output::CopyIn(copy)) = out.into_iter().next() else {
+        panic!("not a COPY IN");
+    };
+    copy
 }
 
 /// Feeds `data` to `COPY <table> FROM STDIN <options>` in `chunk`-byte
