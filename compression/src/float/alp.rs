@@ -17,7 +17,7 @@ use crate::error::CompressionError;
 use crate::int::{self, Rows, BLOCK, SIGN};
 
 /// Exact powers of ten (every one is representable in f64).
-const POW10: [f64; 19] = [
+pub(super) const POW10: [f64; 19] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18,
 ];

@@ -21,17 +21,14 @@
 //! Invariant: decode adds each residual to exactly the bits encode
 //! subtracted it from (`k as f64 * 10^-e`, rounded to the width).
 
-use super::alp::{max_exp, small_key_to_f64, write_exceptions, Exceptions, MAX_ROUNDED, ROUNDER};
+use super::alp::{
+    max_exp, small_key_to_f64, write_exceptions, Exceptions, MAX_ROUNDED, POW10, ROUNDER,
+};
 use super::FloatWidth;
 use crate::cursor::ByteReader;
 use crate::error::CompressionError;
 use crate::int::{self, Rows, BLOCK, SIGN};
 
-/// 10^e, exact.
-const POW10: [f64; 19] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18,
-];
 /// 10^-e rounded to nearest, as the literals parse.
 const INV10: [f64; 19] = [
     1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14,
