@@ -65,7 +65,8 @@ fn residual(bits: u64, base: u64, w: FloatWidth) -> i64 {
 #[inline(always)]
 fn split(bits: u64, e: usize, w: FloatWidth) -> Option<(i64, i64)> {
     let x = (w.to_f64(bits) * POW10[e] + ROUNDER) - ROUNDER;
-    // NaN and infinities fail the comparison too.
+    // Infinities are beyond the bound; NaN compares false, so it is
+    // checked apart.
     if x.is_nan() || x.abs() >= MAX_ROUNDED {
         return None;
     }

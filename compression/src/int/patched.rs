@@ -71,8 +71,7 @@ fn read_patches(
     let count = r.count(n, "patch count")?;
     let mut positions = vec![0u64; count];
     decode_node(r, &mut positions, depth)?;
-    // Not short-circuiting, so that the check vectorizes.
-    let increasing = positions.windows(2).fold(true, |ok, w| ok & (w[0] < w[1]));
+    let increasing = positions.windows(2).all(|w| w[0] < w[1]);
     if !increasing || positions.last().is_some_and(|&p| p >= n as u64) {
         return Err(r.err("patch positions not increasing within the node"));
     }
@@ -135,11 +134,8 @@ pub(crate) fn decode_bools(
             .map_or_else(copy, |b| BooleanBufferBuilder::new_from_buffer(b, len)),
         _ => copy(bytes),
     };
-    // `in_rows` yields indexes below `len`, the builder's length.
-    let bytes = bits.as_slice_mut();
     for (i, v) in in_rows(&positions, &patches, rows) {
-        let (byte, bit) = (i / 8, 1u8 << (i % 8));
-        bytes[byte] = (bytes[byte] & !bit) | (u8::from(v != 0) * bit);
+        bits.set_bit(i, v != 0);
     }
     Ok(bits.finish())
 }
