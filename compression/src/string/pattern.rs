@@ -27,6 +27,7 @@ use crate::cursor::ByteReader;
 use crate::error::{corrupt, CompressionError};
 use crate::int::{self, Rows};
 use crate::predicate::{bytes_match, Predicate, Scalar};
+use crate::simd::Isa;
 use crate::zstd_stage::ZstdPolicy;
 
 /// Fields stored per chunk at most (after constant fields joined the literals).
@@ -317,7 +318,15 @@ fn read_fields(
             int::decode_rows(r, rows, &mut values, int::DECODE_DEPTH)?;
             if let Some((alphabet, w)) = kind.fixed() {
                 let limit = (alphabet.len() as u128).pow(w as u32);
-                if values.iter().any(|&v| u128::from(v) >= limit) {
+                // Hex limits are powers of two, which the OR of the values
+                // (one vector op per lane, where SSE2 has no 64-bit max)
+                // checks exactly.
+                let high = if alphabet.len() == 16 {
+                    or_of(&values)
+                } else {
+                    max_of(&values)
+                };
+                if u128::from(high) >= limit {
                     return Err(r.err("pattern field value wider than its width"));
                 }
             }
@@ -326,8 +335,34 @@ fn read_fields(
         .collect()
 }
 
+/// The largest value (0 for none), in a loop LLVM keeps in vector lanes.
+fn max_of(values: &[u64]) -> u64 {
+    values.iter().fold(0, |m, &v| m.max(v))
+}
+
+/// The OR of the values: at least their maximum, and below twice it.
+fn or_of(values: &[u64]) -> u64 {
+    values.iter().fold(0, |m, &v| m | v)
+}
+
+/// 10^0 ..= 10^19.
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// The number of decimal digits of `v` (1 for 0), without branches: the bit
+/// length gives the count or one less, and one comparison settles it.
+#[inline]
 fn decimal_digits(v: u64) -> usize {
-    v.checked_ilog10().map_or(1, |l| l as usize + 1)
+    let v = v | 1; // same digit count, and a bit length of at least 1
+    let t = ((64 - v.leading_zeros()) * 1233) >> 12; // floor(bits * log10(2))
+    t as usize + usize::from(v >= POW10[t as usize])
 }
 
 /// "00" "01" ... "99".
@@ -346,7 +381,10 @@ const PAIRS: [[u8; 2]; 100] = {
 /// multiplications instead of divisions.
 #[inline]
 fn eight_digits(v: u64) -> u64 {
-    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // v / 10^4 as a 32 x 32-bit multiply (exact for v < 10^8, and what a
+    // vector lane can do; a 64-bit division by a constant is not).
+    let q = (u64::from(v as u32) * 109_951_163) >> 40;
+    let x = q | ((v - q * 10_000) << 32);
     let hundreds = ((x * 5243) >> 19) & 0x0000_007F_0000_007F;
     let y = hundreds | ((x - hundreds * 100) << 16);
     let tens = ((y * 103) >> 10) & 0x000F_000F_000F_000F;
@@ -401,6 +439,353 @@ fn put_hex(out: &mut [u8], v: u64, w: usize, letters: u64) {
     }
 }
 
+/// `v < 10^16` as `d` decimal digits (`v < 10^d`, `1 <= d <= 16`), first
+/// digit in the lowest byte.
+#[inline]
+fn decimal_text(v: u64, d: usize) -> u128 {
+    if d <= 8 {
+        u128::from(eight_digits(v) >> ((8 - d) * 8))
+    } else {
+        let both =
+            u128::from(eight_digits(v / POW10[8])) | (u128::from(eight_digits(v % POW10[8])) << 64);
+        both >> ((16 - d) * 8)
+    }
+}
+
+/// `v < 16^w` as `w` hex digits (`1 <= w <= 16`), first digit in the lowest
+/// byte.
+#[inline]
+fn hex_text(v: u64, w: usize, letters: u64) -> u128 {
+    if w <= 8 {
+        u128::from(eight_hex(v, letters) >> ((8 - w) * 8))
+    } else {
+        let both =
+            u128::from(eight_hex(v >> 32, letters)) | (u128::from(eight_hex(v, letters)) << 64);
+        both >> ((16 - w) * 8)
+    }
+}
+
+/// A number field whose widest text, with the literal after it, fits one
+/// 16-byte word.
+struct Numeric<'a> {
+    kind: Kind,
+    values: &'a [u64],
+    lit: &'a [u8],
+    /// At least the widest text.
+    widest: usize,
+}
+
+/// The fields as `Numeric`s when every row can be stitched from 16-byte
+/// words: literal 0 and each field's widest text plus its literal fit 16
+/// bytes, and no field is text.
+fn numeric_fields<'a>(t: &'a Template, fields: &'a [Field]) -> Option<Vec<Numeric<'a>>> {
+    if t.lits[0].len() > 16 {
+        return None;
+    }
+    let after = t.kinds.iter().zip(fields).zip(&t.lits[1..]);
+    after
+        .map(|((&kind, field), lit)| {
+            let Field::Ints(values) = field else {
+                return None;
+            };
+            let widest = match kind.fixed() {
+                Some((_, w)) => w,
+                // At most one digit more than the widest (the OR is below
+                // twice the maximum): a bound is all this needs.
+                None => decimal_digits(or_of(values)),
+            };
+            (widest + lit.len() <= 16).then_some(Numeric {
+                kind,
+                values,
+                lit,
+                widest,
+            })
+        })
+        .collect()
+}
+
+/// Rows stitched per tile.
+const TILE: usize = 64;
+
+/// One field's text followed by its literal, per row of a tile: the 16
+/// bytes (as two little-endian words) and the length of text and literal.
+struct Words {
+    text: [[u64; 2]; TILE],
+    len: [u64; TILE],
+}
+
+/// Up to 16 bytes as a little-endian word.
+fn word(bytes: &[u8]) -> u128 {
+    let mut w = [0u8; 16];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u128::from_le_bytes(w)
+}
+
+/// The digit count of `v < 10^8`.
+#[inline]
+fn digits_below_1e8(v: u64) -> u64 {
+    1 + POW10[1..8].iter().map(|&p| u64::from(v >= p)).sum::<u64>()
+}
+
+/// The text of a field of at most 8-byte texts (first byte lowest) and its
+/// length, 1..=8.
+#[inline]
+fn short_text(kind: Kind, v: u64) -> (u64, u64) {
+    match kind {
+        Kind::Decimal => {
+            let d = digits_below_1e8(v);
+            (eight_digits(v) >> ((8 - d) * 8), d)
+        }
+        Kind::ZeroPadded(w) => (eight_digits(v) >> ((8 - w) * 8), u64::from(w)),
+        Kind::HexLower(w) => (eight_hex(v, 0x27) >> ((8 - w) * 8), u64::from(w)),
+        Kind::HexUpper(w) => (eight_hex(v, 0x07) >> ((8 - w) * 8), u64::from(w)),
+        Kind::Text => unreachable!("numeric_fields admits no text field"),
+    }
+}
+
+/// Words of a field whose texts and literal have at most 8 bytes each, for
+/// rows `from..` of the tile.
+fn short_words(kind: Kind, values: &[u64], lit: &[u8], words: &mut Words, from: usize) {
+    let lit_len = lit.len() as u64;
+    let lit = word(lit) as u64;
+    let out = words.text[from..].iter_mut().zip(&mut words.len[from..]);
+    for ((text, len), &v) in out.zip(values) {
+        let (t, d) = short_text(kind, v);
+        let s = d * 8; // 8..=64
+        *text = [t | lit.checked_shl(s as u32).unwrap_or(0), lit >> (64 - s)];
+        *len = d + lit_len;
+    }
+}
+
+/// `short_words` four rows at a time in AVX2 lanes (Muła's vector itoa:
+/// 16-bit multiply-high divisions, and a byte shuffle for hex).
+#[cfg(target_arch = "x86_64")]
+mod short_avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Kind, Words};
+
+    /// Each lane's `v < 10^8` as eight ASCII digits, first digit lowest.
+    #[target_feature(enable = "avx2")]
+    fn eight_digits(v: __m256i) -> __m256i {
+        // v / 10^4 by multiply and shift, exact below 10^8.
+        let q = _mm256_srli_epi64::<40>(_mm256_mul_epu32(v, _mm256_set1_epi64x(109_951_163)));
+        let r = _mm256_sub_epi64(v, _mm256_mul_epu32(q, _mm256_set1_epi64x(10_000)));
+        // 32-bit lanes [q, r]; each / 100 in its low 16 bits (x * 5243 >> 19).
+        let x = _mm256_or_si256(q, _mm256_slli_epi64::<32>(r));
+        let h = _mm256_srli_epi16::<3>(_mm256_mulhi_epu16(x, _mm256_set1_epi32(5243)));
+        let rest = _mm256_sub_epi16(x, _mm256_mullo_epi16(h, _mm256_set1_epi16(100)));
+        // 16-bit lanes of two digits each; / 10 as x * 6554 >> 16 (below 100).
+        let y = _mm256_or_si256(h, _mm256_slli_epi32::<16>(rest));
+        let t = _mm256_mulhi_epu16(y, _mm256_set1_epi16(6554));
+        let ones = _mm256_sub_epi16(y, _mm256_mullo_epi16(t, _mm256_set1_epi16(10)));
+        let z = _mm256_or_si256(t, _mm256_slli_epi16::<8>(ones));
+        _mm256_add_epi8(z, _mm256_set1_epi8(b'0' as i8))
+    }
+
+    /// The digit count of each lane's `v < 10^8`.
+    #[target_feature(enable = "avx2")]
+    fn digit_count(v: __m256i) -> __m256i {
+        let mut d = _mm256_set1_epi64x(1);
+        for p in &super::POW10[1..8] {
+            let above = _mm256_cmpgt_epi64(v, _mm256_set1_epi64x(*p as i64 - 1));
+            d = _mm256_sub_epi64(d, above);
+        }
+        d
+    }
+
+    /// Each lane's low 32 bits as eight hex digits, first digit lowest.
+    #[target_feature(enable = "avx2")]
+    fn eight_hex(v: __m256i, upper: bool) -> __m256i {
+        // Byte k of the value lands on digits 6 - 2k (high nibble) and 7 - 2k.
+        let spread = _mm256_setr_epi8(
+            3, 3, 2, 2, 1, 1, 0, 0, 11, 11, 10, 10, 9, 9, 8, 8, //
+            3, 3, 2, 2, 1, 1, 0, 0, 11, 11, 10, 10, 9, 9, 8, 8,
+        );
+        let x = _mm256_shuffle_epi8(v, spread);
+        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(x), _mm256_set1_epi16(0x000f));
+        let nibbles = _mm256_or_si256(high, _mm256_and_si256(x, _mm256_set1_epi16(0x0f00)));
+        let table = if upper {
+            b"0123456789ABCDEF"
+        } else {
+            b"0123456789abcdef"
+        };
+        // SAFETY: `table` is 16 readable bytes.
+        let table = unsafe { _mm_loadu_si128(table.as_ptr().cast()) };
+        _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), nibbles)
+    }
+
+    /// Fills rows `at..at + 4` of `words` from `digits` (eight characters
+    /// per lane), of which the last `d` are the text.
+    #[target_feature(enable = "avx2")]
+    fn put(
+        words: &mut Words,
+        at: usize,
+        digits: __m256i,
+        d: __m256i,
+        lit: __m256i,
+        lit_len: __m256i,
+    ) {
+        let s = _mm256_slli_epi64::<3>(d); // 8..=64
+        let text = _mm256_srlv_epi64(digits, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
+        // Vector shifts give 0 from 64 on, as the literal's placement needs.
+        let lo = _mm256_or_si256(text, _mm256_sllv_epi64(lit, s));
+        let hi = _mm256_srlv_epi64(lit, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
+        let a = _mm256_unpacklo_epi64(lo, hi); // rows 0 and 2
+        let b = _mm256_unpackhi_epi64(lo, hi); // rows 1 and 3
+        let text = &mut words.text[at..at + 4];
+        let len = &mut words.len[at..at + 4];
+        // SAFETY: `text` holds 4 rows of 16 bytes and `len` 4 words;
+        // unaligned stores.
+        unsafe {
+            let p = text.as_mut_ptr().cast::<__m128i>();
+            _mm_storeu_si128(p, _mm256_castsi256_si128(a));
+            _mm_storeu_si128(p.add(1), _mm256_castsi256_si128(b));
+            _mm_storeu_si128(p.add(2), _mm256_extracti128_si256::<1>(a));
+            _mm_storeu_si128(p.add(3), _mm256_extracti128_si256::<1>(b));
+            _mm256_storeu_si256(len.as_mut_ptr().cast(), _mm256_add_epi64(d, lit_len));
+        }
+    }
+
+    /// As `super::short_words`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn fill(kind: Kind, values: &[u64], lit_bytes: &[u8], words: &mut Words) {
+        let lit_len = _mm256_set1_epi64x(lit_bytes.len() as i64);
+        let lit = _mm256_set1_epi64x(super::word(lit_bytes) as i64);
+        let chunks = values.chunks_exact(4);
+        let rest = chunks.remainder();
+        // One loop per kind, so no branch on the kind per vector.
+        macro_rules! each {
+            (|$v:ident| $text:expr) => {
+                for (i, c) in chunks.enumerate() {
+                    // SAFETY: `c` holds 4 u64, 32 bytes; unaligned load.
+                    let $v = unsafe { _mm256_loadu_si256(c.as_ptr().cast()) };
+                    let (digits, d) = $text;
+                    put(words, 4 * i, digits, d, lit, lit_len);
+                }
+            };
+        }
+        match kind {
+            Kind::Decimal => each!(|v| (eight_digits(v), digit_count(v))),
+            Kind::ZeroPadded(w) => {
+                let w = _mm256_set1_epi64x(i64::from(w));
+                each!(|v| (eight_digits(v), w))
+            }
+            Kind::HexLower(w) | Kind::HexUpper(w) => {
+                let upper = matches!(kind, Kind::HexUpper(_));
+                let w = _mm256_set1_epi64x(i64::from(w));
+                each!(|v| (eight_hex(v, upper), w))
+            }
+            Kind::Text => unreachable!("numeric_fields admits no text field"),
+        }
+        super::short_words(kind, rest, lit_bytes, words, values.len() - rest.len());
+    }
+}
+
+/// Fills `words` for one field of a tile.
+fn field_words(isa: Isa, field: &Numeric, values: &[u64], words: &mut Words) {
+    if field.widest <= 8 && field.lit.len() <= 8 {
+        #[cfg(target_arch = "x86_64")]
+        if isa != Isa::Portable {
+            // SAFETY: `isa` is supported by this CPU, and AVX-512 implies AVX2.
+            return unsafe { short_avx2::fill(field.kind, values, field.lit, words) };
+        }
+        let _ = isa;
+        return short_words(field.kind, values, field.lit, words, 0);
+    }
+    let lit_len = field.lit.len();
+    let lit = word(field.lit);
+    let text = |v: u64| match field.kind {
+        Kind::Decimal => {
+            let d = decimal_digits(v);
+            (decimal_text(v, d), d)
+        }
+        Kind::ZeroPadded(w) => (decimal_text(v, w as usize), w as usize),
+        Kind::HexLower(w) => (hex_text(v, w as usize, 0x27), w as usize),
+        Kind::HexUpper(w) => (hex_text(v, w as usize, 0x07), w as usize),
+        Kind::Text => unreachable!("numeric_fields admits no text field"),
+    };
+    let out = words.text.iter_mut().zip(&mut words.len);
+    for ((text_out, len), &v) in out.zip(values) {
+        let (t, d) = text(v);
+        // d * 8 reaches 128 only when the literal is empty (then 0 either way).
+        let w = t | lit.wrapping_shl((d * 8) as u32);
+        *text_out = [w as u64, (w >> 64) as u64];
+        *len = (d + lit_len) as u64;
+    }
+}
+
+/// The rows of number fields, or None when their widest rows could overflow
+/// the offset type (the general path then checks the exact total). Per tile,
+/// each field's words are made column by column, then rows are stitched
+/// left to right from 16-byte moves, each of which may spill into the bytes
+/// the next move overwrites (or the padding after the last row).
+fn stitch<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    lit0: &[u8],
+    fields: &[Numeric],
+    n: usize,
+) -> Result<Option<Formatted<O>>, CompressionError> {
+    let widest_row = lit0.len() + fields.iter().map(|f| f.widest + f.lit.len()).sum::<usize>();
+    let Some(bound) = widest_row.checked_mul(n) else {
+        return Ok(None);
+    };
+    if super::checked_total::<O>(r, std::iter::once(bound as u64)).is_err() {
+        return Ok(None);
+    }
+    let mut out = super::padded_output(bound, PAD, "pattern strings")?;
+    let mut offsets = vec![O::usize_as(0); n + 1];
+    let isa = crate::simd::best();
+    let lit0_word = word(lit0).to_le_bytes();
+    let empty = || Words {
+        text: [[0; 2]; TILE],
+        len: [0; TILE],
+    };
+    let mut words: Vec<Words> = fields.iter().map(|_| empty()).collect();
+    let mut at = 0usize;
+    for start in (0..n).step_by(TILE) {
+        let rows = TILE.min(n - start);
+        for (field, words) in fields.iter().zip(&mut words) {
+            field_words(isa, field, &field.values[start..start + rows], words);
+        }
+        let ends = &mut offsets[start + 1..start + 1 + rows];
+        let lit0 = (&lit0_word, lit0.len());
+        // A known field count unrolls the loop over fields.
+        at = match words.len() {
+            1 => stitch_rows(&mut out, at, lit0, &words[..1], ends),
+            2 => stitch_rows(&mut out, at, lit0, &words[..2], ends),
+            3 => stitch_rows(&mut out, at, lit0, &words[..3], ends),
+            _ => stitch_rows(&mut out, at, lit0, &words, ends),
+        };
+    }
+    out.truncate(at);
+    Ok(Some((super::monotone_offsets(offsets), out)))
+}
+
+/// Writes one tile's rows from `at` on, left to right, and their end
+/// offsets; returns the end of the last row.
+#[inline(always)]
+fn stitch_rows<O: OffsetSizeTrait>(
+    out: &mut [u8],
+    mut at: usize,
+    (lit0, lit0_len): (&[u8; 16], usize),
+    words: &[Words],
+    ends: &mut [O],
+) -> usize {
+    for (row, end) in ends.iter_mut().enumerate() {
+        out[at..at + 16].copy_from_slice(lit0);
+        at += lit0_len;
+        for w in words {
+            let [lo, hi] = w.text[row];
+            let bytes = (u128::from(lo) | u128::from(hi) << 64).to_le_bytes();
+            out[at..at + 16].copy_from_slice(&bytes);
+            at += w.len[row] as usize;
+        }
+        *end = O::usize_as(at);
+    }
+    at
+}
+
 /// One piece of every row, ready to write.
 enum Piece<'a> {
     /// Literal bytes; up to 16 are written as one 16-byte move.
@@ -411,15 +796,24 @@ enum Piece<'a> {
     Text(&'a DecodedStrings<i64>),
 }
 
-/// The rows of the decoded fields as Arrow offsets and bytes. Hot path:
-/// rows are written left to right, each piece with fixed-size moves that may
-/// spill into the bytes the next piece overwrites.
+/// Formatted rows: Arrow offsets and bytes.
+type Formatted<O> = (arrow_buffer::OffsetBuffer<O>, Vec<u8>);
+
+/// The rows of the decoded fields. Rows of number fields only are stitched
+/// from words made a tile at a time (`stitch`); the general path writes
+/// rows left to right, each piece with fixed-size moves that may spill into
+/// the bytes the next piece overwrites.
 fn format<'a, O: OffsetSizeTrait>(
     r: &ByteReader,
     t: &'a Template,
     fields: &'a [Field],
     n: usize,
-) -> Result<(arrow_buffer::OffsetBuffer<O>, Vec<u8>), CompressionError> {
+) -> Result<Formatted<O>, CompressionError> {
+    if let Some(numeric) = numeric_fields(t, fields) {
+        if let Some(done) = stitch(r, &t.lits[0], &numeric, n)? {
+            return Ok(done);
+        }
+    }
     let mut pieces = Vec::with_capacity(2 * fields.len() + 1);
     let literal = |l: &'a [u8]| {
         let mut short = [0u8; 16];
@@ -754,6 +1148,97 @@ mod tests {
                 assert_eq!(&out[..w], format!("{v:0w$x}").as_bytes());
                 put_hex(&mut out, v, w, 0x07);
                 assert_eq!(&out[..w], format!("{v:0w$X}").as_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn digit_counts_and_eight_digit_blocks_match_format() {
+        // Every power of ten and its neighbours, where a count or the
+        // multiply-based division by 10^4 would first go wrong.
+        for p in 0..20 {
+            let p = 10u64.pow(p);
+            for v in [p - 1, p, p + 1] {
+                assert_eq!(decimal_digits(v), v.to_string().len(), "{v}");
+                if v < 100_000_000 {
+                    assert_eq!(digits_below_1e8(v) as usize, v.to_string().len());
+                }
+            }
+        }
+        assert_eq!(decimal_digits(u64::MAX), 20);
+        // Either side of every multiple of 10^4 below 10^8.
+        for k in 0..10_000u64 {
+            for v in [k * 10_000, (k * 10_000 + 9_999)] {
+                let text = eight_digits(v).to_le_bytes();
+                assert_eq!(&text, format!("{v:08}").as_bytes(), "{v}");
+                for d in 1..=16 {
+                    if v < 10u64.pow(d as u32) {
+                        let t = decimal_text(v, d).to_le_bytes();
+                        assert_eq!(&t[..d], format!("{v:0d$}").as_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every instruction set's words agree with the portable ones, for each
+    /// kind and width, literals of 0-8 bytes and a tile with a ragged tail.
+    #[test]
+    fn field_words_agree_on_every_isa() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut kinds = vec![Kind::Decimal];
+        for w in 1..=8 {
+            kinds.extend([Kind::ZeroPadded(w), Kind::HexLower(w), Kind::HexUpper(w)]);
+        }
+        let empty = || Words {
+            text: [[0; 2]; TILE],
+            len: [0; TILE],
+        };
+        for kind in kinds {
+            let limit = match kind.fixed() {
+                Some((alphabet, w)) => (alphabet.len() as u64).pow(w as u32),
+                None => 100_000_000,
+            };
+            // Values of every digit count up to the limit.
+            let values: Vec<u64> = (0..61)
+                .map(|_| next() % 10u64.pow(1 + (next() % 8) as u32) % limit)
+                .collect();
+            for lit in [&b""[..], b"-", b"::", b"-x-yz-w"] {
+                let field = Numeric {
+                    kind,
+                    values: &values,
+                    lit,
+                    widest: 8,
+                };
+                let mut expected = empty();
+                field_words(Isa::Portable, &field, &values, &mut expected);
+                for &isa in &crate::simd::supported() {
+                    let mut got = empty();
+                    field_words(isa, &field, &values, &mut got);
+                    assert_eq!(got.text, expected.text, "{kind:?} {isa:?}");
+                    assert_eq!(got.len, expected.len, "{kind:?} {isa:?}");
+                }
+                // And the portable words are the text and literal.
+                for (i, &v) in values.iter().enumerate() {
+                    let text = match kind {
+                        Kind::Decimal => v.to_string(),
+                        Kind::ZeroPadded(w) => format!("{v:0w$}", w = w as usize),
+                        Kind::HexLower(w) => format!("{v:0w$x}", w = w as usize),
+                        Kind::HexUpper(w) => format!("{v:0w$X}", w = w as usize),
+                        Kind::Text => unreachable!(),
+                    };
+                    let want = [text.as_bytes(), lit].concat();
+                    let [lo, hi] = expected.text[i];
+                    let bytes = (u128::from(lo) | u128::from(hi) << 64).to_le_bytes();
+                    assert_eq!(expected.len[i] as usize, want.len());
+                    assert_eq!(&bytes[..want.len()], &want[..], "{kind:?} {v}");
+                }
             }
         }
     }
