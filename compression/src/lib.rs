@@ -91,6 +91,9 @@ pub enum Codec {
     Rle,
     /// Integers and booleans: a run-length base plus sparse exceptions.
     Patched,
+    /// Booleans and integers that are all 0 or 1: a run-length base plus
+    /// the positions where the value flips.
+    Flips,
     /// Floats: decimal exponent + integer cascade.
     Alp,
     /// Floats: decimal keys plus the residual in ulps of each value from

@@ -210,6 +210,8 @@ impl Encoder<'_> {
             Codec::Rle => IntScheme::Rle,
             Codec::Linear => IntScheme::Linear,
             Codec::Patched => IntScheme::Patched,
+            Codec::Flips if keys.iter().all(|&k| k <= 1) => IntScheme::Flips,
+            Codec::Flips => return Err(self.not_applicable(codec, "values are not all 0 or 1")),
             _ => return Err(self.not_applicable(codec, "not an integer codec")),
         }))
     }
@@ -251,13 +253,15 @@ impl Encoder<'_> {
         let start = body.len();
         int::encode_node(&keys, scheme, ENCODE_DEPTH, body);
         if scheme.is_none() && body.len() - start > 16 {
-            // Rare isolated flips cost two run lengths each; as patches
-            // over a smooth base they cost one position.
-            let mut patched = Vec::new();
-            int::encode_node(&keys, Some(IntScheme::Patched), ENCODE_DEPTH, &mut patched);
-            if patched.len() < body.len() - start {
-                body.truncate(start);
-                body.extend_from_slice(&patched);
+            // Rare isolated flips cost two run lengths each; as flips of a
+            // smooth base they cost one position (Rice-coded gap).
+            for scheme in [IntScheme::Flips, IntScheme::Patched] {
+                let mut patched = Vec::new();
+                int::encode_node(&keys, Some(scheme), ENCODE_DEPTH, &mut patched);
+                if patched.len() < body.len() - start {
+                    body.truncate(start);
+                    body.extend_from_slice(&patched);
+                }
             }
         }
         Ok((Scalar::Bool(lo == 1), Scalar::Bool(hi == 1)))

@@ -53,6 +53,9 @@ pub(crate) mod id {
     /// Golomb-Rice codes above a base, quotients apart from remainders
     /// (see `rice`); only below PATCHED.
     pub(crate) const RICE_SPLIT: u8 = 10;
+    /// A base node of 0s and 1s plus the positions where the value flips
+    /// (see `patched`).
+    pub(crate) const FLIPS: u8 = 11;
 }
 
 /// The integer schemes the encoder can pick (delta-of-delta is DELTA nested).
@@ -65,6 +68,8 @@ pub(crate) enum IntScheme {
     DeltaOfDelta,
     Linear,
     Patched,
+    /// Patched for values that are all 0 or 1 (else `Patched`).
+    Flips,
     Rice,
     Plain,
 }
@@ -105,7 +110,11 @@ pub(crate) fn encode_node(values: &[u64], forced: Option<IntScheme>, depth: u8, 
             out.push(id::LINEAR);
             linear::encode(values, depth, out);
         }
-        IntScheme::Patched => {
+        IntScheme::Flips if values.iter().all(|&v| v <= 1) => {
+            out.push(id::FLIPS);
+            patched::encode_flips(values, depth, out);
+        }
+        IntScheme::Patched | IntScheme::Flips => {
             out.push(id::PATCHED);
             patched::encode(values, depth, out);
         }
@@ -187,6 +196,7 @@ pub(crate) fn decode_rows(
         id::RLE => rle::decode(r, rows, out, depth - 1),
         id::LINEAR => linear::decode(r, rows, out, depth - 1),
         id::PATCHED => patched::decode(r, rows, out, depth - 1),
+        id::FLIPS => patched::decode_flips(r, rows, out, depth - 1),
         id::RICE => rice::decode_serial(r, rows, out),
         id::RICE_SPLIT => rice::decode(r, rows, out),
         _ => Err(crate::error::corrupt(at, "unknown integer codec id")),
@@ -225,6 +235,10 @@ pub(crate) fn decode_bool_node(
         Some(id::PATCHED) => {
             r.u8("integer codec id")?;
             patched::decode_bools(r, rows, depth - 1)
+        }
+        Some(id::FLIPS) => {
+            r.u8("integer codec id")?;
+            patched::decode_flip_bools(r, rows, depth - 1)
         }
         _ => {
             let mut keys = vec![0u64; rows.len()];

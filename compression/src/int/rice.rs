@@ -200,7 +200,7 @@ impl BitReader {
     }
 
     /// The `n` (at most 63) bits from bit `at` on, without moving.
-    #[inline]
+    #[inline(always)]
     fn bits_at(&self, at: usize, n: u32) -> u64 {
         let word = |at: usize| {
             let byte = at / 8;
@@ -277,13 +277,33 @@ pub(crate) fn decode_serial(
 }
 
 /// Decodes the blocks `rows` of a `RICE_SPLIT` node into `out` (every
-/// value is read and checked). Hot loop: one find-first-set per value.
+/// value is read and checked).
 pub(crate) fn decode(
     r: &mut ByteReader,
     rows: Rows,
     out: &mut [u64],
 ) -> Result<(), CompressionError> {
-    let n = rows.n;
+    let mut whole = (!rows.is_all()).then(|| vec![0u64; rows.n]);
+    let dst: &mut [u64] = whole.as_deref_mut().unwrap_or(out);
+    walk(r, rows.n, |i, v| {
+        dst[i] = v;
+        Ok(())
+    })?;
+    if let Some(whole) = whole {
+        out.copy_from_slice(&whole[rows.start()..rows.end()]);
+    }
+    Ok(())
+}
+
+/// Reads the `n` values of a `RICE_SPLIT` payload and passes each to `f`
+/// with its index, in order; `f` refusing a value (`Err(why)`) makes the
+/// node corrupt. Hot loop: one find-first-set per value.
+#[inline(always)]
+pub(crate) fn walk(
+    r: &mut ByteReader,
+    n: usize,
+    mut f: impl FnMut(usize, u64) -> Result<(), &'static str>,
+) -> Result<(), CompressionError> {
     let base = r.u64("rice base")?;
     let k = r.u8("rice parameter")?;
     if k > 63 {
@@ -295,10 +315,10 @@ pub(crate) fn decode(
     let unary = r.bytes(unary_len, "rice unary bits")?;
     let k32 = u32::from(k);
     let rems = BitReader::new(r.bytes((n * k as usize).div_ceil(8), "rice remainders")?);
-    let mut whole = (!rows.is_all()).then(|| vec![0u64; n]);
-    let dst: &mut [u64] = whole.as_deref_mut().unwrap_or(out);
     let mut escapes = escapes.chunks_exact(8);
     let mut i = 0usize;
+    // The remainder of value i starts at bit i * k.
+    let mut rem_at = 0usize;
     // One-bits since the last zero-bit.
     let mut ones = 0u64;
     for chunk in unary.chunks(8) {
@@ -314,7 +334,7 @@ pub(crate) fn decode(
             after = p + 1;
             zeros &= zeros - 1;
             let residual = if q < ESCAPE {
-                (q << k) | rems.bits_at(i * k as usize, k32)
+                (q << k) | rems.bits_at(rem_at, k32)
             } else if q == ESCAPE {
                 let e = escapes
                     .next()
@@ -323,19 +343,18 @@ pub(crate) fn decode(
             } else {
                 return Err(r.err("rice quotient above the escape"));
             };
-            *dst.get_mut(i)
-                .ok_or_else(|| r.err("rice bits hold more values than the node"))? =
-                base.wrapping_add(residual);
+            if i == n {
+                return Err(r.err("rice bits hold more values than the node"));
+            }
+            f(i, base.wrapping_add(residual)).map_err(|why| r.err(why))?;
             i += 1;
+            rem_at += k as usize;
         }
         ones += 64 - after;
     }
     let filler = 8 * (unary_len.next_multiple_of(8) - unary_len) as u64;
     if i != n || escapes.len() != 0 || ones - filler >= 8 {
         return Err(r.err("rice bits do not hold the node's values"));
-    }
-    if let Some(whole) = whole {
-        out.copy_from_slice(&whole[rows.start()..rows.end()]);
     }
     Ok(())
 }

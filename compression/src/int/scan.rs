@@ -41,6 +41,7 @@ pub(crate) fn evaluate_node(
             Ok(())
         }
         id::PATCHED => patched::evaluate(r, n, ranges, depth - 1, bits),
+        id::FLIPS => patched::evaluate_flips(r, n, ranges, depth - 1, bits),
         id::PLAIN | id::DELTA | id::LINEAR | id::RICE | id::RICE_SPLIT => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
@@ -67,7 +68,13 @@ pub(crate) fn sum_node(r: &mut ByteReader, n: usize, depth: u8) -> Result<u128, 
                 s.wrapping_add((v as u128).wrapping_mul(l as u128))
             }))
         }
-        id::PLAIN | id::DELTA | id::LINEAR | id::PATCHED | id::RICE => {
+        id::PLAIN
+        | id::DELTA
+        | id::LINEAR
+        | id::PATCHED
+        | id::FLIPS
+        | id::RICE
+        | id::RICE_SPLIT => {
             r.rewind(at);
             let mut vals = vec![0u64; n];
             decode_node(r, &mut vals, depth)?;

@@ -123,7 +123,7 @@ fn check_decode_blocks(a: &dyn Array, opts: &EncodeOptions, from: usize, len: us
     assert!(crate::decode_blocks(&blob, a.data_type(), 0..n_blocks + 1).is_err());
 }
 
-const CODECS: [Option<crate::Codec>; 13] = [
+const CODECS: [Option<crate::Codec>; 14] = [
     None,
     Some(crate::Codec::Plain),
     Some(crate::Codec::ForBitpack),
@@ -132,6 +132,7 @@ const CODECS: [Option<crate::Codec>; 13] = [
     Some(crate::Codec::Linear),
     Some(crate::Codec::Rle),
     Some(crate::Codec::Patched),
+    Some(crate::Codec::Flips),
     Some(crate::Codec::Alp),
     Some(crate::Codec::AlpUlp),
     Some(crate::Codec::Xor),

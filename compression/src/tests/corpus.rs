@@ -205,6 +205,18 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
         false,
     ));
     cases.push((
+        "bool_flips".into(),
+        Arc::new(BooleanArray::from(
+            bools
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b.map(|b| b ^ (i % 53 == 7)))
+                .collect::<Vec<_>>(),
+        )),
+        Some(Codec::Flips),
+        false,
+    ));
+    cases.push((
         "decimal_wide".into(),
         Arc::new(
             Decimal128Array::from(

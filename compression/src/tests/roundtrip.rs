@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use super::model::*;
 use crate::{chunk_stats, decode_array, encode_array, Codec, CompressionError, EncodeOptions};
 
-const INT_CODECS: [Option<Codec>; 9] = [
+const INT_CODECS: [Option<Codec>; 10] = [
     None,
     Some(Codec::Plain),
     Some(Codec::Constant),
@@ -19,6 +19,7 @@ const INT_CODECS: [Option<Codec>; 9] = [
     Some(Codec::Linear),
     Some(Codec::Rle),
     Some(Codec::Patched),
+    Some(Codec::Flips),
 ];
 const FLOAT_CODECS: [Option<Codec>; 7] = [
     None,
@@ -76,7 +77,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn integers_round_trip(values in int_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9, zstd in 0u8..3) {
+    fn integers_round_trip(values in int_values(), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..INT_CODECS.len(), zstd in 0u8..3) {
         let valid = validity(values.len(), mode, seed);
         for a in int_arrays(&values, &valid) {
             round_trip(a.as_ref(), &options(INT_CODECS[codec], zstd));
@@ -84,7 +85,7 @@ proptest! {
     }
 
     #[test]
-    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..3, 3usize..200]), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..9) {
+    fn booleans_round_trip(runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..3, 3usize..200]), 0..40), mode in 0u8..5, seed in any::<u64>(), codec in 0usize..INT_CODECS.len()) {
         let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
         let valid = validity(values.len(), mode, seed);
         let a = BooleanArray::from(opt(&values, &valid));

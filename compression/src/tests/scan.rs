@@ -68,13 +68,14 @@ fn check(a: &dyn Array, opts: &EncodeOptions, op: u8, picks: (usize, usize), ext
     assert!(same_aggregate(&agg, &reference), "{agg:?} vs {reference:?}");
 }
 
-const CODECS: [Option<Codec>; 7] = [
+const CODECS: [Option<Codec>; 8] = [
     None,
     Some(Codec::ForBitpack),
     Some(Codec::Rle),
     Some(Codec::Constant),
     Some(Codec::Delta),
     Some(Codec::Patched),
+    Some(Codec::Flips),
     Some(Codec::Dictionary),
 ];
 
@@ -98,10 +99,10 @@ proptest! {
     }
 
     #[test]
-    fn boolean_predicates_and_aggregates(runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..3, 3usize..200]), 0..30), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in any::<bool>(), codec in 0usize..5) {
+    fn boolean_predicates_and_aggregates(runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..3, 3usize..200]), 0..30), mode in 0u8..5, seed in any::<u64>(), op in 0u8..8, picks in (0usize..5000, 0usize..5000), extra in any::<bool>(), codec in 0usize..6) {
         let values: Vec<bool> = runs.iter().flat_map(|&(b, n)| std::iter::repeat_n(b, n)).collect();
         let valid = validity(values.len(), mode, seed);
-        check(&BooleanArray::from(opt(&values, &valid)), &opts([0, 1, 2, 3, 5][codec], false), op, picks, Scalar::Bool(extra));
+        check(&BooleanArray::from(opt(&values, &valid)), &opts([0, 1, 2, 3, 5, 6][codec], false), op, picks, Scalar::Bool(extra));
     }
 
     #[test]
