@@ -583,15 +583,19 @@ mod short_avx2 {
         _mm256_add_epi8(z, _mm256_set1_epi8(b'0' as i8))
     }
 
-    /// The digit count of each lane's `v < 10^8`.
+    /// The bits of each lane's text, 8 per digit, from its eight ASCII
+    /// digits: leading '0's are dropped (all but the last). The run of
+    /// leading '0' bytes is the low run of 0xFF bytes of the comparison,
+    /// which `m & !(m + 1)` keeps alone; summing 8 per byte of it gives the
+    /// bits to drop.
     #[target_feature(enable = "avx2")]
-    fn digit_count(v: __m256i) -> __m256i {
-        let mut d = _mm256_set1_epi64x(1);
-        for p in &super::POW10[1..8] {
-            let above = _mm256_cmpgt_epi64(v, _mm256_set1_epi64x(*p as i64 - 1));
-            d = _mm256_sub_epi64(d, above);
-        }
-        d
+    fn text_bits(digits: __m256i) -> __m256i {
+        let zeros = _mm256_cmpeq_epi8(digits, _mm256_set1_epi8(b'0' as i8));
+        let m = _mm256_and_si256(zeros, _mm256_set1_epi64x(0x00FF_FFFF_FFFF_FFFF));
+        let run = _mm256_andnot_si256(_mm256_add_epi64(m, _mm256_set1_epi64x(1)), m);
+        let eights = _mm256_and_si256(run, _mm256_set1_epi8(8));
+        let dropped = _mm256_sad_epu8(eights, _mm256_setzero_si256());
+        _mm256_sub_epi64(_mm256_set1_epi64x(64), dropped)
     }
 
     /// Each lane's low 32 bits as eight hex digits, first digit lowest.
@@ -616,21 +620,26 @@ mod short_avx2 {
     }
 
     /// Fills rows `at..at + 4` of `words` from `digits` (eight characters
-    /// per lane), of which the last `d` are the text.
+    /// per lane), of which the last `s / 8` are the text.
     #[target_feature(enable = "avx2")]
     fn put(
         words: &mut Words,
         at: usize,
         digits: __m256i,
-        d: __m256i,
-        lit: __m256i,
-        lit_len: __m256i,
+        s: __m256i,
+        (lit, lit_len): (__m256i, __m256i),
+        lead: Option<Lead>,
     ) {
-        let s = _mm256_slli_epi64::<3>(d); // 8..=64
         let text = _mm256_srlv_epi64(digits, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
         // Vector shifts give 0 from 64 on, as the literal's placement needs.
-        let lo = _mm256_or_si256(text, _mm256_sllv_epi64(lit, s));
-        let hi = _mm256_srlv_epi64(lit, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
+        let mut lo = _mm256_or_si256(text, _mm256_sllv_epi64(lit, s));
+        let mut hi = _mm256_srlv_epi64(lit, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
+        let mut lit_len = lit_len;
+        if let Some(l) = lead {
+            hi = _mm256_or_si256(_mm256_sll_epi64(hi, l.bits), _mm256_srl_epi64(lo, l.back));
+            lo = _mm256_or_si256(_mm256_sll_epi64(lo, l.bits), l.word);
+            lit_len = _mm256_add_epi64(lit_len, l.len);
+        }
         let a = _mm256_unpacklo_epi64(lo, hi); // rows 0 and 2
         let b = _mm256_unpackhi_epi64(lo, hi); // rows 1 and 3
         let text = &mut words.text[at..at + 4];
@@ -643,15 +652,42 @@ mod short_avx2 {
             _mm_storeu_si128(p.add(1), _mm256_castsi256_si128(b));
             _mm_storeu_si128(p.add(2), _mm256_extracti128_si256::<1>(a));
             _mm_storeu_si128(p.add(3), _mm256_extracti128_si256::<1>(b));
+            let d = _mm256_srli_epi64::<3>(s);
             _mm256_storeu_si256(len.as_mut_ptr().cast(), _mm256_add_epi64(d, lit_len));
         }
     }
 
-    /// As `super::short_words`.
+    /// Literal 0 (up to 8 bytes) put before the first field's words.
+    #[derive(Clone, Copy)]
+    struct Lead {
+        /// Its bits, and 64 minus them, as shift counts.
+        bits: __m128i,
+        back: __m128i,
+        word: __m256i,
+        len: __m256i,
+    }
+
+    /// As `super::short_words`, then `super::prepend` with `lead_bytes`
+    /// (at most 8).
     #[target_feature(enable = "avx2")]
-    pub(super) fn fill(kind: Kind, values: &[u64], lit_bytes: &[u8], words: &mut Words) {
-        let lit_len = _mm256_set1_epi64x(lit_bytes.len() as i64);
-        let lit = _mm256_set1_epi64x(super::word(lit_bytes) as i64);
+    pub(super) fn fill(
+        kind: Kind,
+        values: &[u64],
+        lit_bytes: &[u8],
+        lead_bytes: &[u8],
+        words: &mut Words,
+    ) {
+        let lit = (
+            _mm256_set1_epi64x(super::word(lit_bytes) as i64),
+            _mm256_set1_epi64x(lit_bytes.len() as i64),
+        );
+        let bits = 8 * lead_bytes.len() as i64;
+        let lead = (!lead_bytes.is_empty()).then(|| Lead {
+            bits: _mm_set_epi64x(0, bits),
+            back: _mm_set_epi64x(0, 64 - bits),
+            word: _mm256_set1_epi64x(super::word(lead_bytes) as i64),
+            len: _mm256_set1_epi64x(lead_bytes.len() as i64),
+        });
         let chunks = values.chunks_exact(4);
         let rest = chunks.remainder();
         // One loop per kind, so no branch on the kind per vector.
@@ -660,38 +696,44 @@ mod short_avx2 {
                 for (i, c) in chunks.enumerate() {
                     // SAFETY: `c` holds 4 u64, 32 bytes; unaligned load.
                     let $v = unsafe { _mm256_loadu_si256(c.as_ptr().cast()) };
-                    let (digits, d) = $text;
-                    put(words, 4 * i, digits, d, lit, lit_len);
+                    let (digits, bits) = $text;
+                    put(words, 4 * i, digits, bits, lit, lead);
                 }
             };
         }
         match kind {
-            Kind::Decimal => each!(|v| (eight_digits(v), digit_count(v))),
+            Kind::Decimal => each!(|v| {
+                let digits = eight_digits(v);
+                (digits, text_bits(digits))
+            }),
             Kind::ZeroPadded(w) => {
-                let w = _mm256_set1_epi64x(i64::from(w));
-                each!(|v| (eight_digits(v), w))
+                let s = _mm256_set1_epi64x(8 * i64::from(w));
+                each!(|v| (eight_digits(v), s))
             }
             Kind::HexLower(w) | Kind::HexUpper(w) => {
                 let upper = matches!(kind, Kind::HexUpper(_));
-                let w = _mm256_set1_epi64x(i64::from(w));
-                each!(|v| (eight_hex(v, upper), w))
+                let s = _mm256_set1_epi64x(8 * i64::from(w));
+                each!(|v| (eight_hex(v, upper), s))
             }
             Kind::Text => unreachable!("numeric_fields admits no text field"),
         }
-        super::short_words(kind, rest, lit_bytes, words, values.len() - rest.len());
+        let from = values.len() - rest.len();
+        super::short_words(kind, rest, lit_bytes, words, from);
+        super::prepend(words, from..values.len(), lead_bytes);
     }
 }
 
 /// Fills `words` for one field of a tile.
-fn field_words(isa: Isa, field: &Numeric, values: &[u64], words: &mut Words) {
+fn field_words(isa: Isa, field: &Numeric, values: &[u64], lead: &[u8], words: &mut Words) {
     if field.widest <= 8 && field.lit.len() <= 8 {
         #[cfg(target_arch = "x86_64")]
         if isa != Isa::Portable {
             // SAFETY: `isa` is supported by this CPU, and AVX-512 implies AVX2.
-            return unsafe { short_avx2::fill(field.kind, values, field.lit, words) };
+            return unsafe { short_avx2::fill(field.kind, values, field.lit, lead, words) };
         }
         let _ = isa;
-        return short_words(field.kind, values, field.lit, words, 0);
+        short_words(field.kind, values, field.lit, words, 0);
+        return prepend(words, 0..values.len(), lead);
     }
     let lit_len = field.lit.len();
     let lit = word(field.lit);
@@ -712,6 +754,24 @@ fn field_words(isa: Isa, field: &Numeric, values: &[u64], words: &mut Words) {
         let w = t | lit.wrapping_shl((d * 8) as u32);
         *text_out = [w as u64, (w >> 64) as u64];
         *len = (d + lit_len) as u64;
+    }
+    prepend(words, 0..values.len(), lead);
+}
+
+/// Puts `lead` (at most 8 bytes) before the words of `rows`.
+fn prepend(words: &mut Words, rows: std::ops::Range<usize>, lead: &[u8]) {
+    if lead.is_empty() {
+        return;
+    }
+    let shift = 8 * lead.len() as u32;
+    let word = word(lead);
+    let out = words.text[rows.clone()]
+        .iter_mut()
+        .zip(&mut words.len[rows]);
+    for (text, len) in out {
+        let w = (u128::from(text[0]) | u128::from(text[1]) << 64) << shift | word;
+        *text = [w as u64, (w >> 64) as u64];
+        *len += lead.len() as u64;
     }
 }
 
@@ -742,14 +802,19 @@ fn stitch<O: OffsetSizeTrait>(
         len: [0; TILE],
     };
     let mut words: Vec<Words> = fields.iter().map(|_| empty()).collect();
+    // Literal 0 joins the first field's words where they fit: one move per
+    // row fewer.
+    let first = &fields[0];
+    let lead = (1..=8).contains(&lit0.len()) && lit0.len() + first.widest + first.lit.len() <= 16;
     let mut at = 0usize;
     for start in (0..n).step_by(TILE) {
         let rows = TILE.min(n - start);
-        for (field, words) in fields.iter().zip(&mut words) {
-            field_words(isa, field, &field.values[start..start + rows], words);
+        for (f, (field, words)) in fields.iter().zip(&mut words).enumerate() {
+            let lead = if f == 0 && lead { lit0 } else { &[] };
+            field_words(isa, field, &field.values[start..start + rows], lead, words);
         }
         let ends = &mut offsets[start + 1..start + 1 + rows];
-        let lit0 = (&lit0_word, lit0.len());
+        let lit0 = (!lead).then_some((&lit0_word, lit0.len()));
         // A known field count unrolls the loop over fields.
         at = match words.len() {
             1 => stitch_rows(&mut out, at, lit0, &words[..1], ends),
@@ -768,13 +833,15 @@ fn stitch<O: OffsetSizeTrait>(
 fn stitch_rows<O: OffsetSizeTrait>(
     out: &mut [u8],
     mut at: usize,
-    (lit0, lit0_len): (&[u8; 16], usize),
+    lit0: Option<(&[u8; 16], usize)>,
     words: &[Words],
     ends: &mut [O],
 ) -> usize {
     for (row, end) in ends.iter_mut().enumerate() {
-        out[at..at + 16].copy_from_slice(lit0);
-        at += lit0_len;
+        if let Some((lit0, len)) = lit0 {
+            out[at..at + 16].copy_from_slice(lit0);
+            at += len;
+        }
         for w in words {
             let [lo, hi] = w.text[row];
             let bytes = (u128::from(lo) | u128::from(hi) << 64).to_le_bytes();
@@ -1182,7 +1249,8 @@ mod tests {
     }
 
     /// Every instruction set's words agree with the portable ones, for each
-    /// kind and width, literals of 0-8 bytes and a tile with a ragged tail.
+    /// kind and width, literals of 0-7 bytes, with and without a literal 0
+    /// before them, and a tile with a ragged tail.
     #[test]
     fn field_words_agree_on_every_isa() {
         let mut state = 7u64;
@@ -1205,11 +1273,17 @@ mod tests {
                 Some((alphabet, w)) => (alphabet.len() as u64).pow(w as u32),
                 None => 100_000_000,
             };
-            // Values of every digit count up to the limit.
-            let values: Vec<u64> = (0..61)
-                .map(|_| next() % 10u64.pow(1 + (next() % 8) as u32) % limit)
+            // 0, limits of digit counts, and values of every digit count.
+            let edges = [0, 1, 9, 10, 99, 100, 9_999_999, 10_000_000, 99_999_999];
+            let values: Vec<u64> = edges
+                .into_iter()
+                .map(|v| v % limit)
+                .chain((0..52).map(|_| next() % 10u64.pow(1 + (next() % 8) as u32) % limit))
                 .collect();
-            for lit in [&b""[..], b"-", b"::", b"-x-yz-w"] {
+            let cases = [&b""[..], b"-", b"::", b"-x-yz-w"]
+                .into_iter()
+                .flat_map(|lit| [(lit, &b""[..]), (lit, b"req-"), (lit, b"12345678")]);
+            for (lit, lead) in cases.filter(|(lit, lead)| lead.len() + 8 + lit.len() <= 16) {
                 let field = Numeric {
                     kind,
                     values: &values,
@@ -1217,10 +1291,10 @@ mod tests {
                     widest: 8,
                 };
                 let mut expected = empty();
-                field_words(Isa::Portable, &field, &values, &mut expected);
+                field_words(Isa::Portable, &field, &values, lead, &mut expected);
                 for &isa in &crate::simd::supported() {
                     let mut got = empty();
-                    field_words(isa, &field, &values, &mut got);
+                    field_words(isa, &field, &values, lead, &mut got);
                     assert_eq!(got.text, expected.text, "{kind:?} {isa:?}");
                     assert_eq!(got.len, expected.len, "{kind:?} {isa:?}");
                 }
@@ -1233,7 +1307,7 @@ mod tests {
                         Kind::HexUpper(w) => format!("{v:0w$X}", w = w as usize),
                         Kind::Text => unreachable!(),
                     };
-                    let want = [text.as_bytes(), lit].concat();
+                    let want = [lead, text.as_bytes(), lit].concat();
                     let [lo, hi] = expected.text[i];
                     let bytes = (u128::from(lo) | u128::from(hi) << 64).to_le_bytes();
                     assert_eq!(expected.len[i] as usize, want.len());
