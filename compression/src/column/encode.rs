@@ -255,12 +255,15 @@ impl Encoder<'_> {
         if scheme.is_none() && body.len() - start > 16 {
             // Rare isolated flips cost two run lengths each; as flips of a
             // smooth base they cost one position (Rice-coded gap).
+            // PATCHED (positions in any node, values stored) is tried only
+            // where FLIPS did not pay.
             for scheme in [IntScheme::Flips, IntScheme::Patched] {
                 let mut patched = Vec::new();
                 int::encode_node(&keys, Some(scheme), ENCODE_DEPTH, &mut patched);
                 if patched.len() < body.len() - start {
                     body.truncate(start);
                     body.extend_from_slice(&patched);
+                    break;
                 }
             }
         }
