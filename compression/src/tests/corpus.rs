@@ -192,30 +192,23 @@ pub(crate) fn sample_blobs() -> Vec<(String, DataType, Vec<u8>)> {
         None,
         false,
     ));
-    cases.push((
-        "bool_patched".into(),
-        Arc::new(BooleanArray::from(
-            bools
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b.map(|b| b ^ (i % 53 == 7)))
-                .collect::<Vec<_>>(),
-        )),
-        Some(Codec::Patched),
-        false,
-    ));
-    cases.push((
-        "bool_flips".into(),
-        Arc::new(BooleanArray::from(
-            bools
-                .iter()
-                .enumerate()
-                .map(|(i, b)| b.map(|b| b ^ (i % 53 == 7)))
-                .collect::<Vec<_>>(),
-        )),
-        Some(Codec::Flips),
-        false,
-    ));
+    // Runs with isolated flips, as both codecs for them.
+    let flipped: Vec<Option<bool>> = bools
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b.map(|b| b ^ (i % 53 == 7)))
+        .collect();
+    for (name, codec) in [
+        ("bool_patched", Codec::Patched),
+        ("bool_flips", Codec::Flips),
+    ] {
+        cases.push((
+            name.into(),
+            Arc::new(BooleanArray::from(flipped.clone())),
+            Some(codec),
+            false,
+        ));
+    }
     cases.push((
         "decimal_wide".into(),
         Arc::new(
