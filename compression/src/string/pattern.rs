@@ -393,12 +393,11 @@ fn eight_digits(v: u64) -> u64 {
 }
 
 /// Writes `v` as exactly `w` decimal digits (`v < 10^w`); may write up to
-/// 8 bytes past them.
+/// 16 bytes from the start.
 #[inline]
 fn put_decimal(out: &mut [u8], v: u64, w: usize) {
-    if w <= 8 {
-        let digits = eight_digits(v) >> ((8 - w) * 8);
-        out[..8].copy_from_slice(&digits.to_le_bytes());
+    if w <= 16 {
+        out[..16].copy_from_slice(&decimal_text(v, w).to_le_bytes());
         return;
     }
     let mut v = v;
@@ -429,14 +428,7 @@ fn eight_hex(x: u64, letters: u64) -> u64 {
 /// bytes past the start.
 #[inline]
 fn put_hex(out: &mut [u8], v: u64, w: usize, letters: u64) {
-    if w <= 8 {
-        let digits = eight_hex(v, letters) >> ((8 - w) * 8);
-        out[..8].copy_from_slice(&digits.to_le_bytes());
-    } else {
-        let both =
-            u128::from(eight_hex(v >> 32, letters)) | (u128::from(eight_hex(v, letters)) << 64);
-        out[..16].copy_from_slice(&(both >> ((16 - w) * 8)).to_le_bytes());
-    }
+    out[..16].copy_from_slice(&hex_text(v, w, letters).to_le_bytes());
 }
 
 /// `v < 10^16` as `d` decimal digits (`v < 10^d`, `1 <= d <= 16`), first
@@ -522,43 +514,33 @@ fn word(bytes: &[u8]) -> u128 {
     u128::from_le_bytes(w)
 }
 
-/// The digit count of `v < 10^8`.
-#[inline]
-fn digits_below_1e8(v: u64) -> u64 {
-    1 + POW10[1..8].iter().map(|&p| u64::from(v >= p)).sum::<u64>()
-}
-
-/// The text of a field of at most 8-byte texts (first byte lowest) and its
-/// length, 1..=8.
-#[inline]
-fn short_text(kind: Kind, v: u64) -> (u64, u64) {
-    match kind {
+/// Words of a field for rows `from..` of the tile (any widths that fit 16
+/// bytes with the literal; the portable path, and the vector path's tail).
+fn text_words(kind: Kind, values: &[u64], lit: &[u8], words: &mut Words, from: usize) {
+    let lit_len = lit.len();
+    let lit = word(lit);
+    let text = |v: u64| match kind {
         Kind::Decimal => {
-            let d = digits_below_1e8(v);
-            (eight_digits(v) >> ((8 - d) * 8), d)
+            let d = decimal_digits(v);
+            (decimal_text(v, d), d)
         }
-        Kind::ZeroPadded(w) => (eight_digits(v) >> ((8 - w) * 8), u64::from(w)),
-        Kind::HexLower(w) => (eight_hex(v, 0x27) >> ((8 - w) * 8), u64::from(w)),
-        Kind::HexUpper(w) => (eight_hex(v, 0x07) >> ((8 - w) * 8), u64::from(w)),
+        Kind::ZeroPadded(w) => (decimal_text(v, w as usize), w as usize),
+        Kind::HexLower(w) => (hex_text(v, w as usize, 0x27), w as usize),
+        Kind::HexUpper(w) => (hex_text(v, w as usize, 0x07), w as usize),
         Kind::Text => unreachable!("numeric_fields admits no text field"),
-    }
-}
-
-/// Words of a field whose texts and literal have at most 8 bytes each, for
-/// rows `from..` of the tile.
-fn short_words(kind: Kind, values: &[u64], lit: &[u8], words: &mut Words, from: usize) {
-    let lit_len = lit.len() as u64;
-    let lit = word(lit) as u64;
+    };
     let out = words.text[from..].iter_mut().zip(&mut words.len[from..]);
-    for ((text, len), &v) in out.zip(values) {
-        let (t, d) = short_text(kind, v);
-        let s = d * 8; // 8..=64
-        *text = [t | lit.checked_shl(s as u32).unwrap_or(0), lit >> (64 - s)];
-        *len = d + lit_len;
+    for ((text_out, len), &v) in out.zip(values) {
+        let (t, d) = text(v);
+        // d * 8 reaches 128 only when the literal is empty (then 0 either way).
+        let w = t | lit.wrapping_shl((d * 8) as u32);
+        *text_out = [w as u64, (w >> 64) as u64];
+        *len = (d + lit_len) as u64;
     }
 }
 
-/// `short_words` four rows at a time in AVX2 lanes (Muła's vector itoa:
+/// `text_words` four rows at a time in AVX2 lanes, for texts and literal of
+/// at most 8 bytes each (Muła's vector itoa:
 /// 16-bit multiply-high divisions, and a byte shuffle for hex).
 #[cfg(target_arch = "x86_64")]
 mod short_avx2 {
@@ -668,7 +650,7 @@ mod short_avx2 {
         len: __m256i,
     }
 
-    /// As `super::short_words`, then `super::prepend` with `lead_bytes`
+    /// As `super::text_words`, then `super::prepend` with `lead_bytes`
     /// (at most 8).
     #[target_feature(enable = "avx2")]
     pub(super) fn fill(
@@ -719,43 +701,20 @@ mod short_avx2 {
             Kind::Text => unreachable!("numeric_fields admits no text field"),
         }
         let from = values.len() - rest.len();
-        super::short_words(kind, rest, lit_bytes, words, from);
+        super::text_words(kind, rest, lit_bytes, words, from);
         super::prepend(words, from..values.len(), lead_bytes);
     }
 }
 
 /// Fills `words` for one field of a tile.
 fn field_words(isa: Isa, field: &Numeric, values: &[u64], lead: &[u8], words: &mut Words) {
-    if field.widest <= 8 && field.lit.len() <= 8 {
-        #[cfg(target_arch = "x86_64")]
-        if isa != Isa::Portable {
-            // SAFETY: `isa` is supported by this CPU, and AVX-512 implies AVX2.
-            return unsafe { short_avx2::fill(field.kind, values, field.lit, lead, words) };
-        }
-        let _ = isa;
-        short_words(field.kind, values, field.lit, words, 0);
-        return prepend(words, 0..values.len(), lead);
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable && field.widest <= 8 && field.lit.len() <= 8 {
+        // SAFETY: `isa` is supported by this CPU, and AVX-512 implies AVX2.
+        return unsafe { short_avx2::fill(field.kind, values, field.lit, lead, words) };
     }
-    let lit_len = field.lit.len();
-    let lit = word(field.lit);
-    let text = |v: u64| match field.kind {
-        Kind::Decimal => {
-            let d = decimal_digits(v);
-            (decimal_text(v, d), d)
-        }
-        Kind::ZeroPadded(w) => (decimal_text(v, w as usize), w as usize),
-        Kind::HexLower(w) => (hex_text(v, w as usize, 0x27), w as usize),
-        Kind::HexUpper(w) => (hex_text(v, w as usize, 0x07), w as usize),
-        Kind::Text => unreachable!("numeric_fields admits no text field"),
-    };
-    let out = words.text.iter_mut().zip(&mut words.len);
-    for ((text_out, len), &v) in out.zip(values) {
-        let (t, d) = text(v);
-        // d * 8 reaches 128 only when the literal is empty (then 0 either way).
-        let w = t | lit.wrapping_shl((d * 8) as u32);
-        *text_out = [w as u64, (w >> 64) as u64];
-        *len = (d + lit_len) as u64;
-    }
+    let _ = isa;
+    text_words(field.kind, values, field.lit, words, 0);
     prepend(words, 0..values.len(), lead);
 }
 
@@ -1228,9 +1187,6 @@ mod tests {
             let p = 10u64.pow(p);
             for v in [p - 1, p, p + 1] {
                 assert_eq!(decimal_digits(v), v.to_string().len(), "{v}");
-                if v < 100_000_000 {
-                    assert_eq!(digits_below_1e8(v) as usize, v.to_string().len());
-                }
             }
         }
         assert_eq!(decimal_digits(u64::MAX), 20);
