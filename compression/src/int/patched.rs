@@ -152,7 +152,8 @@ pub(crate) fn decode_flip_bools(
     let mut bits = owned_bits(super::decode_bool_node(r, rows, depth)?);
     let bytes = bits.as_slice_mut();
     if rows.is_all() {
-        // Every flip is a row (read_flips checks positions against n).
+        // Every flip is a row (read_flips checks positions against n); no
+        // range check per flip: 4.1 against 4.5 us for the bench column.
         read_flips(
             r,
             rows.n,
