@@ -162,6 +162,18 @@ pub(crate) fn padded_output(
     pad: usize,
     what: &'static str,
 ) -> Result<Vec<u8>, CompressionError> {
+    let mut out = output_space(total, pad, what)?;
+    out.resize(total + pad, 0);
+    Ok(out)
+}
+
+/// Room for `total` bytes and `pad` more, for writers that write every byte
+/// they keep (nothing is zeroed first).
+pub(crate) fn output_space(
+    total: usize,
+    pad: usize,
+    what: &'static str,
+) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
     out.try_reserve_exact(total + pad)
         .map_err(|_| CompressionError::TooLarge {
@@ -169,7 +181,6 @@ pub(crate) fn padded_output(
             bytes: total,
             limit: MAX_DECODED_BYTES,
         })?;
-    out.resize(total + pad, 0);
     Ok(out)
 }
 

@@ -18,6 +18,8 @@
 //! base^width; each field's text is a maximal run of letters and digits.
 
 use std::cmp::Ordering;
+#[cfg(target_arch = "x86_64")]
+use std::mem::MaybeUninit;
 
 use arrow_array::OffsetSizeTrait;
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder, Buffer};
@@ -539,14 +541,21 @@ fn text_words(kind: Kind, values: &[u64], lit: &[u8], words: &mut Words, from: u
     }
 }
 
-/// `text_words` four rows at a time in AVX2 lanes, for texts and literal of
-/// at most 8 bytes each (Muła's vector itoa:
-/// 16-bit multiply-high divisions, and a byte shuffle for hex).
+/// Rows of number fields with texts and literals of at most 8 bytes each,
+/// four at a time in AVX2 lanes, without the `Words` round trip: each
+/// field's words for four rows are made in registers (Muła's vector itoa:
+/// 16-bit multiply-high divisions; a byte shuffle for hex) and stored
+/// straight into the rows. Fixed-width texts are moved into place by byte
+/// shuffles: Zen 1 runs vector shifts on one pipe, where they were the
+/// bottleneck.
 #[cfg(target_arch = "x86_64")]
 mod short_avx2 {
     use std::arch::x86_64::*;
+    use std::mem::MaybeUninit;
 
-    use super::{Kind, Words};
+    use arrow_array::OffsetSizeTrait;
+
+    use super::Kind;
 
     /// Each lane's `v < 10^8` as eight ASCII digits, first digit lowest.
     #[target_feature(enable = "avx2")]
@@ -602,44 +611,6 @@ mod short_avx2 {
         _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(table), nibbles)
     }
 
-    /// Fills rows `at..at + 4` of `words` from `digits` (eight characters
-    /// per lane), of which the last `s / 8` are the text.
-    #[target_feature(enable = "avx2")]
-    fn put(
-        words: &mut Words,
-        at: usize,
-        digits: __m256i,
-        s: __m256i,
-        (lit, lit_len): (__m256i, __m256i),
-        lead: Option<Lead>,
-    ) {
-        let text = _mm256_srlv_epi64(digits, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
-        // Vector shifts give 0 from 64 on, as the literal's placement needs.
-        let mut lo = _mm256_or_si256(text, _mm256_sllv_epi64(lit, s));
-        let mut hi = _mm256_srlv_epi64(lit, _mm256_sub_epi64(_mm256_set1_epi64x(64), s));
-        let mut lit_len = lit_len;
-        if let Some(l) = lead {
-            hi = _mm256_or_si256(_mm256_sll_epi64(hi, l.bits), _mm256_srl_epi64(lo, l.back));
-            lo = _mm256_or_si256(_mm256_sll_epi64(lo, l.bits), l.word);
-            lit_len = _mm256_add_epi64(lit_len, l.len);
-        }
-        let a = _mm256_unpacklo_epi64(lo, hi); // rows 0 and 2
-        let b = _mm256_unpackhi_epi64(lo, hi); // rows 1 and 3
-        let text = &mut words.text[at..at + 4];
-        let len = &mut words.len[at..at + 4];
-        // SAFETY: `text` holds 4 rows of 16 bytes and `len` 4 words;
-        // unaligned stores.
-        unsafe {
-            let p = text.as_mut_ptr().cast::<__m128i>();
-            _mm_storeu_si128(p, _mm256_castsi256_si128(a));
-            _mm_storeu_si128(p.add(1), _mm256_castsi256_si128(b));
-            _mm_storeu_si128(p.add(2), _mm256_extracti128_si256::<1>(a));
-            _mm_storeu_si128(p.add(3), _mm256_extracti128_si256::<1>(b));
-            let d = _mm256_srli_epi64::<3>(s);
-            _mm256_storeu_si256(len.as_mut_ptr().cast(), _mm256_add_epi64(d, lit_len));
-        }
-    }
-
     /// Literal 0 (up to 8 bytes) put before the first field's words.
     #[derive(Clone, Copy)]
     struct Lead {
@@ -650,70 +621,211 @@ mod short_avx2 {
         len: __m256i,
     }
 
-    /// As `super::text_words`, then `super::prepend` with `lead_bytes`
-    /// (at most 8).
-    #[target_feature(enable = "avx2")]
-    pub(super) fn fill(
+    /// One field's constants, four lanes each.
+    #[derive(Clone, Copy)]
+    struct Short<'a> {
         kind: Kind,
-        values: &[u64],
-        lit_bytes: &[u8],
-        lead_bytes: &[u8],
-        words: &mut Words,
-    ) {
-        let lit = (
-            _mm256_set1_epi64x(super::word(lit_bytes) as i64),
-            _mm256_set1_epi64x(lit_bytes.len() as i64),
-        );
-        let bits = 8 * lead_bytes.len() as i64;
-        let lead = (!lead_bytes.is_empty()).then(|| Lead {
+        values: &'a [u64],
+        lit: __m256i,
+        lit_empty: bool,
+        lit_len: __m256i,
+        lead: Option<Lead>,
+        /// For a fixed-width text: the byte shuffles that move the text of
+        /// rows 0 and 2, and of rows 1 and 3, after literal 0's bytes (if
+        /// any), and those bytes with the literal after the text; the
+        /// length of it all.
+        fixed: Option<([__m256i; 3], __m256i)>,
+    }
+
+    /// `Short::fixed` for a text of `w` characters after `lead` and
+    /// before `lit`.
+    #[target_feature(enable = "avx2")]
+    fn fixed(w: usize, lead: &[u8], lit: &[u8]) -> ([__m256i; 3], __m256i) {
+        let mut masks = [[0x80u8; 16]; 2];
+        for (row, mask) in masks.iter_mut().enumerate() {
+            for (j, m) in mask[lead.len()..lead.len() + w].iter_mut().enumerate() {
+                *m = (8 * row + 8 - w + j) as u8;
+            }
+        }
+        let around = super::word(lead) | super::word(lit) << (8 * (lead.len() + w));
+        let broadcast = |bytes: [u8; 16]| {
+            // SAFETY: 16 readable bytes.
+            _mm256_broadcastsi128_si256(unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) })
+        };
+        let len = _mm256_set1_epi64x((lead.len() + w + lit.len()) as i64);
+        (
+            [
+                broadcast(masks[0]),
+                broadcast(masks[1]),
+                broadcast(around.to_le_bytes()),
+            ],
+            len,
+        )
+    }
+
+    /// Four rows' words of one field (as `super::text_words` and
+    /// `super::prepend`): rows 0 and 2 in the first vector, rows 1 and 3 in
+    /// the second (16 bytes each), and their lengths.
+    #[target_feature(enable = "avx2")]
+    fn words4(f: &Short, v: __m256i) -> [__m256i; 3] {
+        match f.fixed {
+            Some(fixed) => fixed4(f.kind, fixed, v),
+            None => decimal4(f, v),
+        }
+    }
+
+    /// `words4` of a fixed-width text: its characters shuffled into place.
+    #[target_feature(enable = "avx2")]
+    fn fixed4(
+        kind: Kind,
+        ([a, b, around], len): ([__m256i; 3], __m256i),
+        v: __m256i,
+    ) -> [__m256i; 3] {
+        let chars = match kind {
+            Kind::HexLower(_) => eight_hex(v, false),
+            Kind::HexUpper(_) => eight_hex(v, true),
+            _ => eight_digits(v),
+        };
+        [
+            _mm256_or_si256(_mm256_shuffle_epi8(chars, a), around),
+            _mm256_or_si256(_mm256_shuffle_epi8(chars, b), around),
+            len,
+        ]
+    }
+
+    /// `words4` of a decimal: its digit count varies per row.
+    #[target_feature(enable = "avx2")]
+    fn decimal4(f: &Short, v: __m256i) -> [__m256i; 3] {
+        let digits = eight_digits(v);
+        let s = text_bits(digits);
+        let back = _mm256_sub_epi64(_mm256_set1_epi64x(64), s);
+        let text = _mm256_srlv_epi64(digits, back);
+        let (mut lo, mut hi) = if f.lit_empty {
+            (text, _mm256_setzero_si256())
+        } else {
+            // Vector shifts give 0 from 64 on, as the literal's placement
+            // needs.
+            (
+                _mm256_or_si256(text, _mm256_sllv_epi64(f.lit, s)),
+                _mm256_srlv_epi64(f.lit, back),
+            )
+        };
+        let mut len = _mm256_add_epi64(_mm256_srli_epi64::<3>(s), f.lit_len);
+        if let Some(l) = f.lead {
+            hi = _mm256_or_si256(_mm256_sll_epi64(hi, l.bits), _mm256_srl_epi64(lo, l.back));
+            lo = _mm256_or_si256(_mm256_sll_epi64(lo, l.bits), l.word);
+            len = _mm256_add_epi64(len, l.len);
+        }
+        [
+            _mm256_unpacklo_epi64(lo, hi),
+            _mm256_unpackhi_epi64(lo, hi),
+            len,
+        ]
+    }
+
+    /// Stores 16 bytes at `at` of `out`.
+    #[target_feature(enable = "avx2")]
+    fn put16(out: &mut [MaybeUninit<u8>], at: usize, word: __m128i) {
+        let dst = &mut out[at..at + 16];
+        // SAFETY: `dst` is 16 writable bytes; an unaligned store.
+        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), word) }
+    }
+
+    /// As `super::stitch`'s tiles, four rows at a time with the words of
+    /// each in registers: the rows of `fields` (texts and literals of at
+    /// most 8 bytes each), with literal 0 joining the first field's words
+    /// (`lead`, at most 8 bytes) or written alone (`lit0`, at most 16).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn stitch<O: OffsetSizeTrait, const P: usize>(
+        fields: &[super::Numeric; P],
+        (lead, lit0): (&[u8], &[u8]),
+        out: &mut [MaybeUninit<u8>],
+        ends: &mut [MaybeUninit<O>],
+    ) -> usize {
+        let bits = 8 * lead.len() as i64;
+        let lead_bytes = lead;
+        let lead = (!lead.is_empty()).then(|| Lead {
             bits: _mm_set_epi64x(0, bits),
             back: _mm_set_epi64x(0, 64 - bits),
-            word: _mm256_set1_epi64x(super::word(lead_bytes) as i64),
-            len: _mm256_set1_epi64x(lead_bytes.len() as i64),
+            word: _mm256_set1_epi64x(super::word(lead) as i64),
+            len: _mm256_set1_epi64x(lead.len() as i64),
         });
-        let chunks = values.chunks_exact(4);
-        let rest = chunks.remainder();
-        // One loop per kind, so no branch on the kind per vector.
-        macro_rules! each {
-            (|$v:ident| $text:expr) => {
-                for (i, c) in chunks.enumerate() {
-                    // SAFETY: `c` holds 4 u64, 32 bytes; unaligned load.
-                    let $v = unsafe { _mm256_loadu_si256(c.as_ptr().cast()) };
-                    let (digits, bits) = $text;
-                    put(words, 4 * i, digits, bits, lit, lead);
-                }
+        let shorts = std::array::from_fn::<_, P, _>(|f| {
+            let field = &fields[f];
+            let lead_bytes = if f == 0 { lead_bytes } else { &[] };
+            Short {
+                fixed: field
+                    .kind
+                    .fixed()
+                    .map(|(_, w)| fixed(w, lead_bytes, field.lit)),
+                kind: field.kind,
+                values: field.values,
+                lit: _mm256_set1_epi64x(super::word(field.lit) as i64),
+                lit_empty: field.lit.is_empty(),
+                lit_len: _mm256_set1_epi64x(field.lit.len() as i64),
+                lead: if f == 0 { lead } else { None },
+            }
+        });
+        // SAFETY: 16 readable bytes.
+        let lit0_word = unsafe { _mm_loadu_si128(super::word(lit0).to_le_bytes().as_ptr().cast()) };
+        // Straight-line code per field (a loop over fields is left rolled
+        // when LLVM judges the body too big, which measured 25 % slower).
+        const { assert!(P <= 8) };
+        macro_rules! each_field {
+            (|$f:ident| $body:block) => {
+                each_field!(@ $f, $body, 0 1 2 3 4 5 6 7)
+            };
+            (@ $f:ident, $body:block, $($i:literal)*) => {
+                $(if $i < P {
+                    let $f: usize = $i;
+                    $body
+                })*
             };
         }
-        match kind {
-            Kind::Decimal => each!(|v| {
-                let digits = eight_digits(v);
-                (digits, text_bits(digits))
-            }),
-            Kind::ZeroPadded(w) => {
-                let s = _mm256_set1_epi64x(8 * i64::from(w));
-                each!(|v| (eight_digits(v), s))
+        let mut at = 0;
+        let mut words = [[_mm256_setzero_si256(); 2]; P];
+        let mut lens = [[0u64; 4]; P];
+        for (g, ends) in ends.chunks_mut(4).enumerate() {
+            each_field!(|f| {
+                let short = &shorts[f];
+                let mut four = [0u64; 4];
+                let values = short.values.get(4 * g..4 * g + 4).unwrap_or_else(|| {
+                    let rest = &short.values[4 * g..];
+                    four[..rest.len()].copy_from_slice(rest);
+                    &four
+                });
+                // SAFETY: `values` is 4 u64, 32 bytes; unaligned load.
+                let v = unsafe { _mm256_loadu_si256(values.as_ptr().cast()) };
+                let [a, b, len] = words4(short, v);
+                words[f] = [a, b];
+                // SAFETY: `lens[f]` is 4 u64, 32 bytes; unaligned store.
+                unsafe { _mm256_storeu_si256(lens[f].as_mut_ptr().cast(), len) };
+            });
+            for (k, end) in ends.iter_mut().enumerate() {
+                if !lit0.is_empty() {
+                    put16(out, at, lit0_word);
+                    at += lit0.len();
+                }
+                each_field!(|f| {
+                    let [a, b] = words[f];
+                    let word = match k {
+                        0 => _mm256_castsi256_si128(a),
+                        1 => _mm256_castsi256_si128(b),
+                        2 => _mm256_extracti128_si256::<1>(a),
+                        _ => _mm256_extracti128_si256::<1>(b),
+                    };
+                    put16(out, at, word);
+                    at += lens[f][k] as usize;
+                });
+                end.write(O::usize_as(at));
             }
-            Kind::HexLower(w) | Kind::HexUpper(w) => {
-                let upper = matches!(kind, Kind::HexUpper(_));
-                let s = _mm256_set1_epi64x(8 * i64::from(w));
-                each!(|v| (eight_hex(v, upper), s))
-            }
-            Kind::Text => unreachable!("numeric_fields admits no text field"),
         }
-        let from = values.len() - rest.len();
-        super::text_words(kind, rest, lit_bytes, words, from);
-        super::prepend(words, from..values.len(), lead_bytes);
+        at
     }
 }
 
 /// Fills `words` for one field of a tile.
-fn field_words(isa: Isa, field: &Numeric, values: &[u64], lead: &[u8], words: &mut Words) {
-    #[cfg(target_arch = "x86_64")]
-    if isa != Isa::Portable && field.widest <= 8 && field.lit.len() <= 8 {
-        // SAFETY: `isa` is supported by this CPU, and AVX-512 implies AVX2.
-        return unsafe { short_avx2::fill(field.kind, values, field.lit, lead, words) };
-    }
-    let _ = isa;
+fn field_words(field: &Numeric, values: &[u64], lead: &[u8], words: &mut Words) {
     text_words(field.kind, values, field.lit, words, 0);
     prepend(words, 0..values.len(), lead);
 }
@@ -742,6 +854,7 @@ fn prepend(words: &mut Words, rows: std::ops::Range<usize>, lead: &[u8]) {
 /// the next move overwrites (or the padding after the last row).
 fn stitch<O: OffsetSizeTrait>(
     r: &ByteReader,
+    isa: Isa,
     lit0: &[u8],
     fields: &[Numeric],
     n: usize,
@@ -753,25 +866,42 @@ fn stitch<O: OffsetSizeTrait>(
     if super::checked_total::<O>(r, std::iter::once(bound as u64)).is_err() {
         return Ok(None);
     }
-    let mut out = super::padded_output(bound, PAD, "pattern strings")?;
-    let mut offsets = vec![O::usize_as(0); n + 1];
-    let isa = crate::simd::best();
+    // Literal 0 joins the first field's words where they fit: one move per
+    // row fewer.
+    let first = &fields[0];
+    let lead = (1..=8).contains(&lit0.len()) && lit0.len() + first.widest + first.lit.len() <= 16;
+    let mut out = super::output_space(bound, PAD, "pattern strings")?;
+    let mut offsets: Vec<O> = Vec::with_capacity(n + 1);
+    #[cfg(target_arch = "x86_64")]
+    {
+        let space = &mut offsets.spare_capacity_mut()[..n + 1];
+        space[0].write(O::usize_as(0));
+        let bytes = &mut out.spare_capacity_mut()[..bound + PAD];
+        if let Some(at) = stitch_short(isa, (lit0, lead), fields, bytes, &mut space[1..]) {
+            // SAFETY: every offset is written (0, then each row's end), and
+            // the moves of each row cover all its bytes.
+            unsafe {
+                offsets.set_len(n + 1);
+                out.set_len(at);
+            }
+            return Ok(Some((super::monotone_offsets(offsets), out)));
+        }
+    }
+    let _ = isa;
+    out.resize(bound + PAD, 0);
+    offsets.resize(n + 1, O::usize_as(0));
     let lit0_word = word(lit0).to_le_bytes();
     let empty = || Words {
         text: [[0; 2]; TILE],
         len: [0; TILE],
     };
     let mut words: Vec<Words> = fields.iter().map(|_| empty()).collect();
-    // Literal 0 joins the first field's words where they fit: one move per
-    // row fewer.
-    let first = &fields[0];
-    let lead = (1..=8).contains(&lit0.len()) && lit0.len() + first.widest + first.lit.len() <= 16;
     let mut at = 0usize;
     for start in (0..n).step_by(TILE) {
         let rows = TILE.min(n - start);
         for (f, (field, words)) in fields.iter().zip(&mut words).enumerate() {
             let lead = if f == 0 && lead { lit0 } else { &[] };
-            field_words(isa, field, &field.values[start..start + rows], lead, words);
+            field_words(field, &field.values[start..start + rows], lead, words);
         }
         let ends = &mut offsets[start + 1..start + 1 + rows];
         let lit0 = (!lead).then_some((&lit0_word, lit0.len()));
@@ -785,6 +915,43 @@ fn stitch<O: OffsetSizeTrait>(
     }
     out.truncate(at);
     Ok(Some((super::monotone_offsets(offsets), out)))
+}
+
+/// The rows of number fields of at most 8 characters and literals of at
+/// most 8 bytes, four at a time in AVX2 lanes (`short_avx2::stitch`), into
+/// `out` and `ends`: the end of the last row, or None where that kernel
+/// does not apply.
+#[cfg(target_arch = "x86_64")]
+fn stitch_short<O: OffsetSizeTrait>(
+    isa: Isa,
+    (lit0, lead): (&[u8], bool),
+    fields: &[Numeric],
+    out: &mut [MaybeUninit<u8>],
+    ends: &mut [MaybeUninit<O>],
+) -> Option<usize> {
+    if isa == Isa::Portable || !fields.iter().all(|f| f.widest <= 8 && f.lit.len() <= 8) {
+        return None;
+    }
+    let lits = if lead {
+        (lit0, &[][..])
+    } else {
+        (&[][..], lit0)
+    };
+    // A known field count unrolls the loops over fields.
+    macro_rules! by_count {
+        ($($p:literal)*) => {
+            match fields.len() {
+                $($p => {
+                    let fields = fields.try_into().expect("field count");
+                    // SAFETY: `isa` is supported by this CPU, and AVX-512
+                    // implies AVX2.
+                    Some(unsafe { short_avx2::stitch::<O, $p>(fields, lits, out, ends) })
+                })*
+                _ => None,
+            }
+        };
+    }
+    by_count!(1 2 3 4 5 6 7 8)
 }
 
 /// Writes one tile's rows from `at` on, left to right, and their end
@@ -837,7 +1004,7 @@ fn format<'a, O: OffsetSizeTrait>(
     n: usize,
 ) -> Result<Formatted<O>, CompressionError> {
     if let Some(numeric) = numeric_fields(t, fields) {
-        if let Some(done) = stitch(r, &t.lits[0], &numeric, n)? {
+        if let Some(done) = stitch(r, crate::simd::best(), &t.lits[0], &numeric, n)? {
             return Ok(done);
         }
     }
@@ -1205,11 +1372,23 @@ mod tests {
         }
     }
 
-    /// Every instruction set's words agree with the portable ones, for each
-    /// kind and width, literals of 0-7 bytes, with and without a literal 0
-    /// before them, and a tile with a ragged tail.
+    /// Every instruction set stitches the rows `format!` writes: each kind
+    /// and width alone and before a decimal, literals of 0-8 bytes after
+    /// fields, literal 0 empty, joining the first field or written alone,
+    /// and row counts that leave 0-3 rows after the last group of four.
+    fn numeric<'a>(kind: Kind, values: &'a [u64], lit: &'a [u8]) -> Numeric<'a> {
+        Numeric {
+            kind,
+            values,
+            lit,
+            widest: kind
+                .fixed()
+                .map_or(decimal_digits(or_of(values)), |(_, w)| w),
+        }
+    }
+
     #[test]
-    fn field_words_agree_on_every_isa() {
+    fn stitched_rows_match_format_on_every_isa() {
         let mut state = 7u64;
         let mut next = move || {
             state ^= state << 13;
@@ -1221,59 +1400,124 @@ mod tests {
         for w in 1..=8 {
             kinds.extend([Kind::ZeroPadded(w), Kind::HexLower(w), Kind::HexUpper(w)]);
         }
-        let empty = || Words {
-            text: [[0; 2]; TILE],
-            len: [0; TILE],
+        let text = |kind: Kind, v: u64| match kind {
+            Kind::Decimal => v.to_string(),
+            Kind::ZeroPadded(w) => format!("{v:0w$}", w = w as usize),
+            Kind::HexLower(w) => format!("{v:0w$x}", w = w as usize),
+            Kind::HexUpper(w) => format!("{v:0w$X}", w = w as usize),
+            Kind::Text => unreachable!(),
         };
-        for kind in kinds {
+        let values_of = |kind: Kind, n: usize, next: &mut dyn FnMut() -> u64| -> Vec<u64> {
             let limit = match kind.fixed() {
                 Some((alphabet, w)) => (alphabet.len() as u64).pow(w as u32),
-                None => 100_000_000,
+                // Decimals below 2^26, so that their OR (the bound on their
+                // digits) keeps to 8 digits.
+                None => 1 << 26,
             };
             // 0, limits of digit counts, and values of every digit count.
             let edges = [0, 1, 9, 10, 99, 100, 9_999_999, 10_000_000, 99_999_999];
-            let values: Vec<u64> = edges
+            edges
                 .into_iter()
                 .map(|v| v % limit)
-                .chain((0..52).map(|_| next() % 10u64.pow(1 + (next() % 8) as u32) % limit))
-                .collect();
-            let cases = [&b""[..], b"-", b"::", b"-x-yz-w"]
-                .into_iter()
-                .flat_map(|lit| [(lit, &b""[..]), (lit, b"req-"), (lit, b"12345678")]);
-            for (lit, lead) in cases.filter(|(lit, lead)| lead.len() + 8 + lit.len() <= 16) {
-                let field = Numeric {
-                    kind,
-                    values: &values,
-                    lit,
-                    widest: 8,
-                };
-                let mut expected = empty();
-                field_words(Isa::Portable, &field, &values, lead, &mut expected);
-                for &isa in &crate::simd::supported() {
-                    let mut got = empty();
-                    field_words(isa, &field, &values, lead, &mut got);
-                    assert_eq!(got.text, expected.text, "{kind:?} {isa:?}");
-                    assert_eq!(got.len, expected.len, "{kind:?} {isa:?}");
-                }
-                // And the portable words are the text and literal.
-                for (i, &v) in values.iter().enumerate() {
-                    let text = match kind {
-                        Kind::Decimal => v.to_string(),
-                        Kind::ZeroPadded(w) => format!("{v:0w$}", w = w as usize),
-                        Kind::HexLower(w) => format!("{v:0w$x}", w = w as usize),
-                        Kind::HexUpper(w) => format!("{v:0w$X}", w = w as usize),
-                        Kind::Text => unreachable!(),
-                    };
-                    let want = [lead, text.as_bytes(), lit].concat();
-                    let [lo, hi] = expected.text[i];
-                    let bytes = (u128::from(lo) | u128::from(hi) << 64).to_le_bytes();
-                    assert_eq!(expected.len[i] as usize, want.len());
-                    assert_eq!(&bytes[..want.len()], &want[..], "{kind:?} {v}");
+                .chain(std::iter::repeat_with(|| {
+                    next() % 10u64.pow(1 + (next() % 8) as u32) % limit
+                }))
+                .take(n)
+                .collect()
+        };
+        let lit0s = [
+            &b""[..],
+            b"r",
+            b"req-",
+            b"1234567",
+            b"12345678",
+            b"123456789abcdef",
+        ];
+        let lits = [&b""[..], b"-", b"::", b"-x-yz-w", b"12345678"];
+        let r = ByteReader::new(&[]);
+        let mut kernel_runs = 0;
+        for (i, &kind) in kinds.iter().enumerate() {
+            for (j, lit0) in lit0s.iter().enumerate() {
+                let lit = lits[(i + j) % lits.len()];
+                let last_lit = lits[(i + 2 * j + 1) % lits.len()];
+                let n = 61 + j % 4;
+                let first = values_of(kind, n, &mut next);
+                let second = values_of(Kind::Decimal, n, &mut next);
+                let one = [numeric(kind, &first, lit)];
+                let two = [
+                    numeric(kind, &first, lit),
+                    numeric(Kind::Decimal, &second, last_lit),
+                ];
+                for fields in [&one[..], &two[..]] {
+                    let want: Vec<Vec<u8>> = (0..n)
+                        .map(|row| {
+                            let mut s = lit0.to_vec();
+                            for f in fields {
+                                s.extend(text(f.kind, f.values[row]).as_bytes());
+                                s.extend(f.lit);
+                            }
+                            s
+                        })
+                        .collect();
+                    for &isa in &crate::simd::supported() {
+                        let (offsets, bytes) = stitch::<i32>(&r, isa, lit0, fields, n)
+                            .unwrap()
+                            .expect("fits i32");
+                        let got: Vec<&[u8]> = offsets
+                            .windows(2)
+                            .map(|w| &bytes[w[0] as usize..w[1] as usize])
+                            .collect();
+                        assert_eq!(got, want, "{kind:?} {isa:?} lit0 {lit0:?} lit {lit:?}");
+                        assert_eq!(bytes.len(), *offsets.last().unwrap() as usize);
+                    }
+                    // The vector kernel writes every byte it keeps: into
+                    // buffers of junk (`stitch` leaves them uninitialized,
+                    // which may hold an earlier call's right answer).
+                    #[cfg(target_arch = "x86_64")]
+                    for &isa in &crate::simd::supported()[1..] {
+                        let want_bytes = want.concat();
+                        let first = &fields[0];
+                        let lead = (1..=8).contains(&lit0.len())
+                            && lit0.len() + first.widest + first.lit.len() <= 16;
+                        let mut out =
+                            vec![MaybeUninit::new(0xEEu8); want_bytes.len() + 4 * n + PAD];
+                        let mut ends = vec![MaybeUninit::new(-1i32); n];
+                        let short = fields.iter().all(|f| f.widest <= 8 && f.lit.len() <= 8);
+                        let at = stitch_short(isa, (*lit0, lead), fields, &mut out, &mut ends);
+                        assert_eq!(at.is_some(), short);
+                        let Some(at) = at else { continue };
+                        kernel_runs += 1;
+                        // SAFETY: all initialized above.
+                        let (out, ends) = unsafe {
+                            (
+                                out[..at]
+                                    .iter()
+                                    .map(|b| b.assume_init())
+                                    .collect::<Vec<u8>>(),
+                                ends.iter().map(|e| e.assume_init()).collect::<Vec<i32>>(),
+                            )
+                        };
+                        assert_eq!(
+                            out, want_bytes,
+                            "{kind:?} {isa:?} lit0 {lit0:?} lit {lit:?}"
+                        );
+                        let want_ends: Vec<i32> = want
+                            .iter()
+                            .scan(0, |end, row| {
+                                *end += row.len() as i32;
+                                Some(*end)
+                            })
+                            .collect();
+                        assert_eq!(ends, want_ends);
+                    }
                 }
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        if crate::simd::supported().len() > 1 {
+            assert!(kernel_runs > 250, "{kernel_runs}");
+        }
     }
-
     #[test]
     fn bound_counts_fixed_width_strings_below_a_probe() {
         assert_eq!(bound(DIGITS, 3, b"042"), (42, true));
