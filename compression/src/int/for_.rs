@@ -209,7 +209,11 @@ pub(crate) fn read_block<'a>(
     })
 }
 
-fn patch(r: &ByteReader, block: &ForBlock, out: &mut [u64]) -> Result<(), CompressionError> {
+pub(crate) fn patch(
+    r: &ByteReader,
+    block: &ForBlock,
+    out: &mut [u64],
+) -> Result<(), CompressionError> {
     for (pos, v) in block.exceptions() {
         *out.get_mut(pos)
             .ok_or_else(|| r.err("FOR exception position out of block"))? = v;

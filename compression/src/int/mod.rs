@@ -10,6 +10,7 @@
 //! Invariant: `decode_node` consumes exactly the bytes `encode_node` wrote.
 
 pub(crate) mod bitpack;
+pub(crate) mod blocks;
 pub(crate) mod delta;
 pub(crate) mod for_;
 pub(crate) mod linear;

@@ -90,6 +90,65 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Streamed blocks equal `decode_rows` of the same rows, the bound is at
+    /// least every value, the reader ends where `decode_rows` leaves it,
+    /// and nodes it does not stream (or cannot bound) leave the reader
+    /// where it was.
+    #[test]
+    fn streamed_blocks_match_decoded_rows(values in keys(), scheme in 0usize..7, first in 0usize..4, count in 0usize..4) {
+        let scheme = SCHEMES.get(scheme).copied();
+        let bytes = encode(&values, scheme);
+        let all = Rows::all(values.len());
+        let first_block = first.min(all.end_block);
+        let rows = Rows {
+            n: values.len(),
+            first_block,
+            end_block: (first_block + count).min(all.end_block),
+        };
+        let mut want = vec![0u64; rows.len()];
+        let mut r = ByteReader::new(&bytes);
+        decode_rows(&mut r, rows, &mut want, DECODE_DEPTH).unwrap();
+        let mut s = ByteReader::new(&bytes);
+        match blocks::Blocks::open(&mut s, rows, DECODE_DEPTH).unwrap() {
+            Some((mut blocks, high)) => {
+                let mut got = vec![0u64; rows.len()];
+                for block in got.chunks_mut(BLOCK) {
+                    blocks.next(block).unwrap();
+                }
+                prop_assert_eq!(&got, &want);
+                prop_assert!(got.iter().all(|&v| v <= high), "bound {high}");
+                prop_assert_eq!(s.pos(), r.pos());
+            }
+            None => prop_assert_eq!(s.pos(), 0),
+        }
+    }
+}
+
+/// Constant, FOR and linear nodes stream, with their bounds; a linear step
+/// that wraps, and delta nodes, do not.
+#[test]
+fn streamed_codecs_and_their_bounds() {
+    let open = |values: &[u64], scheme| {
+        let bytes = encode(values, Some(scheme));
+        let mut r = ByteReader::new(&bytes);
+        blocks::Blocks::open(&mut r, Rows::all(values.len()), DECODE_DEPTH)
+            .unwrap()
+            .map(|(_, high)| high)
+    };
+    assert_eq!(open(&[7; 3000], IntScheme::Constant), Some(7));
+    let ramp: Vec<u64> = (0..3000u64).map(|i| 1000 + 3 * i).collect();
+    assert_eq!(open(&ramp, IntScheme::Linear), Some(1000 + 3 * 2999));
+    // Bit-packed from 1000 in 4 bits: the bound is the top of the width.
+    let small: Vec<u64> = (0..3000u64).map(|i| 1000 + i % 16).collect();
+    assert_eq!(open(&small, IntScheme::ForBitpack), Some(1015));
+    let falling: Vec<u64> = (0..3000u64).map(|i| 1_000_000 - 3 * i).collect();
+    assert_eq!(open(&falling, IntScheme::Linear), None);
+    assert_eq!(open(&ramp, IntScheme::Delta), None);
+}
+
 #[test]
 fn regular_series_become_a_step_and_constant_residuals() {
     let values: Vec<u64> = (0..65_536u64)

@@ -305,36 +305,92 @@ enum Field {
     Text(DecodedStrings<i64>),
 }
 
+/// A field opened for decoding: decoded, or an integer node to decode a
+/// block at a time, with an upper bound of its values.
+enum Opened<'a> {
+    Field(Field),
+    Stream(int::blocks::Blocks<'a>, u64),
+}
+
+/// The fields of the template, integer nodes left to stream where `stream`
+/// and their codec allows.
+fn open_fields<'a>(
+    r: &mut ByteReader<'a>,
+    t: &Template,
+    rows: Rows,
+    stream: bool,
+) -> Result<Vec<Opened<'a>>, CompressionError> {
+    t.kinds
+        .iter()
+        .map(|&kind| {
+            if kind == Kind::Text {
+                return Ok(Opened::Field(Field::Text(super::decode_basic::<i64>(
+                    r, rows,
+                )?)));
+            }
+            if stream {
+                if let Some((blocks, high)) = int::blocks::Blocks::open(r, rows, int::DECODE_DEPTH)?
+                {
+                    return Ok(Opened::Stream(blocks, high));
+                }
+            }
+            let mut values = vec![0u64; rows.len()];
+            int::decode_rows(r, rows, &mut values, int::DECODE_DEPTH)?;
+            check_width(r, kind, &values)?;
+            Ok(Opened::Field(Field::Ints(values)))
+        })
+        .collect()
+}
+
+/// Errs when a fixed-width field's value does not fit its width.
+fn check_width(r: &ByteReader, kind: Kind, values: &[u64]) -> Result<(), CompressionError> {
+    if let Some((alphabet, w)) = kind.fixed() {
+        let limit = (alphabet.len() as u128).pow(w as u32);
+        // Hex limits are powers of two, which the OR of the values (one
+        // vector op per lane, where SSE2 has no 64-bit max) checks exactly.
+        let high = if alphabet.len() == 16 {
+            or_of(values)
+        } else {
+            max_of(values)
+        };
+        if u128::from(high) >= limit {
+            return Err(r.err("pattern field value wider than its width"));
+        }
+    }
+    Ok(())
+}
+
+/// The opened fields all decoded.
+fn decode_fields(
+    r: &ByteReader,
+    t: &Template,
+    opened: Vec<Opened>,
+    rows: Rows,
+) -> Result<Vec<Field>, CompressionError> {
+    opened
+        .into_iter()
+        .zip(&t.kinds)
+        .map(|(opened, &kind)| match opened {
+            Opened::Field(field) => Ok(field),
+            Opened::Stream(mut blocks, _) => {
+                let mut values = vec![0u64; rows.len()];
+                for block in values.chunks_mut(int::BLOCK) {
+                    blocks.next(block)?;
+                }
+                check_width(r, kind, &values)?;
+                Ok(Field::Ints(values))
+            }
+        })
+        .collect()
+}
+
 fn read_fields(
     r: &mut ByteReader,
     t: &Template,
     rows: Rows,
 ) -> Result<Vec<Field>, CompressionError> {
-    t.kinds
-        .iter()
-        .map(|&kind| {
-            if kind == Kind::Text {
-                return Ok(Field::Text(super::decode_basic::<i64>(r, rows)?));
-            }
-            let mut values = vec![0u64; rows.len()];
-            int::decode_rows(r, rows, &mut values, int::DECODE_DEPTH)?;
-            if let Some((alphabet, w)) = kind.fixed() {
-                let limit = (alphabet.len() as u128).pow(w as u32);
-                // Hex limits are powers of two, which the OR of the values
-                // (one vector op per lane, where SSE2 has no 64-bit max)
-                // checks exactly.
-                let high = if alphabet.len() == 16 {
-                    or_of(&values)
-                } else {
-                    max_of(&values)
-                };
-                if u128::from(high) >= limit {
-                    return Err(r.err("pattern field value wider than its width"));
-                }
-            }
-            Ok(Field::Ints(values))
-        })
-        .collect()
+    let opened = open_fields(r, t, rows, false)?;
+    decode_fields(r, t, opened, rows)
 }
 
 /// The largest value (0 for none), in a loop LLVM keeps in vector lanes.
@@ -741,6 +797,7 @@ mod short_avx2 {
         fields: &[super::Numeric; P],
         (lead, lit0): (&[u8], &[u8]),
         out: &mut [MaybeUninit<u8>],
+        mut at: usize,
         ends: &mut [MaybeUninit<O>],
     ) -> usize {
         let bits = 8 * lead.len() as i64;
@@ -784,7 +841,6 @@ mod short_avx2 {
                 })*
             };
         }
-        let mut at = 0;
         let mut words = [[_mm256_setzero_si256(); 2]; P];
         let mut lens = [[0u64; 4]; P];
         for (g, ends) in ends.chunks_mut(4).enumerate() {
@@ -861,17 +917,9 @@ fn stitch<O: OffsetSizeTrait>(
     fields: &[Numeric],
     n: usize,
 ) -> Result<Option<Formatted<O>>, CompressionError> {
-    let widest_row = lit0.len() + fields.iter().map(|f| f.widest + f.lit.len()).sum::<usize>();
-    let Some(bound) = widest_row.checked_mul(n) else {
+    let Some((bound, lead)) = room::<O>(r, lit0, fields, n) else {
         return Ok(None);
     };
-    if super::checked_total::<O>(r, std::iter::once(bound as u64)).is_err() {
-        return Ok(None);
-    }
-    // Literal 0 joins the first field's words where they fit: one move per
-    // row fewer.
-    let first = &fields[0];
-    let lead = (1..=8).contains(&lit0.len()) && lit0.len() + first.widest + first.lit.len() <= 16;
     let mut out = super::output_space(bound, PAD, "pattern strings")?;
     let mut offsets: Vec<O> = Vec::with_capacity(n + 1);
     #[cfg(target_arch = "x86_64")]
@@ -879,7 +927,7 @@ fn stitch<O: OffsetSizeTrait>(
         let space = &mut offsets.spare_capacity_mut()[..n + 1];
         space[0].write(O::usize_as(0));
         let bytes = &mut out.spare_capacity_mut()[..bound + PAD];
-        if let Some(at) = stitch_short(isa, (lit0, lead), fields, bytes, &mut space[1..]) {
+        if let Some(at) = stitch_short(isa, (lit0, lead), fields, (bytes, 0), &mut space[1..]) {
             // SAFETY: every offset is written (0, then each row's end), and
             // the moves of each row cover all its bytes.
             unsafe {
@@ -919,6 +967,109 @@ fn stitch<O: OffsetSizeTrait>(
     Ok(Some((super::monotone_offsets(offsets), out)))
 }
 
+/// Room for `n` rows of `fields` after `lit0`: a bound of their bytes, and
+/// whether literal 0 joins the first field's words. None when the rows
+/// could overflow the offset type.
+fn room<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    lit0: &[u8],
+    fields: &[Numeric],
+    n: usize,
+) -> Option<(usize, bool)> {
+    let widest_row = lit0.len() + fields.iter().map(|f| f.widest + f.lit.len()).sum::<usize>();
+    let bound = widest_row.checked_mul(n)?;
+    super::checked_total::<O>(r, std::iter::once(bound as u64)).ok()?;
+    // Literal 0 joins the first field's words where they fit: one move per
+    // row fewer.
+    let first = &fields[0];
+    let lead = (1..=8).contains(&lit0.len()) && lit0.len() + first.widest + first.lit.len() <= 16;
+    Some((bound, lead))
+}
+
+/// The rows of number fields of which some stream their integer nodes: a
+/// block of each is decoded, checked and stitched while it is in L1,
+/// instead of whole columns of zeroed integers first (the AVX2 kernel
+/// only). None where that does not apply.
+#[cfg(target_arch = "x86_64")]
+fn stitch_streamed<O: OffsetSizeTrait>(
+    r: &ByteReader,
+    isa: Isa,
+    t: &Template,
+    opened: &mut [Opened],
+    rows: Rows,
+) -> Result<Option<Formatted<O>>, CompressionError> {
+    let lit0 = &t.lits[0][..];
+    let streams = opened.iter().any(|o| matches!(o, Opened::Stream(..)));
+    if isa == Isa::Portable || !streams || lit0.len() > 16 {
+        return Ok(None);
+    }
+    // Each field with no values yet: its widest text is fixed, or that of
+    // its values' bound.
+    let mut shapes = Vec::with_capacity(opened.len());
+    for ((opened, &kind), lit) in opened.iter().zip(&t.kinds).zip(&t.lits[1..]) {
+        let high = match opened {
+            Opened::Stream(_, high) => *high,
+            Opened::Field(Field::Ints(values)) => or_of(values),
+            Opened::Field(Field::Text(_)) => return Ok(None),
+        };
+        let widest = kind
+            .fixed()
+            .map_or_else(|| decimal_digits(high), |(_, w)| w);
+        shapes.push(Numeric {
+            kind,
+            values: &[],
+            lit,
+            widest,
+        });
+    }
+    if !shapes.iter().all(|f| f.widest <= 8 && f.lit.len() <= 8) {
+        return Ok(None);
+    }
+    let n = rows.len();
+    let Some((bound, lead)) = room::<O>(r, lit0, &shapes, n) else {
+        return Ok(None);
+    };
+    let mut out = super::output_space(bound, PAD, "pattern strings")?;
+    let mut offsets: Vec<O> = Vec::with_capacity(n + 1);
+    let space = &mut offsets.spare_capacity_mut()[..n + 1];
+    space[0].write(O::usize_as(0));
+    let bytes = &mut out.spare_capacity_mut()[..bound + PAD];
+    let mut blocks = vec![[0u64; int::BLOCK]; opened.len()];
+    let mut at = 0;
+    for start in (0..n).step_by(int::BLOCK) {
+        let len = int::BLOCK.min(n - start);
+        for ((opened, block), shape) in opened.iter_mut().zip(&mut blocks).zip(&shapes) {
+            if let Opened::Stream(stream, _) = opened {
+                stream.next(&mut block[..len])?;
+                check_width(r, shape.kind, &block[..len])?;
+            }
+        }
+        let fields: Vec<Numeric> = shapes
+            .iter()
+            .zip(opened.iter())
+            .zip(&blocks)
+            .map(|((shape, opened), block)| Numeric {
+                values: match opened {
+                    Opened::Stream(..) => &block[..len],
+                    Opened::Field(Field::Ints(values)) => &values[start..start + len],
+                    Opened::Field(Field::Text(_)) => unreachable!("no text fields here"),
+                },
+                ..*shape
+            })
+            .collect();
+        let ends = &mut space[1 + start..1 + start + len];
+        at = stitch_short(isa, (lit0, lead), &fields, (&mut bytes[..], at), ends)
+            .expect("short number fields on AVX2");
+    }
+    // SAFETY: every offset is written (0, then each row's end), and the
+    // moves of each row cover all its bytes.
+    unsafe {
+        offsets.set_len(n + 1);
+        out.set_len(at);
+    }
+    Ok(Some((super::monotone_offsets(offsets), out)))
+}
+
 /// The rows of number fields of at most 8 characters and literals of at
 /// most 8 bytes, four at a time in AVX2 lanes (`short_avx2::stitch`), into
 /// `out` and `ends`: the end of the last row, or None where that kernel
@@ -928,7 +1079,7 @@ fn stitch_short<O: OffsetSizeTrait>(
     isa: Isa,
     (lit0, lead): (&[u8], bool),
     fields: &[Numeric],
-    out: &mut [MaybeUninit<u8>],
+    (out, at): (&mut [MaybeUninit<u8>], usize),
     ends: &mut [MaybeUninit<O>],
 ) -> Option<usize> {
     if isa == Isa::Portable || !fields.iter().all(|f| f.widest <= 8 && f.lit.len() <= 8) {
@@ -947,7 +1098,7 @@ fn stitch_short<O: OffsetSizeTrait>(
                     let fields = fields.try_into().expect("field count");
                     // SAFETY: `isa` is supported by this CPU, and AVX-512
                     // implies AVX2.
-                    Some(unsafe { short_avx2::stitch::<O, $p>(fields, lits, out, ends) })
+                    Some(unsafe { short_avx2::stitch::<O, $p>(fields, lits, out, at, ends) })
                 })*
                 _ => None,
             }
@@ -1093,13 +1244,26 @@ pub(crate) fn decode<O: OffsetSizeTrait>(
     rows: Rows,
 ) -> Result<DecodedStrings<O>, CompressionError> {
     let t = read_template(r)?;
-    let fields = read_fields(r, &t, rows)?;
-    let (offsets, values) = format::<O>(r, &t, &fields, rows.len())?;
-    let utf8 = t.lits.iter().all(|l| std::str::from_utf8(l).is_ok())
-        && fields.iter().all(|f| match f {
-            Field::Ints(_) => true,
-            Field::Text(s) => s.utf8,
-        });
+    let isa = crate::simd::best();
+    let mut opened = open_fields(r, &t, rows, isa != Isa::Portable)?;
+    let lits_utf8 = t.lits.iter().all(|l| std::str::from_utf8(l).is_ok());
+    #[cfg(target_arch = "x86_64")]
+    let streamed = stitch_streamed::<O>(r, isa, &t, &mut opened, rows)?;
+    #[cfg(not(target_arch = "x86_64"))]
+    let streamed = None;
+    let (offsets, values, utf8) = match streamed {
+        Some((offsets, values)) => (offsets, values, lits_utf8),
+        None => {
+            let fields = decode_fields(r, &t, opened, rows)?;
+            let (offsets, values) = format::<O>(r, &t, &fields, rows.len())?;
+            let utf8 = lits_utf8
+                && fields.iter().all(|f| match f {
+                    Field::Ints(_) => true,
+                    Field::Text(s) => s.utf8,
+                });
+            (offsets, values, utf8)
+        }
+    };
     Ok(DecodedStrings {
         offsets,
         values: Buffer::from_vec(values),
@@ -1488,7 +1652,7 @@ mod tests {
                             vec![MaybeUninit::new(0xEEu8); want_bytes.len() + 4 * n + PAD];
                         let mut ends = vec![MaybeUninit::new(-1i32); n];
                         let short = fields.iter().all(|f| f.widest <= 8 && f.lit.len() <= 8);
-                        let at = stitch_short(isa, (*lit0, lead), fields, &mut out, &mut ends);
+                        let at = stitch_short(isa, (*lit0, lead), fields, (&mut out, 0), &mut ends);
                         assert_eq!(at.is_some(), short);
                         let Some(at) = at else { continue };
                         kernel_runs += 1;
@@ -1523,6 +1687,47 @@ mod tests {
             assert!(kernel_runs > 1000, "{kernel_runs}");
         }
     }
+    /// A hex field whose node holds a value above its width is corrupt,
+    /// whether the value is in the first block or a later one, and whether
+    /// its node streams (FOR) or is decoded whole (delta).
+    #[test]
+    fn fixed_width_values_above_their_width_are_corrupt() {
+        for (at, scheme) in [
+            (5, int::IntScheme::ForBitpack),
+            (2500, int::IntScheme::ForBitpack),
+            (2500, int::IntScheme::Delta),
+        ] {
+            let mut values: Vec<u64> = (0..3000u64).map(|i| i * 7919 % 65_536).collect();
+            values[at] = 1 << 32;
+            // "id-" then an 8-digit lower-case hex field, nothing after it.
+            let mut blob = vec![1u8];
+            blob.extend(3u16.to_le_bytes());
+            blob.extend(b"id-");
+            blob.extend([2, 8]);
+            blob.extend(0u16.to_le_bytes());
+            let template = blob.len();
+            int::encode_node(&values, Some(scheme), int::ENCODE_DEPTH, &mut blob);
+            let got = decode::<i32>(&mut ByteReader::new(&blob), Rows::all(values.len()));
+            let err = got.err().expect("corrupt");
+            assert!(
+                err.to_string()
+                    .contains("pattern field value wider than its width"),
+                "{err}"
+            );
+            // The same node with the value in range decodes.
+            values[at] = 0xffff_ffff;
+            let mut blob = blob[..template].to_vec();
+            int::encode_node(&values, Some(scheme), int::ENCODE_DEPTH, &mut blob);
+            let got = decode::<i32>(&mut ByteReader::new(&blob), Rows::all(values.len())).unwrap();
+            let row = |i: usize| {
+                let o = &got.offsets;
+                &got.values[o[i] as usize..o[i + 1] as usize]
+            };
+            assert_eq!(row(at), b"id-ffffffff");
+            assert_eq!(row(1), format!("id-{:08x}", 7919).as_bytes());
+        }
+    }
+
     #[test]
     fn bound_counts_fixed_width_strings_below_a_probe() {
         assert_eq!(bound(DIGITS, 3, b"042"), (42, true));
