@@ -905,14 +905,14 @@ fn prepend(words: &mut Words, rows: std::ops::Range<usize>, lead: &[u8]) {
     }
 }
 
-/// The rows of number fields, or None when their widest rows could overflow
-/// the offset type (the general path then checks the exact total). Per tile,
+/// The rows of number fields on the portable path, or None when their
+/// widest rows could overflow the offset type (the general path then
+/// checks the exact total). Per tile,
 /// each field's words are made column by column, then rows are stitched
 /// left to right from 16-byte moves, each of which may spill into the bytes
 /// the next move overwrites (or the padding after the last row).
 fn stitch<O: OffsetSizeTrait>(
     r: &ByteReader,
-    isa: Isa,
     lit0: &[u8],
     fields: &[Numeric],
     n: usize,
@@ -920,26 +920,8 @@ fn stitch<O: OffsetSizeTrait>(
     let Some((bound, lead)) = room::<O>(r, lit0, fields, n) else {
         return Ok(None);
     };
-    let mut out = super::output_space(bound, PAD, "pattern strings")?;
-    let mut offsets: Vec<O> = Vec::with_capacity(n + 1);
-    #[cfg(target_arch = "x86_64")]
-    {
-        let space = &mut offsets.spare_capacity_mut()[..n + 1];
-        space[0].write(O::usize_as(0));
-        let bytes = &mut out.spare_capacity_mut()[..bound + PAD];
-        if let Some(at) = stitch_short(isa, (lit0, lead), fields, (bytes, 0), &mut space[1..]) {
-            // SAFETY: every offset is written (0, then each row's end), and
-            // the moves of each row cover all its bytes.
-            unsafe {
-                offsets.set_len(n + 1);
-                out.set_len(at);
-            }
-            return Ok(Some((super::monotone_offsets(offsets), out)));
-        }
-    }
-    let _ = isa;
-    out.resize(bound + PAD, 0);
-    offsets.resize(n + 1, O::usize_as(0));
+    let mut out = super::padded_output(bound, PAD, "pattern strings")?;
+    let mut offsets = vec![O::usize_as(0); n + 1];
     let lit0_word = word(lit0).to_le_bytes();
     let empty = || Words {
         text: [[0; 2]; TILE],
@@ -986,10 +968,12 @@ fn room<O: OffsetSizeTrait>(
     Some((bound, lead))
 }
 
-/// The rows of number fields of which some stream their integer nodes: a
-/// block of each is decoded, checked and stitched while it is in L1,
-/// instead of whole columns of zeroed integers first (the AVX2 kernel
-/// only). None where that does not apply.
+/// The rows of number fields of at most 8 characters on AVX2 (the
+/// `short_avx2` kernel), a block of 1024 at a time: the fields' streamed
+/// integer nodes are decoded, checked and stitched while in L1, instead of
+/// whole columns of zeroed integers first; fields decoded whole are read in
+/// place. None where that does not apply (`format` then takes the portable
+/// or general path).
 #[cfg(target_arch = "x86_64")]
 fn stitch_streamed<O: OffsetSizeTrait>(
     r: &ByteReader,
@@ -999,8 +983,7 @@ fn stitch_streamed<O: OffsetSizeTrait>(
     rows: Rows,
 ) -> Result<Option<Formatted<O>>, CompressionError> {
     let lit0 = &t.lits[0][..];
-    let streams = opened.iter().any(|o| matches!(o, Opened::Stream(..)));
-    if isa == Isa::Portable || !streams || lit0.len() > 16 {
+    if isa == Isa::Portable || lit0.len() > 16 {
         return Ok(None);
     }
     // Each field with no values yet: its widest text is fixed, or that of
@@ -1157,7 +1140,7 @@ fn format<'a, O: OffsetSizeTrait>(
     n: usize,
 ) -> Result<Formatted<O>, CompressionError> {
     if let Some(numeric) = numeric_fields(t, fields) {
-        if let Some(done) = stitch(r, crate::simd::best(), &t.lits[0], &numeric, n)? {
+        if let Some(done) = stitch(r, &t.lits[0], &numeric, n)? {
             return Ok(done);
         }
     }
@@ -1538,10 +1521,6 @@ mod tests {
         }
     }
 
-    /// Every instruction set stitches the rows `format!` writes: each kind
-    /// and width alone and before a decimal, literals of 0-8 bytes after
-    /// fields, literal 0 empty, joining the first field or written alone,
-    /// and row counts that leave 0-3 rows after the last group of four.
     fn numeric<'a>(kind: Kind, values: &'a [u64], lit: &'a [u8]) -> Numeric<'a> {
         Numeric {
             kind,
@@ -1553,6 +1532,10 @@ mod tests {
         }
     }
 
+    /// Every instruction set stitches the rows `format!` writes: each kind
+    /// and width alone and before a decimal, literals of 0-8 bytes after
+    /// fields, literal 0 empty, joining the first field or written alone,
+    /// and row counts that leave 0-3 rows after the last group of four.
     #[test]
     fn stitched_rows_match_format_on_every_isa() {
         let mut state = 7u64;
@@ -1628,20 +1611,19 @@ mod tests {
                             s
                         })
                         .collect();
-                    for &isa in &crate::simd::supported() {
-                        let (offsets, bytes) = stitch::<i32>(&r, isa, lit0, fields, n)
-                            .unwrap()
-                            .expect("fits i32");
-                        let got: Vec<&[u8]> = offsets
-                            .windows(2)
-                            .map(|w| &bytes[w[0] as usize..w[1] as usize])
-                            .collect();
-                        assert_eq!(got, want, "{kind:?} {isa:?} lit0 {lit0:?} lit {lit:?}");
-                        assert_eq!(bytes.len(), *offsets.last().unwrap() as usize);
-                    }
-                    // The vector kernel writes every byte it keeps: into
-                    // buffers of junk (`stitch` leaves them uninitialized,
-                    // which may hold an earlier call's right answer).
+                    let (offsets, bytes) = stitch::<i32>(&r, lit0, fields, n)
+                        .unwrap()
+                        .expect("fits i32");
+                    let got: Vec<&[u8]> = offsets
+                        .windows(2)
+                        .map(|w| &bytes[w[0] as usize..w[1] as usize])
+                        .collect();
+                    assert_eq!(got, want, "{kind:?} portable lit0 {lit0:?} lit {lit:?}");
+                    assert_eq!(bytes.len(), *offsets.last().unwrap() as usize);
+                    // The vector kernel writes every byte it keeps: checked
+                    // in buffers of junk (its caller leaves them
+                    // uninitialized, and a freed buffer may still hold an
+                    // earlier call's right answer).
                     #[cfg(target_arch = "x86_64")]
                     for &isa in &crate::simd::supported()[1..] {
                         let want_bytes = want.concat();
