@@ -1228,7 +1228,14 @@ pub(crate) fn decode<O: OffsetSizeTrait>(
 ) -> Result<DecodedStrings<O>, CompressionError> {
     let t = read_template(r)?;
     let isa = crate::simd::best();
-    let mut opened = open_fields(r, &t, rows, isa != Isa::Portable)?;
+    // Streaming pays only where the AVX2 kernel will take the rows, which
+    // the template alone rules out for text fields and long literals;
+    // otherwise streamed nodes would be read twice for nothing.
+    let kernel_may = isa != Isa::Portable
+        && t.lits[0].len() <= 16
+        && t.lits[1..].iter().all(|l| l.len() <= 8)
+        && !t.kinds.contains(&Kind::Text);
+    let mut opened = open_fields(r, &t, rows, kernel_may)?;
     let lits_utf8 = t.lits.iter().all(|l| std::str::from_utf8(l).is_ok());
     #[cfg(target_arch = "x86_64")]
     let streamed = stitch_streamed::<O>(r, isa, &t, &mut opened, rows)?;
